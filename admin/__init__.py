@@ -1,0 +1,1 @@
+"""Operator tools: provisioning clients locally or in a deployed stack."""

@@ -1,0 +1,64 @@
+"""REQUEST authorizer: credentials headers → domain.auth → IAM policy and context for the track function.
+
+Invalid credentials raise "Unauthorized", which API Gateway turns into its UNAUTHORIZED gateway
+response (401). A dependency failure raises anything else: AUTHORIZER_FAILURE (503), so the
+gateway fails closed and never answers 401 for a client it merely could not check.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from beacon.config import AuthorizerSettings
+from beacon.domain.auth import authenticate
+from beacon.domain.errors import InvalidCredentialsError
+from beacon.observability import logger
+from beacon.store.clients import SecretsManagerClientStore
+
+settings = AuthorizerSettings.from_env()
+
+
+@cache
+def client_store() -> SecretsManagerClientStore:
+    return SecretsManagerClientStore(settings.client_secret_prefix, settings.client_cache_seconds)
+
+
+def build_policy(event: APIGatewayAuthorizerRequestEvent, principal_id: str) -> APIGatewayAuthorizerResponse:
+    arn = event.parsed_arn
+    return APIGatewayAuthorizerResponse(
+        principal_id=principal_id,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = APIGatewayAuthorizerRequestEvent(event)
+    try:
+        caller = authenticate(
+            request.get_header_value("openpanel-client-id"),
+            request.get_header_value("openpanel-client-secret"),
+            client_store(),
+        )
+    except InvalidCredentialsError:
+        logger.info("invalid client credentials")
+        raise Exception("Unauthorized") from None  # the exact message API Gateway maps to 401
+    policy = build_policy(request, caller.client_id)
+    policy.context = {
+        "projectId": caller.project_id,
+        "clientId": caller.client_id,
+        "clientType": caller.client_type.value,
+        "secretAuth": caller.secret_auth,
+    }
+    policy.allow_all_routes()
+    return policy.asdict()

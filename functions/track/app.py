@@ -1,0 +1,105 @@
+"""Track function: POST /track. Parse → domain → response; errors mapped in one place."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from beacon.config import TrackSettings
+from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.errors import BeaconError, DependencyUnavailableError, PayloadTooLargeError
+from beacon.domain.ingest import ingest
+from beacon.models.requests import parse_track_request
+from beacon.models.responses import ErrorResponse, TrackResponse
+from beacon.models.validation import validation_error_response
+from beacon.observability import logger, metrics, tracer
+from beacon.store.events import DynamoDBEventStore
+
+app = APIGatewayRestResolver()
+settings = TrackSettings.from_env()
+
+
+@cache
+def event_store() -> DynamoDBEventStore:
+    return DynamoDBEventStore(settings.events_table, settings.event_retention_days)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+def current_caller() -> Caller:
+    # Only the authorizer's context identifies the caller; request headers are never trusted for it.
+    context = app.current_event.request_context.authorizer.raw_event
+    return Caller(
+        project_id=str(context["projectId"]),
+        client_id=str(context["clientId"]),
+        client_type=ClientType(str(context["clientType"])),
+        secret_auth=str(context.get("secretAuth", "false")).lower() == "true",
+    )
+
+
+def request_meta() -> RequestMeta:
+    event = app.current_event
+    headers = {key.lower(): value for key, value in (event.headers or {}).items()}
+    return RequestMeta(
+        request_id=event.request_context.request_id,
+        source_ip=event.request_context.identity.source_ip or "",
+        user_agent=headers.get("user-agent", ""),
+        headers=headers,
+    )
+
+
+def raw_body() -> bytes:
+    body = app.current_event.decoded_body or ""
+    data = body.encode() if isinstance(body, str) else body
+    if len(data) > settings.max_body_bytes:
+        raise PayloadTooLargeError(f"Request body exceeds {settings.max_body_bytes} bytes")
+    return data
+
+
+@app.post("/track")
+@tracer.capture_method
+def track() -> Response[str]:
+    request = parse_track_request(raw_body())
+    result = ingest(request, current_caller(), request_meta(), event_store(), datetime.now(timezone.utc))
+    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+    return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id).model_dump())
+
+
+@app.exception_handler(ValidationError)
+def handle_validation_error(exc: ValidationError) -> Response[str]:
+    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+    return json_response(400, validation_error_response(exc).model_dump(exclude_none=True))
+
+
+@app.exception_handler(BeaconError)
+def handle_beacon_error(exc: BeaconError) -> Response[str]:
+    headers = None
+    if isinstance(exc, DependencyUnavailableError):
+        logger.warning("dependency unavailable", extra={"reason": exc.message})
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    else:
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+    body = ErrorResponse(error=exc.message, status=exc.status, details=None).model_dump(exclude_none=True)
+    return json_response(exc.status, body, headers)
+
+
+@app.not_found
+def handle_not_found(_: Exception) -> Response[str]:
+    return json_response(404, ErrorResponse(error="Not found", status=404).model_dump(exclude_none=True))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

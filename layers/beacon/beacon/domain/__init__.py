@@ -1,0 +1,1 @@
+"""What Beacon does, independent of Lambda, API Gateway and boto3."""

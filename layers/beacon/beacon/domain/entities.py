@@ -1,0 +1,55 @@
+"""Domain entities: what Beacon stores, independent of the wire format and of DynamoDB's item shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class ClientType(str, Enum):
+    WRITE = "write"
+    READ = "read"
+    ROOT = "root"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as established by the authorizer; the track function trusts nothing else."""
+
+    project_id: str
+    client_id: str
+    client_type: ClientType
+    secret_auth: bool
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """What the gateway tells us about the HTTP request, beyond its body."""
+
+    request_id: str
+    source_ip: str
+    user_agent: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    project_id: str
+    client_id: str
+    name: str
+    properties: dict[str, Any]
+    profile_id: str | None
+    groups: list[str] | None
+    device_id: str
+    session_id: str
+    created_at: datetime  # event time
+    received_at: datetime  # server time of receipt, always stored beside the event time
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    device_id: str
+    session_id: str

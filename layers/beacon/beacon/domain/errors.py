@@ -1,0 +1,51 @@
+"""Domain errors. Each carries the HTTP status the API answers with, so one handler maps them all."""
+
+from __future__ import annotations
+
+
+class BeaconError(Exception):
+    status: int = 400
+    public_message: str = "Bad request"
+
+    def __init__(self, message: str | None = None, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message or self.public_message)
+        self.message = message or self.public_message
+        self.details = details
+
+
+class InvalidRequestError(BeaconError):
+    status = 400
+    public_message = "Invalid request body"
+
+
+class UnsupportedTypeError(BeaconError):
+    status = 400
+    public_message = "Request type not supported yet"
+
+
+class InvalidCredentialsError(BeaconError):
+    status = 401
+    public_message = "Invalid client credentials"
+
+
+class ForbiddenError(BeaconError):
+    status = 403
+    public_message = "Forbidden"
+
+
+class ConflictError(BeaconError):
+    status = 409
+    public_message = "Conflict"
+
+
+class PayloadTooLargeError(BeaconError):
+    status = 413
+    public_message = "Request body too large"
+
+
+class DependencyUnavailableError(BeaconError):
+    """A dependency (DynamoDB, Secrets Manager) is down or throttling: retry later, nothing was written."""
+
+    status = 503
+    public_message = "Service temporarily unavailable"
+    retry_after_seconds = 5

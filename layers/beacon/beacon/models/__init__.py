@@ -1,0 +1,1 @@
+"""The wire contract: pydantic models for requests, responses and errors."""

@@ -1,0 +1,185 @@
+"""Request models of `POST /track`: a discriminated union on `type`, the single source of the wire contract.
+
+Bounds on properties keep every accepted event inside one DynamoDB item (400 KB) and inside
+DynamoDB's number range; they are documented in the README.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, field_validator
+
+MAX_PROPERTY_DEPTH = 5
+MAX_PROPERTY_KEYS = 200
+MAX_KEY_LENGTH = 200
+MAX_STRING_LENGTH = 4_000
+MAX_LIST_LENGTH = 200
+# DynamoDB numbers: up to 38 significant digits, magnitude within 1e-130 .. 1e126.
+MAX_NUMBER_MAGNITUDE = 1e125
+MIN_NUMBER_MAGNITUDE = 1e-130
+MAX_NUMBER_DIGITS = 38
+RESERVED_EVENT_NAMES = frozenset({"session_start", "session_end"})
+
+ProfileId = Annotated[str | int, Field(union_mode="left_to_right")]
+Properties = dict[str, Any]
+
+
+def _check_value(value: Any, depth: int, counter: list[int]) -> None:
+    if depth > MAX_PROPERTY_DEPTH:
+        raise ValueError(f"properties nest deeper than {MAX_PROPERTY_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            counter[0] += 1
+            if counter[0] > MAX_PROPERTY_KEYS:
+                raise ValueError(f"properties hold more than {MAX_PROPERTY_KEYS} keys")
+            if not key or len(key) > MAX_KEY_LENGTH:
+                raise ValueError(f"property keys must be 1-{MAX_KEY_LENGTH} characters")
+            _check_value(item, depth + 1, counter)
+    elif isinstance(value, list):
+        if len(value) > MAX_LIST_LENGTH:
+            raise ValueError(f"property lists hold at most {MAX_LIST_LENGTH} items")
+        for item in value:
+            _check_value(item, depth + 1, counter)
+    elif isinstance(value, str):
+        if len(value) > MAX_STRING_LENGTH:
+            raise ValueError(f"property strings are at most {MAX_STRING_LENGTH} characters")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if len(str(abs(value)).rstrip("0")) > MAX_NUMBER_DIGITS:
+            raise ValueError(f"property numbers have at most {MAX_NUMBER_DIGITS} significant digits")
+        if abs(value) > MAX_NUMBER_MAGNITUDE:
+            raise ValueError("property numbers must be within ±1e125")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("property numbers must be finite")
+        if abs(value) > MAX_NUMBER_MAGNITUDE or (value != 0 and abs(value) < MIN_NUMBER_MAGNITUDE):
+            raise ValueError("property numbers must be 0 or within 1e-130..1e125 in magnitude")
+
+
+def check_properties(value: Properties) -> Properties:
+    _check_value(value, 1, [0])
+    return value
+
+
+class _Payload(BaseModel):
+    # Unknown payload fields are ignored, as OpenPanel does, so newer SDKs keep working.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class _WithProperties(_Payload):
+    properties: Properties = Field(default_factory=dict)
+
+    @field_validator("properties")
+    @classmethod
+    def _bounded(cls, value: Properties) -> Properties:
+        return check_properties(value)
+
+
+class TrackPayload(_WithProperties):
+    name: str = Field(min_length=1, max_length=80)
+    profileId: ProfileId | None = None
+    groups: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(default=None, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_EVENT_NAMES:
+            raise ValueError(f"'{value}' is reserved for events Beacon creates itself")
+        return value
+
+
+class IdentifyPayload(_WithProperties):
+    profileId: ProfileId
+    firstName: str | None = Field(default=None, max_length=256)
+    lastName: str | None = Field(default=None, max_length=256)
+    email: EmailStr | None = None
+    avatar: str | None = Field(default=None, max_length=2048)
+
+
+class AliasPayload(_Payload):
+    profileId: ProfileId
+    alias: ProfileId
+
+
+class _CounterPayload(_Payload):
+    profileId: ProfileId
+    property: str = Field(min_length=1, max_length=MAX_KEY_LENGTH)
+    value: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1
+
+
+class IncrementPayload(_CounterPayload):
+    pass
+
+
+class DecrementPayload(_CounterPayload):
+    pass
+
+
+class GroupPayload(_WithProperties):
+    id: str = Field(min_length=1, max_length=128)
+    type: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=256)
+
+
+class AssignGroupPayload(_Payload):
+    groupIds: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(min_length=1, max_length=100)
+    profileId: ProfileId | None = None
+
+
+class TrackEventRequest(BaseModel):
+    type: Literal["track"]
+    payload: TrackPayload
+
+
+class IdentifyRequest(BaseModel):
+    type: Literal["identify"]
+    payload: IdentifyPayload
+
+
+class AliasRequest(BaseModel):
+    type: Literal["alias"]
+    payload: AliasPayload
+
+
+class IncrementRequest(BaseModel):
+    type: Literal["increment"]
+    payload: IncrementPayload
+
+
+class DecrementRequest(BaseModel):
+    type: Literal["decrement"]
+    payload: DecrementPayload
+
+
+class GroupRequest(BaseModel):
+    type: Literal["group"]
+    payload: GroupPayload
+
+
+class AssignGroupRequest(BaseModel):
+    type: Literal["assign_group"]
+    payload: AssignGroupPayload
+
+
+TrackRequest = Annotated[
+    Union[
+        TrackEventRequest,
+        IdentifyRequest,
+        AliasRequest,
+        IncrementRequest,
+        DecrementRequest,
+        GroupRequest,
+        AssignGroupRequest,
+    ],
+    Field(discriminator="type"),
+]
+
+TRACK_REQUEST_ADAPTER: TypeAdapter[TrackRequest] = TypeAdapter(TrackRequest)
+
+
+def parse_track_request(body: str | bytes) -> TrackRequest:
+    """Parse and validate a raw JSON body in one pass; raises pydantic.ValidationError."""
+    return TRACK_REQUEST_ADAPTER.validate_json(body)

@@ -1,0 +1,1 @@
+"""One module per AWS dependency; each turns the service's errors into domain errors."""

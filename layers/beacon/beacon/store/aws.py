@@ -1,0 +1,70 @@
+"""boto3 clients, created lazily once per container and reused while warm.
+
+Endpoints come from the standard AWS_ENDPOINT_URL_<SERVICE> variables (the local stack sets them);
+timeouts are explicit and well under the functions' 10 s timeout.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+from beacon.domain.errors import DependencyUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=3,
+    retries={"max_attempts": 3, "mode": "standard"},
+)
+
+# Error codes that mean "the dependency cannot serve us right now": retry later.
+UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalServiceError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "LimitExceededException",
+    }
+)
+
+
+def _boto3_client(service: str) -> Any:
+    import boto3  # imported lazily: cold start pays for it only where a client is needed
+
+    return boto3.session.Session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    client: DynamoDBClient = _boto3_client("dynamodb")
+    return client
+
+
+@cache
+def secretsmanager_client() -> SecretsManagerClient:
+    client: SecretsManagerClient = _boto3_client("secretsmanager")
+    return client
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def unavailable(service: str, exc: Exception) -> DependencyUnavailableError:
+    """The domain error for a dependency that is down, throttling or unreachable."""
+    reason = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    return DependencyUnavailableError(f"{service} is unavailable ({reason}); retry later")
+
+
+TRANSPORT_ERRORS = (ConnectionError, HTTPClientError)

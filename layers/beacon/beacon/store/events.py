@@ -1,0 +1,100 @@
+"""The events table: one item per stored event. The item layout is documented in DATA_MODEL.md."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from beacon.domain.entities import Event
+from beacon.domain.errors import ConflictError
+from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, dynamodb_client, error_code, unavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Append-only keys of one busy project are spread over this many partitions (DESIGN.md §5):
+# 8 × 1,000 writes/s per project. Readers query all shards and merge. Changing it needs a migration.
+EVENT_SHARDS = 8
+PROFILE_INDEX = "byProfile"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def isoformat_ms(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def event_shard(event_id: str) -> int:
+    return hashlib.blake2b(event_id.encode(), digest_size=2).digest()[0] % EVENT_SHARDS
+
+
+def to_dynamodb_json(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB numbers); everything else JSON already gives us is kept."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
+    sort_key = f"{isoformat_ms(event.created_at)}#{event.id}"
+    item: dict[str, Any] = {
+        "pk": f"{event.project_id}#{event_shard(event.id)}",
+        "sk": sort_key,
+        "id": event.id,
+        "projectId": event.project_id,
+        "clientId": event.client_id,
+        "name": event.name,
+        "properties": to_dynamodb_json(event.properties),
+        "deviceId": event.device_id,
+        "sessionId": event.session_id,
+        "createdAt": isoformat_ms(event.created_at),
+        "receivedAt": isoformat_ms(event.received_at),
+        "expiresAt": int((event.received_at + timedelta(days=retention_days)).timestamp()),
+    }
+    if event.profile_id is not None:
+        item["profileId"] = event.profile_id
+        item["gsi1pk"] = f"{event.project_id}#{event.profile_id}"
+        item["gsi1sk"] = sort_key
+    if event.groups is not None:
+        item["groups"] = list(event.groups)
+    return {key: _serializer.serialize(value) for key, value in item.items()}
+
+
+def item_to_dict(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+class DynamoDBEventStore:
+    def __init__(self, table_name: str, retention_days: int, client: DynamoDBClient | None = None) -> None:
+        self._table_name = table_name
+        self._retention_days = retention_days
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
+
+    def put_event(self, event: Event) -> None:
+        try:
+            self.client.put_item(
+                TableName=self._table_name,
+                Item=event_to_item(event, self._retention_days),
+                # Event ids are unique; the condition guarantees a retry never overwrites another event.
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                raise ConflictError("An event with this id already exists") from exc
+            if code in UNAVAILABLE_CODES:
+                raise unavailable("DynamoDB", exc) from exc
+            raise
+        except TRANSPORT_ERRORS as exc:
+            raise unavailable("DynamoDB", exc) from exc

