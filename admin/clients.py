@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from beacon.domain.auth import ClientRecord, create_client
@@ -22,7 +22,7 @@ def provision_client(store: SecretsManagerClientStore, args: argparse.Namespace)
     record, secret = create_client(
         project_id=args.project,
         client_type=ClientType(args.type),
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
         origins=tuple(origin for origin in (args.origin or "").split(",") if origin),
         rate=args.rate,
         burst=args.burst,

@@ -124,7 +124,9 @@ class LocalGateway:
         return HttpResult(status, headers, body.encode())
 
     # -- request handling --------------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> HttpResult:
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> HttpResult:
         request_id = str(uuid.uuid4())
         split = urlsplit(raw_path)
         path = split.path or "/"
@@ -137,7 +139,9 @@ class LocalGateway:
         else:
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, request_id)
 
-        event = self.proxy_event(route, method, path, split.query, headers, body, source_ip, request_id, path_parameters)
+        event = self.proxy_event(
+            route, method, path, split.query, headers, body, source_ip, request_id, path_parameters
+        )
         if route.authorizer is not None:
             outcome = self.authorize(route, event)
             if isinstance(outcome, HttpResult):
@@ -168,7 +172,9 @@ class LocalGateway:
             "multiValueQueryStringParameters": proxy_event["multiValueQueryStringParameters"] or {},
             "pathParameters": proxy_event["pathParameters"] or {},
             "stageVariables": {},
-            "requestContext": {key: value for key, value in proxy_event["requestContext"].items() if key != "authorizer"},
+            "requestContext": {
+                key: value for key, value in proxy_event["requestContext"].items() if key != "authorizer"
+            },
         }
         try:
             answer = function.invoke(event)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -24,7 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     functions = read_template().functions()
     logical_id = ALIASES.get(args.function, args.function)
     if logical_id not in functions:
-        raise SystemExit(f"error: unknown function {args.function}; choose from {', '.join(ALIASES)} or {', '.join(functions)}")
+        raise SystemExit(
+            f"error: unknown function {args.function}; choose from {', '.join(ALIASES)} or {', '.join(functions)}"
+        )
     state = _running_stack()
     if state is not None:
         os.environ.update(local_aws_env(state["dynamodbPort"], state["secretsPort"]))
@@ -32,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
         print("note: no local stack running; AWS calls go wherever your AWS environment points", file=sys.stderr)
     spec = functions[logical_id]
     os.environ.update(spec.environment)
-    result = LocalFunction(spec).invoke(json.loads(args.event.read_text()))
+    # Like `sam local invoke`: the function's logs and metrics go to stderr, its result alone to stdout.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = LocalFunction(spec).invoke(json.loads(args.event.read_text()))
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
 

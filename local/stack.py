@@ -116,7 +116,9 @@ class LocalStack:
     def env(self) -> dict[str, str]:
         return local_aws_env(self.dynamodb_port, self.secrets_port)
 
-    def _spawn(self, name: str, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         # A new session: Ctrl-C in the terminal reaches us, and we stop the children in order.
@@ -134,7 +136,16 @@ class LocalStack:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         dynamodb = self._spawn(
             "dynamodb",
-            ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-sharedDb", *storage, "-port", str(self.dynamodb_port)],
+            [
+                "java",
+                f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+                "-jar",
+                str(jar),
+                "-sharedDb",
+                *storage,
+                "-port",
+                str(self.dynamodb_port),
+            ],
             cwd=jar.parent,
         )
         secrets = self._spawn(
@@ -148,18 +159,28 @@ class LocalStack:
     def boto3_client(self, service: str) -> Any:
         import boto3
 
-        endpoint = self.env["AWS_ENDPOINT_URL_DYNAMODB" if service == "dynamodb" else "AWS_ENDPOINT_URL_SECRETS_MANAGER"]
-        return boto3.client(
-            service, endpoint_url=endpoint, region_name=LOCAL_REGION, aws_access_key_id="local", aws_secret_access_key="local"
+        endpoint = self.env[
+            "AWS_ENDPOINT_URL_DYNAMODB" if service == "dynamodb" else "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+        ]
+        factory: Any = boto3.client  # the service name is a runtime value here
+        return factory(
+            service,
+            endpoint_url=endpoint,
+            region_name=LOCAL_REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local and moto accept any credentials
         )
 
     def prepare(self, template: Template | None = None) -> None:
-        create_tables(template or read_template(), self.boto3_client("dynamodb"))
-        seed_clients(self.boto3_client("secretsmanager"), read_template() if template is None else template)
+        template = template or read_template()
+        create_tables(template, self.boto3_client("dynamodb"))
+        seed_clients(self.boto3_client("secretsmanager"), template)
 
     def start_gateway(self, port: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1"}
-        process = self._spawn("gateway", [sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=ROOT, env=env)
+        process = self._spawn(
+            "gateway", [sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=ROOT, env=env
+        )
         wait_for_port(port, process, "local gateway")
         return process
 
@@ -195,7 +216,9 @@ def seed_clients(client: Any, template: Template, path: Path = CLIENTS_FILE) -> 
     if not path.exists():
         return 0
     prefix = template.functions()["AuthorizerFunction"].environment["CLIENT_SECRET_PREFIX"]
-    existing = {entry["Name"] for page in client.get_paginator("list_secrets").paginate() for entry in page["SecretList"]}
+    existing = {
+        entry["Name"] for page in client.get_paginator("list_secrets").paginate() for entry in page["SecretList"]
+    }
     seeded = 0
     for record in json.loads(path.read_text()):
         name = f"{prefix}{record['clientId']}"
@@ -214,6 +237,10 @@ def _running_stack() -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError):
         return None
     return state
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # `kill <pid>` stops the stack as cleanly as Ctrl-C
 
 
 def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
@@ -235,15 +262,23 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
 
         server = serve(gateway_port)
         RUN_FILE.write_text(
-            json.dumps({"pid": os.getpid(), "gatewayPort": gateway_port, "dynamodbPort": dynamodb_port, "secretsPort": secrets_port})
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "gatewayPort": gateway_port,
+                    "dynamodbPort": dynamodb_port,
+                    "secretsPort": secrets_port,
+                }
+            )
         )
         print(
             f"Beacon is serving on http://127.0.0.1:{gateway_port} (ready in {time.monotonic() - started:.1f}s)\n"
-            f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in .local/dynamodb), Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
+            f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in .local/dynamodb), "
+            f"Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
             flush=True,
         )
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

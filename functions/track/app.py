@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -70,18 +70,18 @@ def raw_body() -> bytes:
 @tracer.capture_method
 def track() -> Response[str]:
     request = parse_track_request(raw_body())
-    result = ingest(request, current_caller(), request_meta(), event_store(), datetime.now(timezone.utc))
+    result = ingest(request, current_caller(), request_meta(), event_store(), datetime.now(UTC))
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id).model_dump())
 
 
-@app.exception_handler(ValidationError)
+@app.exception_handler(ValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def handle_validation_error(exc: ValidationError) -> Response[str]:
     metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
     return json_response(400, validation_error_response(exc).model_dump(exclude_none=True))
 
 
-@app.exception_handler(BeaconError)
+@app.exception_handler(BeaconError)  # type: ignore[untyped-decorator]
 def handle_beacon_error(exc: BeaconError) -> Response[str]:
     headers = None
     if isinstance(exc, DependencyUnavailableError):

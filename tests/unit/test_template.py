@@ -4,34 +4,15 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
+
+from local.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that accepts CloudFormation short-form tags (!Ref, !Sub, !GetAtt, ...)."""
-
-
-def _intrinsic(loader, tag_suffix, node):
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":  # !GetAtt Res.Attr is the short form of [Res, Attr]
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture(scope="module")
 def resources():
-    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)["Resources"]
+    return load_template(TEMPLATE)["Resources"]
 
 
 def _statements(function):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ClientType(str, Enum):
+class ClientType(StrEnum):
     WRITE = "write"
     READ = "read"
     ROOT = "root"

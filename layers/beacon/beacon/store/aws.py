@@ -10,7 +10,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from beacon.domain.errors import DependencyUnavailableError
 
@@ -67,4 +68,4 @@ def unavailable(service: str, exc: Exception) -> DependencyUnavailableError:
     return DependencyUnavailableError(f"{service} is unavailable ({reason}); retry later")
 
 
-TRANSPORT_ERRORS = (ConnectionError, HTTPClientError)
+TRANSPORT_ERRORS = (BotocoreConnectionError, HTTPClientError)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 # Append-only keys of one busy project are spread over this many partitions (DESIGN.md §5):
-# 8 × 1,000 writes/s per project. Readers query all shards and merge. Changing it needs a migration.
+# 8 x 1,000 writes/s per project. Readers query all shards and merge. Changing it needs a migration.
 EVENT_SHARDS = 8
 PROFILE_INDEX = "byProfile"
 

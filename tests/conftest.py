@@ -1,0 +1,101 @@
+"""Shared fixtures. Integration and end-to-end tests start the real local stack once per session
+(DynamoDB Local in memory and the Secrets Manager emulator on free ports, tables from template.yaml)
+and stop it afterwards, so no process outlives the run and a running `make run` is never touched."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.stack import LocalStack, free_port
+from local.template import read_template
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = LocalStack(data_dir=None, log_dir=tmp_path_factory.mktemp("stack-logs"))
+    try:
+        stack.start_services()
+        stack.prepare(read_template())
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb(local_stack: LocalStack) -> Any:
+    return local_stack.boto3_client("dynamodb")
+
+
+@pytest.fixture(scope="session")
+def secretsmanager(local_stack: LocalStack) -> Any:
+    return local_stack.boto3_client("secretsmanager")
+
+
+@pytest.fixture(scope="session")
+def template_env() -> dict[str, str]:
+    functions = read_template().functions()
+    return {**functions["TrackFunction"].environment, **functions["AuthorizerFunction"].environment}
+
+
+@pytest.fixture(scope="session")
+def gateway_url(local_stack: LocalStack) -> str:
+    port = free_port()
+    local_stack.start_gateway(port)
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def project_id() -> str:
+    """A fresh project per test: tests never see each other's data."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def create_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable[..., dict[str, str]]:
+    from beacon.domain.auth import create_client as new_client
+    from beacon.domain.entities import ClientType
+    from beacon.store.clients import SecretsManagerClientStore
+
+    store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
+
+    def make(project: str, client_type: str = "write") -> dict[str, str]:
+        record, secret = new_client(project, ClientType(client_type), datetime.now(UTC))
+        store.put_client(record)
+        return {"clientId": record.client_id, "clientSecret": secret, "projectId": project}
+
+    return make
+
+
+@pytest.fixture
+def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[[str], list[dict[str, Any]]]:
+    """Every event item of a project, read straight from DynamoDB Local (all write shards)."""
+    from beacon.store.events import EVENT_SHARDS, item_to_dict
+
+    def read(project: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for shard in range(EVENT_SHARDS):
+            response = dynamodb.query(
+                TableName=template_env["EVENTS_TABLE"],
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"{project}#{shard}"}},
+                ConsistentRead=True,
+            )
+            items += [item_to_dict(item) for item in response["Items"]]
+        return sorted(items, key=lambda item: item["sk"])
+
+    return read
+
+
+@pytest.fixture
+def aws_env(local_stack: LocalStack) -> dict[str, str]:
+    """The environment a subprocess needs to reach the test stack."""
+    return {**os.environ, **local_stack.env, "PYTHONPATH": f"{ROOT / 'layers' / 'beacon'}{os.pathsep}{ROOT}"}
