@@ -47,7 +47,7 @@ bootstrap: $(VENV)/.installed node_modules/.installed ## install Python deps (.v
 run: bootstrap ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator
 	$(PY) -m local.stack run --port $(PORT)
 
-test: bootstrap $(SAM_VENV)/.installed ## run every test (unit, integration, end-to-end); starts and stops what it needs
+test: bootstrap ## run every test (unit, integration, end-to-end); starts and stops what it needs
 	$(PY) -m pytest
 
 test-unit: bootstrap ## unit tests only (no sockets)
