@@ -46,8 +46,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = APIGatewayAuthorizerRequestEvent(event)
     try:
         caller = authenticate(
-            request.get_header_value("openpanel-client-id"),
-            request.get_header_value("openpanel-client-secret"),
+            request.headers.get("openpanel-client-id"),
+            request.headers.get("openpanel-client-secret"),
             client_store(),
         )
     except InvalidCredentialsError:

@@ -16,20 +16,24 @@ from pydantic import ValidationError
 from beacon.config import TrackSettings
 from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.errors import BeaconError, DependencyUnavailableError, PayloadTooLargeError
-from beacon.domain.ingest import ingest
+from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
-from beacon.models.responses import ErrorResponse, TrackResponse
+from beacon.models.responses import ErrorResponse, FieldErrorDetail, TrackResponse
 from beacon.models.validation import validation_error_response
 from beacon.observability import logger, metrics, tracer
 from beacon.store.events import DynamoDBEventStore
+from beacon.store.profiles import DynamoDBProfileStore
 
 app = APIGatewayRestResolver()
 settings = TrackSettings.from_env()
 
 
 @cache
-def event_store() -> DynamoDBEventStore:
-    return DynamoDBEventStore(settings.events_table, settings.event_retention_days)
+def stores() -> Stores:
+    return Stores(
+        events=DynamoDBEventStore(settings.events_table, settings.event_retention_days),
+        profiles=DynamoDBProfileStore(settings.entities_table),
+    )
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -70,7 +74,7 @@ def raw_body() -> bytes:
 @tracer.capture_method
 def track() -> Response[str]:
     request = parse_track_request(raw_body())
-    result = ingest(request, current_caller(), request_meta(), event_store(), datetime.now(UTC))
+    result = ingest(request, current_caller(), request_meta(), stores(), datetime.now(UTC))
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id).model_dump())
 
@@ -86,10 +90,12 @@ def handle_beacon_error(exc: BeaconError) -> Response[str]:
     headers = None
     if isinstance(exc, DependencyUnavailableError):
         logger.warning("dependency unavailable", extra={"reason": exc.message})
+        metrics.add_metric(name="DependencyUnavailable", unit=MetricUnit.Count, value=1)
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     else:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-    body = ErrorResponse(error=exc.message, status=exc.status, details=None).model_dump(exclude_none=True)
+    details = None if exc.details is None else [FieldErrorDetail(**detail) for detail in exc.details]
+    body = ErrorResponse(error=exc.message, status=exc.status, details=details).model_dump(exclude_none=True)
     return json_response(exc.status, body, headers)
 
 

@@ -127,13 +127,6 @@ def test_invalid_bodies_are_400_with_details_and_store_nothing(
     assert stored_events(project_id) == []
 
 
-def test_types_of_the_next_issue_are_400_not_supported_yet(gateway_url, create_client, project_id, stored_events):
-    body = json.dumps({"type": "identify", "payload": {"profileId": "1", "firstName": "Ada"}})
-    status, _, answer = post(f"{gateway_url}/track", body, auth_headers(create_client(project_id)))
-    assert status == 400 and "not supported yet" in answer["error"]
-    assert stored_events(project_id) == []
-
-
 def test_oversized_body_is_413_and_stores_nothing(gateway_url, create_client, project_id, stored_events):
     big = {"type": "track", "payload": {"name": "x", "properties": {f"k{i}": "v" * 3000 for i in range(30)}}}
     status, _, answer = post(f"{gateway_url}/track", json.dumps(big), auth_headers(create_client(project_id)))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from beacon.domain.auth import ClientRecord, hash_secret
-from beacon.domain.entities import ClientType, Event
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.domain.entities import ClientType, Event, GroupUpdate, ProfileUpdate
+from beacon.domain.errors import ConflictError, DependencyUnavailableError, InvalidRequestError
 
 
 class FakeEventStore:
@@ -56,3 +59,57 @@ def client_record(client_id: str, secret: str, project_id: str = "project-a") ->
         secret_hash=hash_secret(secret, salt),
         created_at="2026-01-01T00:00:00+00:00",
     )
+
+
+class FakeProfileStore:
+    """An in-memory ProfileStore with the DynamoDB store's semantics (aliases, merges, counters, sets)."""
+
+    def __init__(self) -> None:
+        self.profiles: dict[tuple[str, str], dict[str, Any]] = {}
+        self.aliases: dict[tuple[str, str], str] = {}
+        self.groups: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _profile(self, project_id: str, profile_id: str, now: datetime) -> dict[str, Any]:
+        profile = self.profiles.setdefault(
+            (project_id, profile_id), {"profileId": profile_id, "createdAt": now, "properties": {}}
+        )
+        profile["updatedAt"] = now
+        return profile
+
+    def resolve_profile_id(self, project_id: str, profile_id: str) -> str:
+        return self.aliases.get((project_id, profile_id), profile_id)
+
+    def identify(self, project_id: str, update: ProfileUpdate, now: datetime) -> None:
+        profile = self._profile(project_id, update.profile_id, now)
+        for name in ("first_name", "last_name", "email", "avatar"):
+            if getattr(update, name) is not None:
+                profile[name] = getattr(update, name)
+        profile["properties"].update(update.properties)
+
+    def add_alias(self, project_id: str, profile_id: str, alias: str, now: datetime) -> None:
+        current = self.aliases.get((project_id, alias))
+        if current is not None and current != profile_id:
+            raise ConflictError(f"'{alias}' is already an alias of another profile")
+        if self.profiles.get((project_id, alias), {}).get("aliases"):
+            raise ConflictError(f"'{alias}' has aliases of its own and cannot become an alias")
+        self.aliases[(project_id, alias)] = profile_id
+        self._profile(project_id, profile_id, now).setdefault("aliases", set()).add(alias)
+
+    def add_to_property(self, project_id: str, profile_id: str, path: list[str], delta: Decimal, now: datetime) -> None:
+        container = self._profile(project_id, profile_id, now)["properties"]
+        for part in path[:-1]:
+            container = container.setdefault(part, {})
+            if not isinstance(container, dict):
+                raise InvalidRequestError(f"Property path '{'.'.join(path)}' crosses a value that is not an object")
+        current = container.get(path[-1], 0)
+        if isinstance(current, bool) or not isinstance(current, (int, float, Decimal)):
+            raise InvalidRequestError(f"Property '{'.'.join(path)}' is not a number")
+        container[path[-1]] = Decimal(str(current)) + delta
+
+    def upsert_group(self, project_id: str, group: GroupUpdate, now: datetime) -> None:
+        stored = self.groups.setdefault((project_id, group.group_id), {"createdAt": now, "properties": {}})
+        stored.update({"type": group.type, "name": group.name, "updatedAt": now})
+        stored["properties"].update(group.properties)
+
+    def add_groups(self, project_id: str, profile_id: str, group_ids: list[str], now: datetime) -> None:
+        self._profile(project_id, profile_id, now).setdefault("groups", set()).update(group_ids)

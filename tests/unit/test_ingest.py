@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from beacon.domain.entities import Caller, ClientType, RequestMeta
-from beacon.domain.errors import UnsupportedTypeError
-from beacon.domain.ingest import ingest
+from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import TrackRequest, parse_track_request
-from tests.unit.fakes import FakeEventStore
+from tests.unit.fakes import FakeEventStore, FakeProfileStore
 
 NOW = datetime(2026, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)
 SAFARI = (
@@ -20,6 +19,10 @@ SAFARI = (
     " Version/17.4 Safari/605.1.15"
 )
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+
+
+def stores(events: FakeEventStore) -> Stores:
+    return Stores(events=events, profiles=FakeProfileStore())
 
 
 def caller(project_id: str = "project-a") -> Caller:
@@ -47,7 +50,7 @@ def test_track_stores_exactly_one_event_with_the_payload_and_the_callers_identit
     track = request(properties={"path": "/home", "price": 9.5}, profileId=42, groups=["org-1"])
 
     # When it is ingested for a caller of project-a
-    ingest(track, caller("project-a"), meta(), store, NOW)
+    ingest(track, caller("project-a"), meta(), stores(store), NOW)
 
     # Then exactly one event is stored, carrying the payload and the caller's project and client
     assert len(store.events) == 1
@@ -68,7 +71,7 @@ def test_track_without_profile_or_groups_stores_none_for_them() -> None:
     store = FakeEventStore()
 
     # When it is ingested
-    ingest(request(), caller(), meta(), store, NOW)
+    ingest(request(), caller(), meta(), stores(store), NOW)
 
     # Then the event has no profile and no groups (never filled in automatically)
     assert store.events[0].profile_id is None
@@ -81,7 +84,7 @@ def test_track_returns_the_device_and_session_ids_of_the_stored_event() -> None:
     store = FakeEventStore()
 
     # When it is ingested
-    result = ingest(request(), caller(), meta(), store, NOW)
+    result = ingest(request(), caller(), meta(), stores(store), NOW)
 
     # Then the ids handed back are the ones stored with the event
     assert result.device_id == store.events[0].device_id
@@ -94,8 +97,8 @@ def test_same_user_agent_ip_and_project_get_the_same_device_and_session() -> Non
     store = FakeEventStore()
 
     # When both are ingested
-    first = ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), store, NOW)
-    second = ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), store, NOW.replace(minute=35))
+    first = ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), NOW)
+    second = ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), NOW.replace(minute=35))
 
     # Then they belong to one device and one session (cookieless identification)
     assert first.device_id == second.device_id
@@ -115,10 +118,10 @@ def test_a_different_user_agent_ip_or_project_gets_a_different_device(
 ) -> None:
     # Given a device seen in project-a
     store = FakeEventStore()
-    seen = ingest(request(), caller("project-a"), meta(SAFARI, "203.0.113.7"), store, NOW)
+    seen = ingest(request(), caller("project-a"), meta(SAFARI, "203.0.113.7"), stores(store), NOW)
 
     # When a request differing in one input is ingested
-    other = ingest(request(), caller(other_project), other_meta, store, NOW)
+    other = ingest(request(), caller(other_project), other_meta, stores(store), NOW)
 
     # Then it is another device (and devices are never linkable across projects)
     assert other.device_id != seen.device_id
@@ -129,33 +132,8 @@ def test_every_stored_event_gets_its_own_id() -> None:
     store = FakeEventStore()
 
     # When both are ingested
-    ingest(request(), caller(), meta(), store, NOW)
-    ingest(request(), caller(), meta(), store, NOW)
+    ingest(request(), caller(), meta(), stores(store), NOW)
+    ingest(request(), caller(), meta(), stores(store), NOW)
 
     # Then they are two events, neither overwriting the other
     assert len({event.id for event in store.events}) == 2
-
-
-@pytest.mark.parametrize(
-    ("type_", "payload"),
-    [
-        ("identify", {"profileId": "user-1", "firstName": "Ada"}),
-        ("alias", {"profileId": "user-1", "alias": "anon-42"}),
-        ("increment", {"profileId": "user-1", "property": "stats.visits"}),
-        ("decrement", {"profileId": "user-1", "property": "stats.visits"}),
-        ("group", {"id": "org-1", "type": "company", "name": "Acme"}),
-        ("assign_group", {"groupIds": ["org-1"]}),
-    ],
-)
-def test_a_non_track_type_raises_unsupported_type_and_stores_nothing(type_: str, payload: dict[str, Any]) -> None:
-    # Given a request of a type not implemented yet
-    store = FakeEventStore()
-
-    # When it is ingested
-    with pytest.raises(UnsupportedTypeError) as caught:
-        ingest(request(type_, **payload), caller(), meta(), store, NOW)
-
-    # Then it is a 400 naming the type, and nothing is stored
-    assert caught.value.status == 400
-    assert type_ in caught.value.message
-    assert store.events == []

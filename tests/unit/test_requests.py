@@ -73,19 +73,19 @@ def test_track_keeps_name_properties_and_string_profile_id() -> None:
 
     # Then every field is kept as sent
     assert request.payload.name == "screen_view"
-    assert request.payload.properties == {"path": "/home", "price": 9.99, "tags": ["a", "b"]}
+    assert request.payload.properties.ordinary == {"path": "/home", "price": 9.99, "tags": ["a", "b"]}
     assert request.payload.profileId == "user-1"
 
 
-def test_track_accepts_a_numeric_profile_id_and_keeps_it_a_number() -> None:
+def test_track_accepts_a_numeric_profile_id_as_its_decimal_string() -> None:
     # Given a profile id sent as a JSON number (OpenPanel SDKs allow string or number)
     raw = track_body(profileId=42)
 
     # When it is parsed
     request = accepted_track(raw)
 
-    # Then it is accepted as the number sent
-    assert request.payload.profileId == 42
+    # Then it is the same profile as "42"
+    assert request.payload.profileId == "42"
 
 
 def test_track_keeps_a_numeric_looking_string_profile_id_a_string() -> None:
@@ -118,7 +118,7 @@ def test_track_without_optional_fields_has_empty_properties_and_no_profile_or_gr
     request = accepted_track(raw)
 
     # Then nothing is invented: no profile, no groups (never filled in automatically), empty properties
-    assert request.payload.properties == {}
+    assert request.payload.properties.ordinary == {}
     assert request.payload.profileId is None
     assert request.payload.groups is None
 
@@ -157,7 +157,7 @@ def test_track_accepts_properties_within_bounds(properties: dict[str, Any]) -> N
     request = accepted_track(raw)
 
     # Then they are accepted unchanged
-    assert request.payload.properties == properties
+    assert request.payload.properties.ordinary == properties
 
 
 @pytest.mark.parametrize("name", ["a", "x" * 80, "session", "session_started"])

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from beacon.domain.ingest import Stores
 from beacon.models.requests import MAX_STRING_LENGTH
-from tests.unit.fakes import FakeEventStore, UnavailableEventStore
+from tests.unit.fakes import FakeEventStore, FakeProfileStore, UnavailableEventStore
 from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
 
 # 404s and 503s publish no application metric; Powertools warns about the empty flush.
@@ -19,13 +20,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 @pytest.fixture(scope="module")
 def track_app() -> ModuleType:
-    return load_function("track", {"EVENTS_TABLE": "beacon-unit-events"})
+    return load_function("track", {"EVENTS_TABLE": "beacon-unit-events", "ENTITIES_TABLE": "beacon-unit-entities"})
 
 
 @pytest.fixture
 def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
     fake = FakeEventStore()
-    monkeypatch.setattr(track_app, "event_store", lambda: fake)
+    monkeypatch.setattr(track_app, "stores", lambda: Stores(events=fake, profiles=FakeProfileStore()))
     return fake
 
 
@@ -150,24 +151,24 @@ def test_body_of_exactly_the_limit_is_accepted(track_app: ModuleType, store: Fak
     assert len(store.events) == 1
 
 
-def test_identify_is_a_400_not_supported_yet_and_stores_nothing(track_app: ModuleType, store: FakeEventStore) -> None:
-    # Given the committed identify event (not implemented yet)
+def test_identify_is_accepted_and_stores_no_event(track_app: ModuleType, store: FakeEventStore) -> None:
+    # Given the committed identify event
     event = load_event("identify")
 
     # When the function handles it
     response = invoke(track_app, event)
 
-    # Then the client is told the type is not supported yet, and nothing is stored
-    assert response["statusCode"] == 400
-    body = json.loads(response["body"])
-    assert body["status"] == 400
-    assert "not supported yet" in body["error"]
+    # Then it answers like every type (device and session ids), and no event is stored for it
+    assert response["statusCode"] == 200
+    assert set(json.loads(response["body"])) == {"deviceId", "sessionId"}
     assert store.events == []
 
 
 def test_unavailable_store_is_a_503_with_retry_after(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given an event store that is throttling
-    monkeypatch.setattr(track_app, "event_store", UnavailableEventStore)
+    monkeypatch.setattr(
+        track_app, "stores", lambda: Stores(events=UnavailableEventStore(), profiles=FakeProfileStore())
+    )
 
     # When the function handles the committed track event
     response = invoke(track_app, load_event("track"))
@@ -211,8 +212,8 @@ def _too_large(event: dict[str, Any], limit: int) -> dict[str, Any]:
     return with_body(event, "x" * (limit + 1))
 
 
-def _unsupported(event: dict[str, Any], limit: int) -> dict[str, Any]:
-    return with_body(event, json.dumps({"type": "alias", "payload": {"profileId": "u", "alias": "a"}}))
+def _refused_by_domain(event: dict[str, Any], limit: int) -> dict[str, Any]:
+    return with_body(event, json.dumps({"type": "alias", "payload": {"profileId": "u", "alias": "u"}}))
 
 
 def _unknown_route(event: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -226,7 +227,7 @@ def _unknown_route(event: dict[str, Any], limit: int) -> dict[str, Any]:
         pytest.param(_ok, 200, id="accepted"),
         pytest.param(_invalid, 400, id="invalid body"),
         pytest.param(_not_json, 400, id="not json"),
-        pytest.param(_unsupported, 400, id="unsupported type"),
+        pytest.param(_refused_by_domain, 400, id="alias of itself"),
         pytest.param(_unknown_route, 404, id="unknown route"),
         pytest.param(_too_large, 413, id="too large"),
     ],

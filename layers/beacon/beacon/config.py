@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 class TrackSettings(BaseModel):
     events_table: str = Field(min_length=1)
+    entities_table: str = Field(min_length=1)
     event_retention_days: int = Field(default=400, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
@@ -18,6 +19,7 @@ class TrackSettings(BaseModel):
         return cls.model_validate(
             {
                 "events_table": env.get("EVENTS_TABLE", ""),
+                "entities_table": env.get("ENTITIES_TABLE", ""),
                 "event_retention_days": env.get("EVENT_RETENTION_DAYS", 400),
                 "max_body_bytes": env.get("MAX_BODY_BYTES", 64 * 1024),
             }

@@ -61,7 +61,7 @@ def create_client(
     burst: int | None = None,
 ) -> tuple[ClientRecord, str]:
     """A new client record and its plain secret (to show once)."""
-    if not PROJECT_ID_PATTERN.match(project_id):
+    if not PROJECT_ID_PATTERN.fullmatch(project_id):
         raise ValueError("project id must be 1-64 characters of letters, digits, '-' or '_'")
     secret = "sec_" + secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)

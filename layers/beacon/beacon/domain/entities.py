@@ -47,9 +47,32 @@ class Event:
     session_id: str
     created_at: datetime  # event time
     received_at: datetime  # server time of receipt, always stored beside the event time
+    from_past: bool = False  # event time more than 15 minutes before receipt
+    revenue: int | None = None
+    device: dict[str, str] = field(default_factory=dict)  # __os, __browser, … overrides (enrichment fills the rest)
 
 
 @dataclass(frozen=True)
 class TrackResult:
     device_id: str
     session_id: str
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """An identify: given fields overwrite, absent (None) ones are kept."""
+
+    profile_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    avatar: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GroupUpdate:
+    group_id: str
+    type: str
+    name: str
+    properties: dict[str, Any] = field(default_factory=dict)

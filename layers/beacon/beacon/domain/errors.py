@@ -18,14 +18,13 @@ class InvalidRequestError(BeaconError):
     public_message = "Invalid request body"
 
 
-class UnsupportedTypeError(BeaconError):
-    status = 400
-    public_message = "Request type not supported yet"
-
-
 class InvalidCredentialsError(BeaconError):
     status = 401
     public_message = "Invalid client credentials"
+
+
+class RevenueRequiresSecretError(InvalidCredentialsError):
+    public_message = "Revenue tracking requires a client secret"
 
 
 class ForbiddenError(BeaconError):

@@ -9,7 +9,20 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    IPvAnyAddress,
+    NonNegativeInt,
+    Strict,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 MAX_PROPERTY_DEPTH = 5
 MAX_PROPERTY_KEYS = 200
@@ -22,12 +35,24 @@ MIN_NUMBER_MAGNITUDE = 1e-130
 MAX_NUMBER_DIGITS = 38
 RESERVED_EVENT_NAMES = frozenset({"session_start", "session_end"})
 
-ProfileId = Annotated[str | int, Field(union_mode="left_to_right")]
+MAX_ID_LENGTH = 256
+
+
+def _profile_id(value: Any) -> Any:
+    """OpenPanel accepts string or number ids; a number is kept as its decimal string, so 1 and "1" are one profile."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError("must be a string or an integer")
+    return str(value)
+
+
+ProfileId = Annotated[str, BeforeValidator(_profile_id), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+EntityId = Annotated[str, Field(min_length=1, max_length=128)]  # group ids
 Properties = dict[str, Any]
 
 
 def _check_value(value: Any, depth: int, counter: list[int]) -> None:
-    if depth > MAX_PROPERTY_DEPTH:
+    """depth counts containers: the properties object itself is level 1, leaf values add none."""
+    if isinstance(value, (dict, list)) and depth > MAX_PROPERTY_DEPTH:
         raise ValueError(f"properties nest deeper than {MAX_PROPERTY_DEPTH} levels")
     if isinstance(value, dict):
         for key, item in value.items():
@@ -78,10 +103,67 @@ class _WithProperties(_Payload):
         return check_properties(value)
 
 
-class TrackPayload(_WithProperties):
-    name: str = Field(min_length=1, max_length=80)
+class _ProfileFields(_WithProperties):
+    firstName: str | None = Field(default=None, max_length=256)
+    lastName: str | None = Field(default=None, max_length=256)
+    email: EmailStr | None = None
+    avatar: str | None = Field(default=None, max_length=2048)
+
+
+class IdentifyPayload(_ProfileFields):
+    profileId: ProfileId
+
+
+class EventIdentify(_ProfileFields):
+    """`properties.__identify` on a track event: an identify whose profileId defaults to the event's."""
+
     profileId: ProfileId | None = None
-    groups: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(default=None, max_length=100)
+
+
+OverrideValue = Annotated[str, Field(max_length=256)]
+
+
+class TrackProperties(BaseModel):
+    """A track event's properties: OpenPanel's reserved `__` properties are typed and consumed here;
+    every other key is an ordinary property (kept in `model_extra`)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=False)
+
+    timestamp: Any = Field(default=None, alias="__timestamp")
+    ip: IPvAnyAddress | None = Field(default=None, alias="__ip")
+    deviceId: str | None = Field(default=None, alias="__deviceId", min_length=1, max_length=64)
+    identify: EventIdentify | None = Field(default=None, alias="__identify")
+    revenue: Annotated[NonNegativeInt, Strict()] | None = Field(default=None, alias="__revenue")
+    os: OverrideValue | None = Field(default=None, alias="__os")
+    osVersion: OverrideValue | None = Field(default=None, alias="__osVersion")
+    browser: OverrideValue | None = Field(default=None, alias="__browser")
+    browserVersion: OverrideValue | None = Field(default=None, alias="__browserVersion")
+    device: OverrideValue | None = Field(default=None, alias="__device")
+    brand: OverrideValue | None = Field(default=None, alias="__brand")
+    model: OverrideValue | None = Field(default=None, alias="__model")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            check_properties(data)
+        return data
+
+    @property
+    def ordinary(self) -> Properties:
+        return dict(self.model_extra or {})
+
+    @property
+    def device_overrides(self) -> dict[str, str]:
+        names = ("os", "osVersion", "browser", "browserVersion", "device", "brand", "model")
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
+
+
+class TrackPayload(_Payload):
+    name: str = Field(min_length=1, max_length=80)
+    properties: TrackProperties = Field(default_factory=TrackProperties)
+    profileId: ProfileId | None = None
+    groups: list[EntityId] | None = Field(default=None, max_length=100)
 
     @field_validator("name")
     @classmethod
@@ -91,23 +173,24 @@ class TrackPayload(_WithProperties):
         return value
 
 
-class IdentifyPayload(_WithProperties):
-    profileId: ProfileId
-    firstName: str | None = Field(default=None, max_length=256)
-    lastName: str | None = Field(default=None, max_length=256)
-    email: EmailStr | None = None
-    avatar: str | None = Field(default=None, max_length=2048)
-
-
 class AliasPayload(_Payload):
     profileId: ProfileId
     alias: ProfileId
 
 
+def _property_path(value: str) -> str:
+    parts = value.split(".")
+    if any(not part for part in parts):
+        raise ValueError("a property path is dot-separated names, none of them empty")
+    if len(parts) > MAX_PROPERTY_DEPTH:
+        raise ValueError(f"a property path has at most {MAX_PROPERTY_DEPTH} levels")
+    return value
+
+
 class _CounterPayload(_Payload):
     profileId: ProfileId
-    property: str = Field(min_length=1, max_length=MAX_KEY_LENGTH)
-    value: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1
+    property: Annotated[str, Field(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_property_path)]
+    value: Annotated[float, Field(gt=0, le=MAX_NUMBER_MAGNITUDE, allow_inf_nan=False)] = 1
 
 
 class IncrementPayload(_CounterPayload):
@@ -119,13 +202,13 @@ class DecrementPayload(_CounterPayload):
 
 
 class GroupPayload(_WithProperties):
-    id: str = Field(min_length=1, max_length=128)
+    id: EntityId
     type: str = Field(min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=256)
 
 
 class AssignGroupPayload(_Payload):
-    groupIds: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(min_length=1, max_length=100)
+    groupIds: list[EntityId] = Field(min_length=1, max_length=100)
     profileId: ProfileId | None = None
 
 

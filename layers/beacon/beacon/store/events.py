@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import Event
 from beacon.domain.errors import ConflictError
-from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, dynamodb_client, error_code, unavailable
+from beacon.store.aws import dynamodb_client, error_code
+from beacon.store.dynamodb import deserialize_item, serialize_item, to_dynamodb_json, translate_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,21 +21,18 @@ if TYPE_CHECKING:
 EVENT_SHARDS = 8
 PROFILE_INDEX = "byProfile"
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+__all__ = ["EVENT_SHARDS", "PROFILE_INDEX", "DynamoDBEventStore", "event_to_item", "item_to_dict", "to_dynamodb_json"]
+item_to_dict = deserialize_item
 
 
 def isoformat_ms(moment: datetime) -> str:
+    """UTC, millisecond precision, sortable as text (naive datetimes are taken as UTC)."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def event_shard(event_id: str) -> int:
     return hashlib.blake2b(event_id.encode(), digest_size=2).digest()[0] % EVENT_SHARDS
-
-
-def to_dynamodb_json(value: Any) -> Any:
-    """Floats become Decimals (DynamoDB numbers); everything else JSON already gives us is kept."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
 
 
 def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
@@ -49,7 +44,7 @@ def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
         "projectId": event.project_id,
         "clientId": event.client_id,
         "name": event.name,
-        "properties": to_dynamodb_json(event.properties),
+        "properties": event.properties,
         "deviceId": event.device_id,
         "sessionId": event.session_id,
         "createdAt": isoformat_ms(event.created_at),
@@ -62,11 +57,13 @@ def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
         item["gsi1sk"] = sort_key
     if event.groups is not None:
         item["groups"] = list(event.groups)
-    return {key: _serializer.serialize(value) for key, value in item.items()}
-
-
-def item_to_dict(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    if event.from_past:
+        item["fromPast"] = True
+    if event.revenue is not None:
+        item["revenue"] = event.revenue
+    if event.device:
+        item["device"] = dict(event.device)
+    return serialize_item(item)
 
 
 class DynamoDBEventStore:
@@ -83,18 +80,14 @@ class DynamoDBEventStore:
 
     def put_event(self, event: Event) -> None:
         try:
-            self.client.put_item(
-                TableName=self._table_name,
-                Item=event_to_item(event, self._retention_days),
-                # Event ids are unique; the condition guarantees a retry never overwrites another event.
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            with translate_errors():
+                self.client.put_item(
+                    TableName=self._table_name,
+                    Item=event_to_item(event, self._retention_days),
+                    # Event ids are unique; the condition guarantees a retry never overwrites another event.
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
         except ClientError as exc:
-            code = error_code(exc)
-            if code == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 raise ConflictError("An event with this id already exists") from exc
-            if code in UNAVAILABLE_CODES:
-                raise unavailable("DynamoDB", exc) from exc
             raise
-        except TRANSPORT_ERRORS as exc:
-            raise unavailable("DynamoDB", exc) from exc

@@ -1,0 +1,28 @@
+"""When did an event happen? OpenPanel's rules for `__timestamp`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+MAX_FUTURE = timedelta(minutes=1)
+PAST_THRESHOLD = timedelta(minutes=15)
+
+
+def parse_timestamp(raw: Any) -> datetime | None:
+    """An ISO-8601 string (a missing zone means UTC); anything else is unparsable."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def resolve_event_time(raw: Any, received_at: datetime) -> tuple[datetime, bool]:
+    """(event time, from_past): unparsable or more than a minute ahead → receipt time."""
+    moment = parse_timestamp(raw)
+    if moment is None or moment > received_at + MAX_FUTURE:
+        return received_at, False
+    return moment, moment < received_at - PAST_THRESHOLD

@@ -1,0 +1,51 @@
+"""DynamoDB plumbing shared by the repositories: value conversion and error translation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, error_code, unavailable
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_dynamodb_json(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB numbers); everything else JSON already gives us is kept."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def serialize(value: Any) -> Any:
+    return _serializer.serialize(to_dynamodb_json(value))
+
+
+def serialize_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in to_dynamodb_json(item).items()}
+
+
+def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Throttling, server errors and unreachable endpoints become DependencyUnavailableError (503)."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in UNAVAILABLE_CODES:
+            raise unavailable("DynamoDB", exc) from exc
+        if error_code(exc) == "TransactionCanceledException":
+            reasons = {reason.get("Code") for reason in exc.response.get("CancellationReasons", [])}
+            if reasons & UNAVAILABLE_CODES or "TransactionConflict" in reasons:
+                raise unavailable("DynamoDB", exc) from exc
+        raise
+    except TRANSPORT_ERRORS as exc:
+        raise unavailable("DynamoDB", exc) from exc

@@ -1,0 +1,293 @@
+"""The entities table: profiles, their aliases, and groups. Item layout in DATA_MODEL.md.
+
+Profile and group properties are stored one top-level attribute per property ("p:<key>"), so an
+identify merges with plain SETs (a SET of a whole map and of a key inside it would overlap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from beacon.domain.entities import GroupUpdate, ProfileUpdate
+from beacon.domain.errors import ConflictError, InvalidRequestError
+from beacon.store.aws import dynamodb_client, error_code
+from beacon.store.dynamodb import deserialize_item, serialize, translate_errors
+from beacon.store.events import isoformat_ms
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+PROPERTY_PREFIX = "p:"
+
+
+def profile_key(project_id: str, profile_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{project_id}#profile#{profile_id}"}}
+
+
+def alias_key(project_id: str, alias: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{project_id}#alias#{alias}"}}
+
+
+def group_key(project_id: str, group_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{project_id}#group#{group_id}"}}
+
+
+@dataclass
+class UpdateBuilder:
+    """Accumulates an UpdateExpression with generated placeholders."""
+
+    sets: list[str] = field(default_factory=list)
+    adds: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = serialize(value)
+        return placeholder
+
+    def set(self, attribute: str, value: Any) -> None:
+        self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
+
+    def set_once(self, attribute: str, value: Any) -> None:
+        name = self.name(attribute)
+        self.sets.append(f"{name} = if_not_exists({name}, {self.value(value)})")
+
+    def add_to_set(self, attribute: str, members: list[str]) -> None:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = {"SS": sorted(set(members))}
+        self.adds.append(f"{self.name(attribute)} {placeholder}")
+
+    def entity(self, kind: str, project_id: str, id_attribute: str, entity_id: str, now: datetime) -> None:
+        """The attributes every profile or group item carries."""
+        self.set("kind", kind)
+        self.set("projectId", project_id)
+        self.set(id_attribute, entity_id)
+        self.set_once("createdAt", isoformat_ms(now))
+        self.set("updatedAt", isoformat_ms(now))
+
+    def properties(self, properties: dict[str, Any]) -> None:
+        for key, value in properties.items():
+            self.set(PROPERTY_PREFIX + key, value)
+
+    def expression(self) -> dict[str, Any]:
+        clauses = []
+        if self.sets:
+            clauses.append("SET " + ", ".join(self.sets))
+        if self.adds:
+            clauses.append("ADD " + ", ".join(self.adds))
+        request: dict[str, Any] = {"UpdateExpression": " ".join(clauses), "ExpressionAttributeNames": self.names}
+        if self.values:
+            request["ExpressionAttributeValues"] = self.values
+        return request
+
+
+def entity_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored profile or group as plain data: properties gathered back into one map."""
+    plain = deserialize_item(item)
+    properties = {key[len(PROPERTY_PREFIX) :]: plain.pop(key) for key in list(plain) if key.startswith(PROPERTY_PREFIX)}
+    plain.pop("pk", None)
+    for set_attribute in ("groups", "aliases"):
+        if set_attribute in plain:
+            plain[set_attribute] = sorted(plain[set_attribute])
+    plain["properties"] = properties
+    return plain
+
+
+class DynamoDBProfileStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
+
+    def _update(self, key: dict[str, Any], builder: UpdateBuilder, **extra: Any) -> None:
+        request = builder.expression()
+        if "ConditionValues" in extra:
+            request.setdefault("ExpressionAttributeValues", {}).update(extra.pop("ConditionValues"))
+        with translate_errors():
+            self.client.update_item(TableName=self._table, Key=key, **request, **extra)
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def resolve_profile_id(self, project_id: str, profile_id: str) -> str:
+        """The canonical profile id: the aliased profile when profile_id is an alias, else itself."""
+        with translate_errors():
+            response = self.client.get_item(
+                TableName=self._table,
+                Key=alias_key(project_id, profile_id),
+                ProjectionExpression="profileId",
+                ConsistentRead=True,
+            )
+        item = response.get("Item")
+        return profile_id if item is None else str(item["profileId"]["S"])
+
+    def get_profile(self, project_id: str, profile_id: str) -> dict[str, Any] | None:
+        return self._get(profile_key(project_id, profile_id))
+
+    def get_group(self, project_id: str, group_id: str) -> dict[str, Any] | None:
+        return self._get(group_key(project_id, group_id))
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        with translate_errors():
+            item = self.client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        return None if item is None else entity_from_item(item)
+
+    # -- writes --------------------------------------------------------------------------------------
+    def identify(self, project_id: str, update: ProfileUpdate, now: datetime) -> None:
+        builder = UpdateBuilder()
+        builder.entity("profile", project_id, "profileId", update.profile_id, now)
+        for attribute in ("first_name", "last_name", "email", "avatar"):
+            value = getattr(update, attribute)
+            if value is not None:
+                builder.set(_camel(attribute), value)
+        builder.properties(update.properties)
+        try:
+            self._update(profile_key(project_id, update.profile_id), builder)
+        except ClientError as exc:
+            if error_code(exc) == "ValidationException":  # the merged profile would exceed DynamoDB's 400 KB item
+                raise InvalidRequestError("The profile cannot hold these properties (item size limit)") from exc
+            raise
+
+    def add_alias(self, project_id: str, profile_id: str, alias: str, now: datetime) -> None:
+        """Record alias → profile_id, atomically with the profile's alias set. Idempotent for the same pair."""
+        builder = UpdateBuilder()
+        builder.entity("profile", project_id, "profileId", profile_id, now)
+        builder.add_to_set("aliases", [alias])
+        request = builder.expression()
+        alias_item = {
+            **alias_key(project_id, alias),
+            "kind": {"S": "alias"},
+            "projectId": {"S": project_id},
+            "alias": {"S": alias},
+            "profileId": {"S": profile_id},
+            "createdAt": {"S": isoformat_ms(now)},
+        }
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": alias_item,
+                    "ConditionExpression": "attribute_not_exists(pk) OR profileId = :target",
+                    "ExpressionAttributeValues": {":target": {"S": profile_id}},
+                }
+            },
+            {"Update": {"TableName": self._table, "Key": profile_key(project_id, profile_id), **request}},
+            {
+                # One-hop resolution: an id that already has aliases of its own cannot become an alias.
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": profile_key(project_id, alias),
+                    "ConditionExpression": "attribute_not_exists(aliases)",
+                }
+            },
+            {
+                # The target must not have become an alias itself meanwhile.
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": alias_key(project_id, profile_id),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        try:
+            with translate_errors():
+                self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise ConflictError(f"'{alias}' is already an alias of another profile") from exc
+            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                raise ConflictError(f"'{alias}' has aliases of its own and cannot become an alias") from exc
+            if len(codes) > 3 and codes[3] == "ConditionalCheckFailed":
+                raise ConflictError(f"'{profile_id}' became an alias meanwhile; retry") from exc
+            raise
+
+    def add_to_property(self, project_id: str, profile_id: str, path: list[str], delta: Decimal, now: datetime) -> None:
+        """Atomically add delta to a numeric property (dot path), starting from 0; creates missing maps."""
+        key = profile_key(project_id, profile_id)
+        builder = UpdateBuilder()
+        builder.entity("profile", project_id, "profileId", profile_id, now)
+        document = ".".join([builder.name(PROPERTY_PREFIX + path[0]), *(builder.name(part) for part in path[1:])])
+        zero, amount = builder.value(0), builder.value(delta)
+        builder.sets.append(f"{document} = if_not_exists({document}, {zero}) + {amount}")
+        condition = {
+            "ConditionExpression": f"attribute_not_exists({document}) OR attribute_type({document}, :numberType)",
+            "ConditionValues": {":numberType": {"S": "N"}},
+        }
+        try:
+            self._update(key, builder, **condition)
+            return
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                raise InvalidRequestError(
+                    f"Property '{'.'.join(path)}' is not a number",
+                    details=[
+                        {"field": "payload.property", "message": "existing value is not numeric", "type": "not_numeric"}
+                    ],
+                ) from exc
+            if code != "ValidationException" or len(path) == 1:
+                raise
+        # A parent map is missing: create each level if absent (idempotent, race-free), then add once.
+        self._create_maps(key, path)
+        try:
+            self._update(key, builder, **condition)
+        except ClientError as exc:
+            if error_code(exc) in ("ValidationException", "ConditionalCheckFailedException"):
+                raise not_numeric(path, "the path crosses a value that is not an object") from exc
+            raise
+
+    def _create_maps(self, key: dict[str, Any], path: list[str]) -> None:
+        for depth in range(1, len(path)):
+            builder = UpdateBuilder()
+            names = [builder.name(PROPERTY_PREFIX + path[0]), *(builder.name(part) for part in path[1:depth])]
+            document = ".".join(names)
+            builder.sets.append(f"{document} = if_not_exists({document}, {builder.value({})})")
+            try:
+                self._update(key, builder)
+            except ClientError as exc:
+                if error_code(exc) != "ValidationException":
+                    raise
+                return  # a level is not a map: the final update reports it
+
+    def upsert_group(self, project_id: str, group: GroupUpdate, now: datetime) -> None:
+        builder = UpdateBuilder()
+        builder.entity("group", project_id, "groupId", group.group_id, now)
+        builder.set("type", group.type)
+        builder.set("name", group.name)
+        builder.properties(group.properties)
+        self._update(group_key(project_id, group.group_id), builder)
+
+    def add_groups(self, project_id: str, profile_id: str, group_ids: list[str], now: datetime) -> None:
+        builder = UpdateBuilder()
+        builder.entity("profile", project_id, "profileId", profile_id, now)
+        builder.add_to_set("groups", group_ids)
+        self._update(profile_key(project_id, profile_id), builder)
+
+
+def not_numeric(path: list[str], reason: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"Property '{'.'.join(path)}' cannot be incremented: {reason}",
+        details=[{"field": "payload.property", "message": reason, "type": "not_numeric"}],
+    )
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
