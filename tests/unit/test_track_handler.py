@@ -251,3 +251,18 @@ def test_every_response_is_json_with_content_type_application_json(
     if expected_status >= 400:
         assert body["status"] == expected_status
         assert isinstance(body["error"], str) and body["error"]
+
+
+@pytest.mark.parametrize("name", ["track", "identify", "alias", "increment", "decrement", "group", "assign_group"])
+def test_every_committed_sample_event_is_served(
+    track_app: ModuleType, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # Given the committed sample event of one request type (the ones `make invoke` and `sam local invoke` use)
+    events, profiles = FakeEventStore(), FakeProfileStore()
+    monkeypatch.setattr(track_app, "stores", lambda: Stores(events=events, profiles=profiles))
+    # When the function handles it
+    response = invoke(track_app, load_event(name))
+    # Then it answers 200 with ids, and only a track event is stored as an event
+    assert response["statusCode"] == 200, response["body"]
+    assert set(json.loads(response["body"])) == {"deviceId", "sessionId"}
+    assert len(events.events) == (1 if name == "track" else 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -18,8 +17,14 @@ _deserializer = TypeDeserializer()
 
 
 def to_dynamodb_json(value: Any) -> Any:
-    """Floats become Decimals (DynamoDB numbers); everything else JSON already gives us is kept."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
+    """Floats become exact Decimals (DynamoDB numbers, via repr: 9.99 stays 9.99); the rest is kept."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: to_dynamodb_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_dynamodb_json(item) for item in value]
+    return value
 
 
 def serialize(value: Any) -> Any:

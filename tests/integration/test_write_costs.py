@@ -1,0 +1,96 @@
+"""Write and read units per request type, measured with ReturnConsumedCapacity against DynamoDB Local.
+
+The figures are Beacon's cost per request (README and DATA_MODEL.md quote them); a change that makes
+a request type cost more fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.ingest import Stores, ingest
+from beacon.models.requests import parse_track_request
+from beacon.store.events import DynamoDBEventStore
+from beacon.store.profiles import DynamoDBProfileStore
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+
+class CapacityRecorder:
+    """Asks DynamoDB for ConsumedCapacity on every call of one client and adds it up."""
+
+    def __init__(self, client: Any) -> None:
+        self.read = 0.0
+        self.write = 0.0
+        client.meta.events.register("provide-client-params.dynamodb.*", self._ask)
+        client.meta.events.register("after-call.dynamodb.*", self._add)
+
+    def _ask(self, params: dict[str, Any], **_: Any) -> None:
+        params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+    def _add(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity") or []
+        for entry in consumed if isinstance(consumed, list) else [consumed]:
+            units = float(entry.get("CapacityUnits", 0))
+            if model.name in ("GetItem", "Query", "BatchGetItem"):
+                self.read += units
+            else:
+                self.write += units
+
+    def take(self) -> tuple[float, float]:
+        result = (self.read, self.write)
+        self.read = self.write = 0.0
+        return result
+
+
+@pytest.fixture
+def measured(local_stack: LocalStack, template_env: dict[str, str]) -> Iterator[tuple[Stores, CapacityRecorder]]:
+    client = local_stack.boto3_client("dynamodb")  # its own client: the hooks touch no other test
+    recorder = CapacityRecorder(client)
+    stores = Stores(
+        events=DynamoDBEventStore(template_env["EVENTS_TABLE"], retention_days=30, client=client),
+        profiles=DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=client),
+    )
+    yield stores, recorder
+
+
+def send(stores: Stores, project_id: str, type_: str, **payload: Any) -> None:
+    request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
+    caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
+    ingest(request, caller, RequestMeta("r", "203.0.113.7", "curl/8.5.0"), stores, datetime.now(UTC))
+
+
+# (type, payload, read units, write units) for a warm profile: each was measured, then pinned.
+COSTS = [
+    ("track", {"name": "screen_view", "properties": {"path": "/pricing", "plan": "pro"}}, 0.0, 1.0),
+    ("track", {"name": "screen_view", "profileId": "u1", "properties": {"path": "/pricing"}}, 1.0, 2.0),
+    ("track", {"name": "signup", "profileId": "u1", "properties": {"__identify": {"firstName": "Ada"}}}, 2.0, 3.0),
+    ("identify", {"profileId": "u1", "firstName": "Ada", "email": "ada@example.com"}, 1.0, 1.0),
+    ("increment", {"profileId": "u1", "property": "visits"}, 1.0, 1.0),
+    ("decrement", {"profileId": "u1", "property": "visits"}, 1.0, 1.0),
+    ("group", {"id": "org", "type": "company", "name": "Acme"}, 0.0, 1.0),
+    ("assign_group", {"profileId": "u1", "groupIds": ["org"]}, 1.0, 1.0),
+    # DynamoDB Local reports 2.0 for the 4-item transaction; AWS bills transactions at 2 WCU per item-KB.
+    ("alias", {"profileId": "u1", "alias": "a1"}, 1.0, 2.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("type_", "payload", "reads", "writes"), COSTS, ids=[f"{c[0]}-{i}" for i, c in enumerate(COSTS)]
+)
+def test_capacity_units_per_request_type(measured, project_id, type_, payload, reads, writes):
+    stores, recorder = measured
+    # Given a profile that exists already (the steady state)
+    send(stores, project_id, "identify", profileId="u1", firstName="Ada")
+    recorder.take()
+    # When one request of the type is ingested
+    send(stores, project_id, type_, **payload)
+    # Then it consumed the documented units
+    assert recorder.take() == (reads, writes)
