@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, error_code, unavailable
+from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, dynamodb_client, error_code, unavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -54,3 +57,17 @@ def translate_errors() -> Iterator[None]:
         raise
     except TRANSPORT_ERRORS as exc:
         raise unavailable("DynamoDB", exc) from exc
+
+
+class DynamoDBRepository:
+    """A repository over one table; its client is injected (tests) or the container's shared one."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client

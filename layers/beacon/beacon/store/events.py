@@ -10,8 +10,14 @@ from botocore.exceptions import ClientError
 
 from beacon.domain.entities import Event
 from beacon.domain.errors import ConflictError
-from beacon.store.aws import dynamodb_client, error_code
-from beacon.store.dynamodb import deserialize_item, serialize_item, to_dynamodb_json, translate_errors
+from beacon.store.aws import error_code
+from beacon.store.dynamodb import (
+    DynamoDBRepository,
+    deserialize_item,
+    serialize_item,
+    to_dynamodb_json,
+    translate_errors,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -66,23 +72,16 @@ def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
     return serialize_item(item)
 
 
-class DynamoDBEventStore:
+class DynamoDBEventStore(DynamoDBRepository):
     def __init__(self, table_name: str, retention_days: int, client: DynamoDBClient | None = None) -> None:
-        self._table_name = table_name
+        super().__init__(table_name, client)
         self._retention_days = retention_days
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
 
     def put_event(self, event: Event) -> None:
         try:
             with translate_errors():
                 self.client.put_item(
-                    TableName=self._table_name,
+                    TableName=self._table,
                     Item=event_to_item(event, self._retention_days),
                     # Event ids are unique; the condition guarantees a retry never overwrites another event.
                     ConditionExpression="attribute_not_exists(pk)",

@@ -9,18 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import GroupUpdate, ProfileUpdate
 from beacon.domain.errors import ConflictError, InvalidRequestError
-from beacon.store.aws import dynamodb_client, error_code
-from beacon.store.dynamodb import deserialize_item, serialize, translate_errors
+from beacon.store.aws import error_code
+from beacon.store.dynamodb import DynamoDBRepository, deserialize_item, serialize, translate_errors
 from beacon.store.events import isoformat_ms
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 PROPERTY_PREFIX = "p:"
 
@@ -104,17 +101,7 @@ def entity_from_item(item: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-class DynamoDBProfileStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
+class DynamoDBProfileStore(DynamoDBRepository):
     def _update(self, key: dict[str, Any], builder: UpdateBuilder, **extra: Any) -> None:
         request = builder.expression()
         if "ConditionValues" in extra:
