@@ -96,6 +96,25 @@ def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[[str]
 
 
 @pytest.fixture
+def unreachable_dynamodb() -> Any:
+    """A DynamoDB client whose endpoint is a local port where nothing listens (one attempt, short timeouts)."""
+    import boto3
+    from botocore.config import Config
+
+    from beacon.store.aws import CLIENT_CONFIG
+
+    dead_port = free_port()  # bound and released at once: nothing listens there
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{dead_port}",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=CLIENT_CONFIG.merge(Config(retries={"max_attempts": 1}, connect_timeout=1)),
+    )
+
+
+@pytest.fixture
 def aws_env(local_stack: LocalStack) -> dict[str, str]:
     """The environment a subprocess needs to reach the test stack."""
     return {**os.environ, **local_stack.env, "PYTHONPATH": f"{ROOT / 'layers' / 'beacon'}{os.pathsep}{ROOT}"}

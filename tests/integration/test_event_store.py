@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from beacon.domain.entities import Event
 from beacon.domain.errors import ConflictError, DependencyUnavailableError
-from beacon.store.aws import CLIENT_CONFIG
 from beacon.store.events import PROFILE_INDEX, DynamoDBEventStore, item_to_dict
 
 pytestmark = pytest.mark.integration
@@ -87,20 +83,9 @@ def test_storing_the_same_event_id_twice_never_overwrites(store, project_id, sto
     assert len(stored_events(project_id)) == 1
 
 
-def test_unreachable_dynamodb_is_a_dependency_error(project_id, template_env):
+def test_unreachable_dynamodb_is_a_dependency_error(project_id, template_env, unreachable_dynamodb):
     # Given a DynamoDB endpoint where nothing listens
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead_port = sock.getsockname()[1]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{dead_port}",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=CLIENT_CONFIG.merge(Config(retries={"max_attempts": 1}, connect_timeout=1)),
-    )
-    store = DynamoDBEventStore(template_env["EVENTS_TABLE"], retention_days=30, client=client)
+    store = DynamoDBEventStore(template_env["EVENTS_TABLE"], retention_days=30, client=unreachable_dynamodb)
     # When an event is stored, Then the caller gets the 503-class error, not a crash
     with pytest.raises(DependencyUnavailableError):
         store.put_event(make_event(project_id))

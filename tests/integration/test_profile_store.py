@@ -1,0 +1,366 @@
+"""The entities table (profiles, aliases, groups) against DynamoDB Local, created from template.yaml."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from beacon.domain.entities import GroupUpdate, ProfileUpdate
+from beacon.domain.errors import ConflictError, DependencyUnavailableError, InvalidRequestError
+from beacon.store.profiles import DynamoDBProfileStore
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 22, 12, 0, 0, 123000, tzinfo=UTC)
+LATER = NOW + timedelta(hours=1)
+CONCURRENT_CALLS = 50
+WORKERS = 16
+
+
+@pytest.fixture
+def store(dynamodb: Any, template_env: dict[str, str]) -> DynamoDBProfileStore:
+    return DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=dynamodb)
+
+
+def add_concurrently(store: DynamoDBProfileStore, project_id: str, profile_id: str, path: list[str]) -> None:
+    """CONCURRENT_CALLS add_to_property(+1) calls from WORKERS threads sharing one (thread-safe) boto3 client."""
+
+    def add_one(_: int) -> None:
+        store.add_to_property(project_id, profile_id, path, Decimal(1), NOW)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        list(pool.map(add_one, range(CONCURRENT_CALLS)))  # list() re-raises the first failure of any call
+
+
+# -- identify --------------------------------------------------------------------------------------------
+
+
+def test_identify_creates_a_profile_with_its_fields_and_properties(store, project_id):
+    # Given no profile yet
+    update = ProfileUpdate(
+        profile_id="u-1",
+        first_name="Joe",
+        last_name="Doe",
+        email="joe@doe.com",
+        avatar="https://example.com/joe.png",
+        properties={"tier": "premium", "age": 42},
+    )
+    # When it is identified
+    store.identify(project_id, update, NOW)
+    # Then the profile reads back with every field, its properties gathered into one map, and one timestamp
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["profileId"] == "u-1"
+    assert profile["projectId"] == project_id
+    assert (profile["firstName"], profile["lastName"], profile["email"], profile["avatar"]) == (
+        "Joe",
+        "Doe",
+        "joe@doe.com",
+        "https://example.com/joe.png",
+    )
+    assert profile["properties"] == {"tier": "premium", "age": 42}
+    assert profile["createdAt"] == profile["updatedAt"] == "2026-11-22T12:00:00.123Z"
+
+
+def test_identify_overwrites_given_fields_and_keeps_absent_ones(store, project_id):
+    # Given an identified profile
+    store.identify(project_id, ProfileUpdate("u-1", first_name="Joe", last_name="Doe", email="joe@doe.com"), NOW)
+    # When it is identified again, later, with only some fields
+    store.identify(project_id, ProfileUpdate("u-1", first_name="Joseph"), LATER)
+    # Then the given field is overwritten, the others are kept, createdAt stays and updatedAt advances
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert (profile["firstName"], profile["lastName"], profile["email"]) == ("Joseph", "Doe", "joe@doe.com")
+    assert profile["createdAt"] == "2026-11-22T12:00:00.123Z"
+    assert profile["updatedAt"] == "2026-11-22T13:00:00.123Z"
+
+
+def test_identify_merges_properties_key_by_key(store, project_id):
+    # Given a profile with two properties
+    store.identify(project_id, ProfileUpdate("u-1", properties={"tier": "free", "country": "SE"}), NOW)
+    # When it is identified with one of them changed and a new one
+    store.identify(project_id, ProfileUpdate("u-1", properties={"tier": "premium", "seats": 3}), LATER)
+    # Then the old key is kept, the given key overwritten, the new key added
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"] == {"tier": "premium", "country": "SE", "seats": 3}
+
+
+def test_get_profile_of_an_unknown_id_is_none(store, project_id):
+    assert store.get_profile(project_id, "nobody") is None
+
+
+# -- add_to_property ---------------------------------------------------------------------------------------
+
+
+def test_increment_creates_missing_profile_starting_at_zero(store, project_id):
+    # Given no profile, When a property is incremented by 1
+    store.add_to_property(project_id, "u-1", ["visits"], Decimal(1), NOW)
+    # Then the profile exists with the property at 1
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"] == {"visits": 1}
+    assert profile["createdAt"] == profile["updatedAt"] == "2026-11-22T12:00:00.123Z"
+
+
+def test_increment_twice_adds_up(store, project_id):
+    # Given a property incremented once
+    store.add_to_property(project_id, "u-1", ["visits"], Decimal(1), NOW)
+    # When it is incremented again
+    store.add_to_property(project_id, "u-1", ["visits"], Decimal(1), LATER)
+    # Then it is 2
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"]["visits"] == 2
+    assert profile["updatedAt"] == "2026-11-22T13:00:00.123Z"
+
+
+def test_increment_keeps_the_profiles_other_properties(store, project_id):
+    # Given an identified profile
+    store.identify(project_id, ProfileUpdate("u-1", first_name="Joe", properties={"tier": "premium"}), NOW)
+    # When a property is incremented
+    store.add_to_property(project_id, "u-1", ["visits"], Decimal(1), LATER)
+    # Then its fields and other properties are untouched
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["firstName"] == "Joe"
+    assert profile["properties"] == {"tier": "premium", "visits": 1}
+
+
+def test_increment_of_a_dot_path_creates_the_nested_map(store, project_id):
+    # Given a fresh profile, When stats.visits is incremented
+    store.add_to_property(project_id, "u-1", ["stats", "visits"], Decimal(1), NOW)
+    # Then the map is created and holds the counter
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"] == {"stats": {"visits": 1}}
+
+
+def test_increment_of_a_three_level_path_creates_every_map(store, project_id):
+    # Given a fresh profile, When a.b.c is incremented twice
+    store.add_to_property(project_id, "u-1", ["a", "b", "c"], Decimal(2), NOW)
+    store.add_to_property(project_id, "u-1", ["a", "b", "c"], Decimal(3), NOW)
+    # Then every level exists and the counter adds up
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"] == {"a": {"b": {"c": 5}}}
+
+
+def test_increment_of_a_dot_path_keeps_sibling_keys(store, project_id):
+    # Given a map property with another key
+    store.identify(project_id, ProfileUpdate("u-1", properties={"stats": {"logins": 4}}), NOW)
+    # When a new key inside it is incremented
+    store.add_to_property(project_id, "u-1", ["stats", "visits"], Decimal(1), NOW)
+    # Then the sibling is kept
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"] == {"stats": {"logins": 4, "visits": 1}}
+
+
+def test_decrement_goes_below_zero(store, project_id):
+    # Given a property at 1
+    store.add_to_property(project_id, "u-1", ["visits"], Decimal(1), NOW)
+    # When it is decremented by 3
+    store.add_to_property(project_id, "u-1", ["visits"], Decimal(-3), NOW)
+    # Then it is negative: counters are not clamped
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"]["visits"] == -2
+
+
+def test_decrement_of_a_missing_property_starts_at_zero(store, project_id):
+    store.add_to_property(project_id, "u-1", ["credits"], Decimal("-1.5"), NOW)
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"]["credits"] == Decimal("-1.5")
+
+
+def test_increment_of_a_string_property_is_invalid_and_changes_nothing(store, project_id):
+    # Given a profile whose property holds a string
+    store.identify(project_id, ProfileUpdate("u-1", properties={"plan": "pro"}), NOW)
+    before = store.get_profile(project_id, "u-1")
+    # When it is incremented
+    with pytest.raises(InvalidRequestError) as error:
+        store.add_to_property(project_id, "u-1", ["plan"], Decimal(1), LATER)
+    # Then it is a 400 naming the property, and the profile is unchanged (updatedAt included)
+    assert error.value.status == 400
+    assert error.value.details is not None
+    assert [detail["field"] for detail in error.value.details] == ["payload.property"]
+    assert store.get_profile(project_id, "u-1") == before
+
+
+def test_increment_through_a_value_that_is_not_a_map_is_invalid_and_changes_nothing(store, project_id):
+    # Given a profile whose "stats" is a string
+    store.identify(project_id, ProfileUpdate("u-1", properties={"stats": "x"}), NOW)
+    before = store.get_profile(project_id, "u-1")
+    # When stats.visits is incremented
+    with pytest.raises(InvalidRequestError) as error:
+        store.add_to_property(project_id, "u-1", ["stats", "visits"], Decimal(1), LATER)
+    # Then it is a 400, and the profile is unchanged
+    assert error.value.status == 400
+    assert store.get_profile(project_id, "u-1") == before
+
+
+def test_concurrent_increments_of_a_fresh_property_are_never_lost(store, project_id):
+    # Given a profile that does not exist yet
+    # When 50 increments of one property race from 16 threads
+    add_concurrently(store, project_id, "u-1", ["visits"])
+    # Then every one of them counted
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"] == {"visits": CONCURRENT_CALLS}
+
+
+def test_concurrent_increments_of_a_fresh_nested_property_are_never_lost(store, project_id):
+    # Given a profile that does not exist yet, so the "stats" map is created by the racing calls themselves
+    # When 50 increments of stats.visits race from 16 threads
+    add_concurrently(store, project_id, "u-1", ["stats", "visits"])
+    # Then the map was created once and every increment counted
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["properties"] == {"stats": {"visits": CONCURRENT_CALLS}}
+
+
+# -- aliases --------------------------------------------------------------------------------------------------
+
+
+def test_an_alias_resolves_to_its_profile(store, project_id):
+    # Given a profile
+    store.identify(project_id, ProfileUpdate("u-1", first_name="Joe"), NOW)
+    # When an alias is added to it
+    store.add_alias(project_id, "u-1", "a-1", NOW)
+    # Then the alias resolves to the profile, which lists it, and other ids resolve to themselves
+    assert store.resolve_profile_id(project_id, "a-1") == "u-1"
+    assert store.resolve_profile_id(project_id, "u-1") == "u-1"
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["aliases"] == ["a-1"]
+    assert profile["firstName"] == "Joe"
+
+
+def test_an_alias_of_a_missing_profile_creates_the_profile(store, project_id):
+    store.add_alias(project_id, "u-1", "a-1", NOW)
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["aliases"] == ["a-1"]
+    assert store.resolve_profile_id(project_id, "a-1") == "u-1"
+
+
+def test_repeating_the_same_alias_is_idempotent(store, project_id):
+    # Given an alias
+    store.add_alias(project_id, "u-1", "a-1", NOW)
+    # When the same pair is recorded again
+    store.add_alias(project_id, "u-1", "a-1", LATER)
+    # Then nothing fails and nothing is duplicated
+    assert store.resolve_profile_id(project_id, "a-1") == "u-1"
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["aliases"] == ["a-1"]
+
+
+def test_a_profile_collects_several_aliases(store, project_id):
+    store.add_alias(project_id, "u-1", "a-2", NOW)
+    store.add_alias(project_id, "u-1", "a-1", NOW)
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["aliases"] == ["a-1", "a-2"]
+
+
+def test_an_alias_of_another_profile_is_a_conflict(store, project_id):
+    # Given an alias of one profile
+    store.add_alias(project_id, "u-1", "a-1", NOW)
+    # When the same alias is claimed for another profile
+    with pytest.raises(ConflictError) as error:
+        store.add_alias(project_id, "u-2", "a-1", LATER)
+    # Then it is a 409, the alias still resolves to the first profile, and the second profile was not written
+    assert error.value.status == 409
+    assert store.resolve_profile_id(project_id, "a-1") == "u-1"
+    assert store.get_profile(project_id, "u-2") is None
+
+
+def test_an_id_with_aliases_of_its_own_cannot_become_an_alias(store, project_id):
+    # Given a profile that has an alias
+    store.add_alias(project_id, "u-1", "a-1", NOW)
+    # When that profile's id is made an alias of another profile
+    with pytest.raises(ConflictError) as error:
+        store.add_alias(project_id, "u-2", "u-1", LATER)
+    # Then it is a 409 (resolution is one hop), and nothing was recorded
+    assert error.value.status == 409
+    assert store.resolve_profile_id(project_id, "u-1") == "u-1"
+    assert store.get_profile(project_id, "u-2") is None
+
+
+# -- groups ---------------------------------------------------------------------------------------------------
+
+
+def test_upsert_group_creates_a_group(store, project_id):
+    # Given no group, When it is upserted
+    store.upsert_group(project_id, GroupUpdate("org-1", type="company", name="Acme", properties={"plan": "free"}), NOW)
+    # Then it reads back with every field
+    group = store.get_group(project_id, "org-1")
+    assert group is not None
+    assert (group["groupId"], group["type"], group["name"]) == ("org-1", "company", "Acme")
+    assert group["properties"] == {"plan": "free"}
+    assert group["createdAt"] == group["updatedAt"] == "2026-11-22T12:00:00.123Z"
+
+
+def test_upsert_group_merges_into_an_existing_group(store, project_id):
+    # Given a group
+    store.upsert_group(
+        project_id, GroupUpdate("org-1", type="company", name="Acme", properties={"plan": "free", "seats": 5}), NOW
+    )
+    # When it is upserted again, later, with new type, name and some properties
+    store.upsert_group(
+        project_id,
+        GroupUpdate("org-1", type="workspace", name="Acme Inc", properties={"plan": "enterprise", "region": "eu"}),
+        LATER,
+    )
+    # Then type and name are overwritten, properties merged, createdAt kept
+    group = store.get_group(project_id, "org-1")
+    assert group is not None
+    assert (group["type"], group["name"]) == ("workspace", "Acme Inc")
+    assert group["properties"] == {"plan": "enterprise", "seats": 5, "region": "eu"}
+    assert group["createdAt"] == "2026-11-22T12:00:00.123Z"
+    assert group["updatedAt"] == "2026-11-22T13:00:00.123Z"
+
+
+def test_get_group_of_an_unknown_id_is_none(store, project_id):
+    assert store.get_group(project_id, "nobody") is None
+
+
+def test_add_groups_has_set_semantics(store, project_id):
+    # Given a profile in groups g1 and g2
+    store.add_groups(project_id, "u-1", ["g1", "g2"], NOW)
+    # When it is added to g2 and g3
+    store.add_groups(project_id, "u-1", ["g2", "g3"], LATER)
+    # Then it is in each group once
+    profile = store.get_profile(project_id, "u-1")
+    assert profile is not None
+    assert profile["groups"] == ["g1", "g2", "g3"]
+    assert profile["createdAt"] == "2026-11-22T12:00:00.123Z"
+
+
+# -- failures -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_store(template_env: dict[str, str], unreachable_dynamodb: Any) -> DynamoDBProfileStore:
+    return DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=unreachable_dynamodb)
+
+
+def test_unreachable_dynamodb_is_a_dependency_error_on_resolve(unreachable_store, project_id):
+    # Given an unreachable DynamoDB, When an id is resolved, Then the caller gets the 503-class error
+    with pytest.raises(DependencyUnavailableError) as error:
+        unreachable_store.resolve_profile_id(project_id, "u-1")
+    assert error.value.status == 503
+
+
+def test_unreachable_dynamodb_is_a_dependency_error_on_identify(unreachable_store, project_id):
+    # Given an unreachable DynamoDB, When a profile is identified, Then the caller gets the 503-class error
+    with pytest.raises(DependencyUnavailableError) as error:
+        unreachable_store.identify(project_id, ProfileUpdate("u-1", first_name="Joe"), NOW)
+    assert error.value.status == 503
