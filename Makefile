@@ -21,7 +21,7 @@ STACK   ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit lint format build invoke client deploy clean
+.PHONY: help bootstrap run test test-unit lint format build invoke client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,7 +56,7 @@ test-unit: bootstrap ## unit tests only (no sockets)
 lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy and sam validate --lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/beacon/beacon functions local admin tests
+	$(VENV)/bin/mypy layers/beacon/beacon functions local admin tests bench
 	$(SAM) validate --lint
 
 format: bootstrap ## apply ruff's fixes and formatting
@@ -73,6 +73,9 @@ client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|
 	@$(PY) -m admin.clients create --project "$(PROJECT)" --type "$(TYPE)" \
 		$(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) \
 		$(if $(STACK),--stack-name "$(STACK)")
+
+bench: bootstrap ## benchmarks, ratios measured side by side in one run (results in bench/results/)
+	$(PY) -m bench.useragent
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(SAM) deploy --guided

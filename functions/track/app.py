@@ -14,18 +14,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from beacon.config import TrackSettings
-from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.enrich import Enricher
+from beacon.domain.entities import BotDetected, Caller, ClientType, RequestMeta
 from beacon.domain.errors import BeaconError, DependencyUnavailableError, PayloadTooLargeError
-from beacon.domain.ingest import Stores, ingest
+from beacon.domain.ingest import Stores, current_ids, ingest
 from beacon.models.requests import parse_track_request
-from beacon.models.responses import ErrorResponse, FieldErrorDetail, TrackResponse
+from beacon.models.responses import BotInfo, BotResponse, ErrorResponse, FieldErrorDetail, TrackResponse
 from beacon.models.validation import validation_error_response
 from beacon.observability import logger, metrics, tracer
+from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.events import DynamoDBEventStore
+from beacon.store.geoip import MaxMindGeoIpLookup
 from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.sessions import DynamoDBSessionStore
 
 app = APIGatewayRestResolver()
 settings = TrackSettings.from_env()
+MAX_USER_AGENT_LENGTH = 1024
 
 
 @cache
@@ -33,7 +38,14 @@ def stores() -> Stores:
     return Stores(
         events=DynamoDBEventStore(settings.events_table, settings.event_retention_days),
         profiles=DynamoDBProfileStore(settings.entities_table),
+        sessions=DynamoDBSessionStore(settings.sessions_table, settings.events_table, settings.event_retention_days),
     )
+
+
+@cache
+def enricher() -> Enricher:
+    geoip = MaxMindGeoIpLookup(settings.geoip_database_path) if settings.geoip_database_path else None
+    return Enricher(stack_secret=SecretsManagerStackSecret(settings.device_salt_secret), geoip=geoip)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -57,7 +69,7 @@ def request_meta() -> RequestMeta:
     return RequestMeta(
         request_id=event.request_context.request_id,
         source_ip=event.request_context.identity.source_ip or "",
-        user_agent=headers.get("user-agent", ""),
+        user_agent=headers.get("user-agent", "")[:MAX_USER_AGENT_LENGTH],  # bounds the parse cache
         headers=headers,
     )
 
@@ -74,8 +86,19 @@ def raw_body() -> bytes:
 @tracer.capture_method
 def track() -> Response[str]:
     request = parse_track_request(raw_body())
-    result = ingest(request, current_caller(), request_meta(), stores(), datetime.now(UTC))
+    caller = current_caller()
+    now = datetime.now(UTC)
+    result = ingest(request, caller, request_meta(), stores(), enricher(), now, settings.stores_ip(caller.project_id))
+    if isinstance(result, BotDetected):
+        metrics.add_metric(name="BotsDropped", unit=MetricUnit.Count, value=1)
+        return json_response(202, BotResponse(bot=BotInfo(name=result.name, type=result.type)).model_dump())
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+    return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id).model_dump())
+
+
+@app.get("/track/device-id")
+def device_id() -> Response[str]:
+    result = current_ids(current_caller(), request_meta(), stores().sessions, enricher(), datetime.now(UTC))
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id).model_dump())
 
 

@@ -18,7 +18,9 @@ from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
 from beacon.store.events import DynamoDBEventStore
 from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.sessions import DynamoDBSessionStore
 from local.stack import LocalStack
+from tests.unit.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +59,9 @@ def measured(local_stack: LocalStack, template_env: dict[str, str]) -> Iterator[
     stores = Stores(
         events=DynamoDBEventStore(template_env["EVENTS_TABLE"], retention_days=30, client=client),
         profiles=DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=client),
+        sessions=DynamoDBSessionStore(
+            template_env["SESSIONS_TABLE"], template_env["EVENTS_TABLE"], retention_days=30, client=client
+        ),
     )
     yield stores, recorder
 
@@ -64,21 +69,24 @@ def measured(local_stack: LocalStack, template_env: dict[str, str]) -> Iterator[
 def send(stores: Stores, project_id: str, type_: str, **payload: Any) -> None:
     request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
     caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
-    ingest(request, caller, RequestMeta("r", "203.0.113.7", "curl/8.5.0"), stores, datetime.now(UTC))
+    ingest(
+        request, caller, RequestMeta("r", "203.0.113.7", "curl/8.5.0"), stores, UNIT_TEST_ENRICHER, datetime.now(UTC)
+    )
 
 
-# (type, payload, read units, write units) for a warm profile: each was measured, then pinned.
+# (type, payload, read units, write units), each measured once, then pinned. Steady state: the device has
+# an active session and profile u1 exists. A new session's transaction is measured separately below.
 COSTS = [
-    ("track", {"name": "screen_view", "properties": {"path": "/pricing", "plan": "pro"}}, 0.0, 1.0),
-    ("track", {"name": "screen_view", "profileId": "u1", "properties": {"path": "/pricing"}}, 1.0, 2.0),
-    ("track", {"name": "signup", "profileId": "u1", "properties": {"__identify": {"firstName": "Ada"}}}, 2.0, 3.0),
-    ("identify", {"profileId": "u1", "firstName": "Ada", "email": "ada@example.com"}, 1.0, 1.0),
-    ("increment", {"profileId": "u1", "property": "visits"}, 1.0, 1.0),
-    ("decrement", {"profileId": "u1", "property": "visits"}, 1.0, 1.0),
-    ("group", {"id": "org", "type": "company", "name": "Acme"}, 0.0, 1.0),
-    ("assign_group", {"profileId": "u1", "groupIds": ["org"]}, 1.0, 1.0),
-    # DynamoDB Local reports 2.0 for the 4-item transaction; AWS bills transactions at 2 WCU per item-KB.
-    ("alias", {"profileId": "u1", "alias": "a1"}, 1.0, 2.0),
+    ("track", {"name": "screen_view", "properties": {"path": "/pricing", "plan": "pro"}}, 0.0, 2.0),
+    ("track", {"name": "screen_view", "profileId": "u1", "properties": {"path": "/pricing"}}, 1.0, 3.0),
+    ("track", {"name": "signup", "profileId": "u1", "properties": {"__identify": {"firstName": "Ada"}}}, 2.0, 4.0),
+    ("identify", {"profileId": "u1", "firstName": "Ada", "email": "ada@example.com"}, 2.0, 1.0),
+    ("increment", {"profileId": "u1", "property": "visits"}, 2.0, 1.0),
+    ("decrement", {"profileId": "u1", "property": "visits"}, 2.0, 1.0),
+    ("group", {"id": "org", "type": "company", "name": "Acme"}, 1.0, 1.0),
+    ("assign_group", {"profileId": "u1", "groupIds": ["org"]}, 2.0, 1.0),
+    # DynamoDB Local reports this 4-action transaction as 2.0; AWS bills transactions at 2 WCU per item-KB.
+    ("alias", {"profileId": "u1", "alias": "a1"}, 2.0, 2.0),
 ]
 
 
@@ -87,10 +95,21 @@ COSTS = [
 )
 def test_capacity_units_per_request_type(measured, project_id, type_, payload, reads, writes):
     stores, recorder = measured
-    # Given a profile that exists already (the steady state)
+    # Given a profile that exists and a device with an active session (the steady state)
     send(stores, project_id, "identify", profileId="u1", firstName="Ada")
+    send(stores, project_id, "track", name="warm_up")
     recorder.take()
     # When one request of the type is ingested
     send(stores, project_id, type_, **payload)
     # Then it consumed the documented units
     assert recorder.take() == (reads, writes)
+
+
+def test_capacity_units_of_the_first_event_of_a_session(measured, project_id):
+    # Given a device with no active session
+    stores, recorder = measured
+    # When its first event arrives
+    send(stores, project_id, "track", name="screen_view", properties={"path": "/pricing"})
+    # Then a failed continue (conditional update) is followed by one transaction of session + session_start + event
+    # (DynamoDB Local's report; AWS bills the transaction's 3 items at 2 WCU each)
+    assert recorder.take() == (0.0, 4.0)

@@ -8,8 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from beacon.domain.auth import ClientRecord, hash_secret
-from beacon.domain.entities import ClientType, Event, GroupUpdate, ProfileUpdate
+from beacon.domain.enrich import Enricher
+from beacon.domain.entities import BotDetected, ClientType, Event, GroupUpdate, ProfileUpdate, TrackResult
 from beacon.domain.errors import ConflictError, DependencyUnavailableError, InvalidRequestError
+from beacon.domain.ingest import Stores
+from beacon.domain.sessions import SESSION_TIMEOUT
 
 
 class FakeEventStore:
@@ -113,3 +116,61 @@ class FakeProfileStore:
 
     def add_groups(self, project_id: str, profile_id: str, group_ids: list[str], now: datetime) -> None:
         self._profile(project_id, profile_id, now).setdefault("groups", set()).update(group_ids)
+
+
+class FakeSessionStore:
+    """An in-memory SessionStore: a new session stores its events in the same step, like the transaction."""
+
+    def __init__(self, events: FakeEventStore) -> None:
+        self.events = events
+        self.sessions: dict[tuple[str, str], tuple[str, datetime]] = {}
+
+    def _active(self, key: tuple[str, str], now: datetime) -> str | None:
+        session = self.sessions.get(key)
+        return session[0] if session is not None and session[1] >= now - SESSION_TIMEOUT else None
+
+    def continue_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
+        session_id = self._active((project_id, device_id), now)
+        if session_id is not None:
+            self.sessions[(project_id, device_id)] = (session_id, now)
+        return session_id
+
+    def start_session(
+        self, project_id: str, device_id: str, session_id: str, now: datetime, events: list[Event]
+    ) -> bool:
+        if self._active((project_id, device_id), now) is not None:
+            return False
+        self.sessions[(project_id, device_id)] = (session_id, now)
+        self.events.events.extend(events)
+        return True
+
+    def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
+        return self._active((project_id, device_id), now)
+
+
+class UnavailableSessionStore:
+    """A SessionStore whose table is throttling."""
+
+    def _fail(self, *args: object) -> Any:
+        raise DependencyUnavailableError("DynamoDB is unavailable (ThrottlingException); retry later")
+
+    continue_session = start_session = active_session = _fail
+
+
+UNIT_TEST_ENRICHER = Enricher(stack_secret=lambda: b"unit-test-stack-secret")
+
+
+def fake_stores(events: FakeEventStore | None = None, profiles: FakeProfileStore | None = None) -> Stores:
+    events = events or FakeEventStore()
+    return Stores(events=events, profiles=profiles or FakeProfileStore(), sessions=FakeSessionStore(events))
+
+
+def tracked(store: FakeEventStore) -> list[Event]:
+    """The events a client sent, without the session_start events Beacon adds."""
+    return [event for event in store.events if event.name != "session_start"]
+
+
+def accepted(result: TrackResult | BotDetected) -> TrackResult:
+    """The result of a request that was not dropped as a bot."""
+    assert isinstance(result, TrackResult)
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import TrackRequest, parse_track_request
-from tests.unit.fakes import FakeEventStore, FakeProfileStore
+from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
 
 NOW = datetime(2026, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)
 SAFARI = (
@@ -21,8 +22,10 @@ SAFARI = (
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 
 
+@cache
 def stores(events: FakeEventStore) -> Stores:
-    return Stores(events=events, profiles=FakeProfileStore())
+    """One set of stores per test (each test makes its own event store)."""
+    return fake_stores(events)
 
 
 def caller(project_id: str = "project-a") -> Caller:
@@ -50,11 +53,11 @@ def test_track_stores_exactly_one_event_with_the_payload_and_the_callers_identit
     track = request(properties={"path": "/home", "price": 9.5}, profileId=42, groups=["org-1"])
 
     # When it is ingested for a caller of project-a
-    ingest(track, caller("project-a"), meta(), stores(store), NOW)
+    ingest(track, caller("project-a"), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
 
     # Then exactly one event is stored, carrying the payload and the caller's project and client
-    assert len(store.events) == 1
-    event = store.events[0]
+    assert len(tracked(store)) == 1
+    event = tracked(store)[0]
     assert event.name == "screen_view"
     assert event.properties == {"path": "/home", "price": 9.5}
     assert event.profile_id == "42"  # one profile, however the SDK typed its id
@@ -71,12 +74,12 @@ def test_track_without_profile_or_groups_stores_none_for_them() -> None:
     store = FakeEventStore()
 
     # When it is ingested
-    ingest(request(), caller(), meta(), stores(store), NOW)
+    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
 
     # Then the event has no profile and no groups (never filled in automatically)
-    assert store.events[0].profile_id is None
-    assert store.events[0].groups is None
-    assert store.events[0].properties == {}
+    assert tracked(store)[0].profile_id is None
+    assert tracked(store)[0].groups is None
+    assert tracked(store)[0].properties == {}
 
 
 def test_track_returns_the_device_and_session_ids_of_the_stored_event() -> None:
@@ -84,11 +87,11 @@ def test_track_returns_the_device_and_session_ids_of_the_stored_event() -> None:
     store = FakeEventStore()
 
     # When it is ingested
-    result = ingest(request(), caller(), meta(), stores(store), NOW)
+    result = accepted(ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW))
 
     # Then the ids handed back are the ones stored with the event
-    assert result.device_id == store.events[0].device_id
-    assert result.session_id == store.events[0].session_id
+    assert result.device_id == tracked(store)[0].device_id
+    assert result.session_id == tracked(store)[0].session_id
     assert result.device_id and result.session_id
 
 
@@ -97,8 +100,12 @@ def test_same_user_agent_ip_and_project_get_the_same_device_and_session() -> Non
     store = FakeEventStore()
 
     # When both are ingested
-    first = ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), NOW)
-    second = ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), NOW.replace(minute=35))
+    first = accepted(ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), UNIT_TEST_ENRICHER, NOW))
+    second = accepted(
+        ingest(
+            request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), UNIT_TEST_ENRICHER, NOW.replace(minute=35)
+        )
+    )
 
     # Then they belong to one device and one session (cookieless identification)
     assert first.device_id == second.device_id
@@ -118,10 +125,12 @@ def test_a_different_user_agent_ip_or_project_gets_a_different_device(
 ) -> None:
     # Given a device seen in project-a
     store = FakeEventStore()
-    seen = ingest(request(), caller("project-a"), meta(SAFARI, "203.0.113.7"), stores(store), NOW)
+    seen = accepted(
+        ingest(request(), caller("project-a"), meta(SAFARI, "203.0.113.7"), stores(store), UNIT_TEST_ENRICHER, NOW)
+    )
 
     # When a request differing in one input is ingested
-    other = ingest(request(), caller(other_project), other_meta, stores(store), NOW)
+    other = accepted(ingest(request(), caller(other_project), other_meta, stores(store), UNIT_TEST_ENRICHER, NOW))
 
     # Then it is another device (and devices are never linkable across projects)
     assert other.device_id != seen.device_id
@@ -132,8 +141,8 @@ def test_every_stored_event_gets_its_own_id() -> None:
     store = FakeEventStore()
 
     # When both are ingested
-    ingest(request(), caller(), meta(), stores(store), NOW)
-    ingest(request(), caller(), meta(), stores(store), NOW)
+    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
+    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
 
     # Then they are two events, neither overwriting the other
-    assert len({event.id for event in store.events}) == 2
+    assert len({event.id for event in tracked(store)}) == 2

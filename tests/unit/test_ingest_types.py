@@ -11,9 +11,9 @@ import pytest
 
 from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError
-from beacon.domain.ingest import Stores, ingest
+from beacon.domain.ingest import ingest
 from beacon.models.requests import parse_track_request
-from tests.unit.fakes import FakeEventStore, FakeProfileStore
+from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeProfileStore, accepted, fake_stores, tracked
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 PROJECT = "project-a"
@@ -25,12 +25,13 @@ class World:
     def __init__(self, secret_auth: bool = True) -> None:
         self.events = FakeEventStore()
         self.profiles = FakeProfileStore()
+        self.stores = fake_stores(self.events, self.profiles)
         self.caller = Caller(PROJECT, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, secret_auth)
 
     def send(self, type_: str, now: datetime = NOW, source_ip: str = "203.0.113.7", **payload: Any) -> Any:
         request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
         meta = RequestMeta(request_id="r", source_ip=source_ip, user_agent="curl/8.5.0")
-        return ingest(request, self.caller, meta, Stores(self.events, self.profiles), now)
+        return accepted(ingest(request, self.caller, meta, self.stores, UNIT_TEST_ENRICHER, now))
 
     def profile(self, profile_id: str) -> dict[str, Any]:
         return self.profiles.profiles[(PROJECT, profile_id)]
@@ -55,7 +56,7 @@ def test_identify_creates_then_merges_keeping_absent_fields(world: World) -> Non
 
 def test_identify_stores_no_event(world: World) -> None:
     world.send("identify", profileId="1", firstName="Joe")
-    assert world.events.events == []
+    assert tracked(world.events) == []
 
 
 def test_alias_makes_later_writes_land_on_the_profile(world: World) -> None:
@@ -69,7 +70,7 @@ def test_alias_makes_later_writes_land_on_the_profile(world: World) -> None:
     # Then all of them land on profile 1
     profile = world.profile("1")
     assert profile["first_name"] == "Ada" and profile["properties"]["visits"] == 1 and profile["groups"] == {"org"}
-    assert world.events.events[0].profile_id == "1"
+    assert tracked(world.events)[0].profile_id == "1"
     assert (PROJECT, "a1") not in world.profiles.profiles
 
 
@@ -127,7 +128,7 @@ def test_track_stores_groups_exactly_as_sent_never_from_the_profile(world: World
     world.send("assign_group", profileId="u", groupIds=["org"])
     world.send("track", name="a", profileId="u")
     world.send("track", name="b", profileId="u", groups=["other"])
-    assert [event.groups for event in world.events.events] == [None, ["other"]]
+    assert [event.groups for event in tracked(world.events)] == [None, ["other"]]
 
 
 def test_reserved_properties_are_consumed_not_stored(world: World) -> None:
@@ -135,9 +136,9 @@ def test_reserved_properties_are_consumed_not_stored(world: World) -> None:
     properties = {"plan": "pro", "__path": "/home", "__os": "iOS", "__model": "iPhone15,2", "__revenue": 499}
     world.send("track", name="purchase", properties=properties)
     # Then only ordinary properties stay properties; overrides and revenue have their own place
-    [event] = world.events.events
+    [event] = tracked(world.events)
     assert event.properties == {"plan": "pro", "__path": "/home"}
-    assert event.device == {"os": "iOS", "model": "iPhone15,2"}
+    assert (event.device["os"], event.device["model"]) == ("iOS", "iPhone15,2")  # overrides beat the user-agent
     assert event.revenue == 499
 
 
@@ -146,7 +147,7 @@ def test_revenue_without_a_secret_is_a_401_and_stores_nothing() -> None:
     with pytest.raises(RevenueRequiresSecretError) as caught:
         browser.send("track", name="purchase", properties={"__revenue": 100})
     assert caught.value.status == 401
-    assert browser.events.events == []
+    assert tracked(browser.events) == []
 
 
 def test_ip_override_is_honoured_only_with_a_secret() -> None:
@@ -160,20 +161,20 @@ def test_ip_override_is_honoured_only_with_a_secret() -> None:
 
 def test_device_id_override(world: World) -> None:
     result = world.send("track", name="a", properties={"__deviceId": "my-device"})
-    assert result.device_id == "my-device" == world.events.events[0].device_id
+    assert result.device_id == "my-device" == tracked(world.events)[0].device_id
 
 
 def test_identify_inside_a_track_event_applies_to_the_events_profile(world: World) -> None:
     world.send("track", name="signup", profileId="u-1", properties={"__identify": {"firstName": "Ada"}, "a": 1})
     assert world.profile("u-1")["first_name"] == "Ada"
-    assert world.events.events[0].properties == {"a": 1}
+    assert tracked(world.events)[0].properties == {"a": 1}
 
 
 def test_identify_inside_a_track_event_without_any_profile_is_a_400_and_stores_nothing(world: World) -> None:
     with pytest.raises(InvalidRequestError) as caught:
         world.send("track", name="signup", properties={"__identify": {"firstName": "Ada"}})
     assert caught.value.details and caught.value.details[0]["field"] == "payload.properties.__identify.profileId"
-    assert world.events.events == [] and world.profiles.profiles == {}
+    assert tracked(world.events) == [] and world.profiles.profiles == {}
 
 
 @pytest.mark.parametrize(
@@ -190,5 +191,5 @@ def test_identify_inside_a_track_event_without_any_profile_is_a_400_and_stores_n
 )
 def test_timestamp_sets_the_event_time(world: World, timestamp: Any, expected_time: datetime, from_past: bool) -> None:
     world.send("track", name="a", properties={"__timestamp": timestamp})
-    [event] = world.events.events
+    [event] = tracked(world.events)
     assert (event.created_at, event.from_past, event.received_at) == (expected_time, from_past, NOW)

@@ -75,6 +75,10 @@ def test_authorizer_may_only_read_this_stacks_client_secrets(resources):
     resource = statements[0]["Resource"]["Fn::Sub"]
     assert resource.endswith(f":secret:{prefix}*")
     assert prefix == "beacon/${AWS::StackName}/clients/"
-    # And the track function gets no Secrets Manager access at all
-    track_actions = [a for s in _statements(resources["TrackFunction"]) for a in s["Action"]]
-    assert not [a for a in track_actions if a.startswith("secretsmanager:")]
+    # And the track function may read the device-salt secret only: never a client secret
+    track_secret_statements = [
+        s for s in _statements(resources["TrackFunction"]) if any(a.startswith("secretsmanager:") for a in s["Action"])
+    ]
+    assert [(s["Action"], s["Resource"]) for s in track_secret_statements] == [
+        (["secretsmanager:GetSecretValue"], {"Ref": "DeviceSaltSecret"})
+    ]

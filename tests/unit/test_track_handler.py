@@ -11,7 +11,15 @@ import pytest
 
 from beacon.domain.ingest import Stores
 from beacon.models.requests import MAX_STRING_LENGTH
-from tests.unit.fakes import FakeEventStore, FakeProfileStore, UnavailableEventStore
+from tests.unit.fakes import (
+    UNIT_TEST_ENRICHER,
+    FakeEventStore,
+    FakeProfileStore,
+    UnavailableEventStore,
+    UnavailableSessionStore,
+    fake_stores,
+    tracked,
+)
 from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
 
 # 404s and 503s publish no application metric; Powertools warns about the empty flush.
@@ -20,13 +28,23 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 @pytest.fixture(scope="module")
 def track_app() -> ModuleType:
-    return load_function("track", {"EVENTS_TABLE": "beacon-unit-events", "ENTITIES_TABLE": "beacon-unit-entities"})
+    return load_function(
+        "track",
+        {
+            "EVENTS_TABLE": "beacon-unit-events",
+            "ENTITIES_TABLE": "beacon-unit-entities",
+            "SESSIONS_TABLE": "beacon-unit-sessions",
+            "DEVICE_SALT_SECRET": "beacon-unit-salt",
+        },
+    )
 
 
 @pytest.fixture
 def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
     fake = FakeEventStore()
-    monkeypatch.setattr(track_app, "stores", lambda: Stores(events=fake, profiles=FakeProfileStore()))
+    stores = fake_stores(fake)
+    monkeypatch.setattr(track_app, "stores", lambda: stores)
+    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
     return fake
 
 
@@ -67,8 +85,8 @@ def test_track_event_is_stored_and_answered_with_device_and_session(
     # Then it answers 200 with the device and session ids of the one event it stored
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
-    assert len(store.events) == 1
-    stored = store.events[0]
+    assert len(tracked(store)) == 1
+    stored = tracked(store)[0]
     assert body == {"deviceId": stored.device_id, "sessionId": stored.session_id}
     assert stored.name == "screen_view"
     assert stored.properties == {"path": "/home", "plan": "pro"}
@@ -91,8 +109,8 @@ def test_stored_event_belongs_to_the_authorizers_project_never_to_one_the_reques
 
     # Then the event is stored for the project the authorizer established, and only that one
     assert response["statusCode"] == 200
-    assert [e.project_id for e in store.events] == ["project-from-authorizer"]
-    assert store.events[0].client_id == event["requestContext"]["authorizer"]["clientId"]
+    assert [e.project_id for e in tracked(store)] == ["project-from-authorizer"]
+    assert tracked(store)[0].client_id == event["requestContext"]["authorizer"]["clientId"]
 
 
 def test_invalid_body_is_a_400_with_details_and_stores_nothing(track_app: ModuleType, store: FakeEventStore) -> None:
@@ -148,7 +166,7 @@ def test_body_of_exactly_the_limit_is_accepted(track_app: ModuleType, store: Fak
 
     # Then it is stored
     assert response["statusCode"] == 200
-    assert len(store.events) == 1
+    assert len(tracked(store)) == 1
 
 
 def test_identify_is_accepted_and_stores_no_event(track_app: ModuleType, store: FakeEventStore) -> None:
@@ -166,9 +184,9 @@ def test_identify_is_accepted_and_stores_no_event(track_app: ModuleType, store: 
 
 def test_unavailable_store_is_a_503_with_retry_after(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given an event store that is throttling
-    monkeypatch.setattr(
-        track_app, "stores", lambda: Stores(events=UnavailableEventStore(), profiles=FakeProfileStore())
-    )
+    down = Stores(events=UnavailableEventStore(), profiles=FakeProfileStore(), sessions=UnavailableSessionStore())
+    monkeypatch.setattr(track_app, "stores", lambda: down)
+    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
 
     # When the function handles the committed track event
     response = invoke(track_app, load_event("track"))
@@ -258,11 +276,13 @@ def test_every_committed_sample_event_is_served(
     track_app: ModuleType, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     # Given the committed sample event of one request type (the ones `make invoke` and `sam local invoke` use)
-    events, profiles = FakeEventStore(), FakeProfileStore()
-    monkeypatch.setattr(track_app, "stores", lambda: Stores(events=events, profiles=profiles))
+    events = FakeEventStore()
+    stores = fake_stores(events)
+    monkeypatch.setattr(track_app, "stores", lambda: stores)
+    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
     # When the function handles it
     response = invoke(track_app, load_event(name))
     # Then it answers 200 with ids, and only a track event is stored as an event
     assert response["statusCode"] == 200, response["body"]
     assert set(json.loads(response["body"])) == {"deviceId", "sessionId"}
-    assert len(events.events) == (1 if name == "track" else 0)
+    assert len(tracked(events)) == (1 if name == "track" else 0)

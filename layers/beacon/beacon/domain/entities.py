@@ -49,13 +49,23 @@ class Event:
     received_at: datetime  # server time of receipt, always stored beside the event time
     from_past: bool = False  # event time more than 15 minutes before receipt
     revenue: int | None = None
-    device: dict[str, str] = field(default_factory=dict)  # __os, __browser, … overrides (enrichment fills the rest)
+    device: dict[str, str] = field(default_factory=dict)  # from the user-agent, __os/__browser/… overrides win
+    geo: dict[str, Any] = field(default_factory=dict)  # from CloudFront viewer headers or the optional GeoIP file
+    ip: str | None = None  # stored only for projects that opt in
 
 
 @dataclass(frozen=True)
 class TrackResult:
     device_id: str
     session_id: str
+
+
+@dataclass(frozen=True)
+class BotDetected:
+    """A likely bot on a request without a client secret: answered 202, nothing stored."""
+
+    name: str
+    type: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class ProfileUpdate:
     email: str | None = None
     avatar: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    device: dict[str, str] = field(default_factory=dict)  # the identifying request's device and location
+    geo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,19 @@
-"""Identifiers: event ids, and the device/session ids the API hands back.
+"""Identifiers: event ids, cookieless device ids, session ids.
 
-Device and session ids here are deterministic placeholders (hash of project, user-agent and IP;
-a session is a fixed 30-minute window of that device). The enrichment issue replaces them with a
-daily-salted device id and an inactivity-based session kept in DynamoDB.
+Device id = HMAC(daily salt, project | user-agent | IP). The daily salt is HMAC(stack secret, UTC date):
+it rotates every day with no job to run, and without the stack secret nobody can recompute a device id
+from an IP, so no personal data is stored. Yesterday's salt is also derived, so a visit that spans
+midnight keeps its device id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
-from datetime import datetime
-
-SESSION_WINDOW_SECONDS = 30 * 60
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 
 def new_event_id(now: datetime) -> str:
@@ -20,14 +22,28 @@ def new_event_id(now: datetime) -> str:
     return f"{millis:012x}{os.urandom(8).hex()}"
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+def new_session_id() -> str:
+    return str(uuid.uuid4())
 
 
-def derive_device_id(project_id: str, user_agent: str, ip: str) -> str:
-    return _digest("device", project_id, user_agent, ip)
+def daily_salt(stack_secret: bytes, day: date) -> bytes:
+    return hmac.new(stack_secret, day.isoformat().encode(), hashlib.sha256).digest()
 
 
-def derive_session_id(device_id: str, now: datetime) -> str:
-    window = int(now.timestamp()) // SESSION_WINDOW_SECONDS
-    return _digest("session", device_id, str(window))
+def derive_device_id(salt: bytes, project_id: str, user_agent: str, ip: str) -> str:
+    message = "\x1f".join((project_id, user_agent, ip)).encode()
+    return hmac.new(salt, message, hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class DeviceIds:
+    today: str
+    yesterday: str
+
+
+def derive_device_ids(stack_secret: bytes, project_id: str, user_agent: str, ip: str, now: datetime) -> DeviceIds:
+    day = now.date()
+    return DeviceIds(
+        today=derive_device_id(daily_salt(stack_secret, day), project_id, user_agent, ip),
+        yesterday=derive_device_id(daily_salt(stack_secret, day - timedelta(days=1)), project_id, user_agent, ip),
+    )

@@ -12,10 +12,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from beacon.domain.entities import Caller, Event, GroupUpdate, ProfileUpdate, RequestMeta, TrackResult
+from beacon.domain.enrich import Enricher, Enrichment
+from beacon.domain.entities import (
+    BotDetected,
+    Caller,
+    Event,
+    GroupUpdate,
+    ProfileUpdate,
+    RequestMeta,
+    TrackResult,
+)
 from beacon.domain.errors import InvalidRequestError, RevenueRequiresSecretError
 from beacon.domain.event_time import resolve_event_time
-from beacon.domain.ids import derive_device_id, derive_session_id, new_event_id
+from beacon.domain.ids import new_event_id
+from beacon.domain.sessions import SessionAssignment, SessionStore, current_session, store_in_session
+from beacon.domain.useragent import detect_bot
 from beacon.models.requests import (
     AliasRequest,
     AssignGroupRequest,
@@ -49,17 +60,18 @@ class ProfileStore(Protocol):
 class Stores:
     events: EventStore
     profiles: ProfileStore
+    sessions: SessionStore
 
 
 @dataclass(frozen=True)
 class Ingestion:
-    """One request's context: who sent it, which device it came from, when it arrived."""
+    """One request's context: who sent it, what it was enriched with, when it arrived."""
 
     caller: Caller
-    device_id: str
-    session_id: str
+    enrichment: Enrichment
     now: datetime
     stores: Stores
+    store_ip: bool
 
     @property
     def project_id(self) -> str:
@@ -69,39 +81,67 @@ class Ingestion:
         return self.stores.profiles.resolve_profile_id(self.project_id, profile_id)
 
 
-def ingest(request: TrackRequest, caller: Caller, meta: RequestMeta, stores: Stores, now: datetime) -> TrackResult:
-    ip = meta.source_ip
-    device_override = None
+def ingest(
+    request: TrackRequest,
+    caller: Caller,
+    meta: RequestMeta,
+    stores: Stores,
+    enricher: Enricher,
+    now: datetime,
+    store_ip: bool = False,
+) -> TrackResult | BotDetected:
+    if not caller.secret_auth:  # server SDKs are never bot-filtered
+        bot = detect_bot(meta.user_agent)
+        if bot is not None:
+            return BotDetected(name=bot.name, type=bot.type)
     if isinstance(request, TrackEventRequest):
         reserved = request.payload.properties
-        if reserved.ip is not None and caller.secret_auth:  # a browser must not forge another user's IP
-            ip = str(reserved.ip)
-        device_override = reserved.deviceId
-    device_id = device_override or derive_device_id(caller.project_id, meta.user_agent, ip)
-    context = Ingestion(caller, device_id, derive_session_id(device_id, now), now, stores)
+        ip_override = str(reserved.ip) if reserved.ip is not None and caller.secret_auth else None  # no forged IPs
+        enrichment = enricher.enrich(
+            caller.project_id, meta, now, ip_override, reserved.device_overrides, reserved.deviceId
+        )
+        context = Ingestion(caller, enrichment, now, stores, store_ip)
+        assignment = track_event(request, context)
+    else:
+        context = Ingestion(caller, enricher.enrich(caller.project_id, meta, now), now, stores, store_ip)
+        assignment = current_session(stores.sessions, caller.project_id, context.enrichment.ids, now)
+        apply_profile_request(request, context, assignment)
+    return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)
 
-    if isinstance(request, TrackEventRequest):
-        track_event(request, context)
-    elif isinstance(request, IdentifyRequest):
+
+def current_ids(
+    caller: Caller, meta: RequestMeta, sessions: SessionStore, enricher: Enricher, now: datetime
+) -> TrackResult:
+    """`GET /track/device-id`: the ids the API would assign this caller now; stores nothing."""
+    enrichment = enricher.enrich(caller.project_id, meta, now)
+    assignment = current_session(sessions, caller.project_id, enrichment.ids, now)
+    return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)
+
+
+def apply_profile_request(request: TrackRequest, context: Ingestion, assignment: SessionAssignment) -> None:
+    profiles = context.stores.profiles
+    if isinstance(request, IdentifyRequest):
         identify_profile(request.payload, context)
     elif isinstance(request, AliasRequest):
         alias_profile(request, context)
     elif isinstance(request, IncrementRequest | DecrementRequest):
         sign = 1 if isinstance(request, IncrementRequest) else -1
         delta = Decimal(repr(request.payload.value)) * sign
-        profile_id = context.resolve(request.payload.profileId)
         path = request.payload.property.split(".")  # a dot path: stats.visits
-        stores.profiles.add_to_property(context.project_id, profile_id, path, delta, now)
+        profiles.add_to_property(
+            context.project_id, context.resolve(request.payload.profileId), path, delta, context.now
+        )
     elif isinstance(request, GroupRequest):
         payload = request.payload
         group = GroupUpdate(group_id=payload.id, type=payload.type, name=payload.name, properties=payload.properties)
-        stores.profiles.upsert_group(context.project_id, group, now)
+        profiles.upsert_group(context.project_id, group, context.now)
     elif isinstance(request, AssignGroupRequest):
-        assign_groups(request, context)
-    return TrackResult(device_id=context.device_id, session_id=context.session_id)
+        # Without a profileId, OpenPanel assigns the groups to the device's own profile.
+        profile_id = context.resolve(request.payload.profileId or assignment.device_id)
+        profiles.add_groups(context.project_id, profile_id, request.payload.groupIds, context.now)
 
 
-def track_event(request: TrackEventRequest, context: Ingestion) -> None:
+def track_event(request: TrackEventRequest, context: Ingestion) -> SessionAssignment:
     payload = request.payload
     reserved = payload.properties
     if reserved.revenue is not None and not context.caller.secret_auth:
@@ -111,23 +151,31 @@ def track_event(request: TrackEventRequest, context: Ingestion) -> None:
     event_time, from_past = resolve_event_time(reserved.timestamp, context.now)
     if identify is not None:
         identify_profile(identify, context)
-    context.stores.events.put_event(
-        Event(
-            id=new_event_id(context.now),
+    enrichment = context.enrichment
+
+    def build_event(device_id: str, session_id: str) -> Event:
+        return Event(
+            id=new_event_id(event_time),
             project_id=context.project_id,
             client_id=context.caller.client_id,
             name=payload.name,
             properties=reserved.ordinary,
             profile_id=profile_id,
             groups=payload.groups,
-            device_id=context.device_id,
-            session_id=context.session_id,
+            device_id=device_id,
+            session_id=session_id,
             created_at=event_time,
             received_at=context.now,
             from_past=from_past,
             revenue=reserved.revenue,
-            device=reserved.device_overrides,
+            device=enrichment.device.as_item(),
+            geo=enrichment.geo.as_item() if enrichment.geo is not None else {},
+            ip=enrichment.ip.address if context.store_ip else None,
         )
+
+    stores = context.stores
+    return store_in_session(
+        stores.sessions, context.project_id, enrichment.ids, context.now, build_event, stores.events.put_event
     )
 
 
@@ -150,6 +198,7 @@ def _event_identify(identify: EventIdentify | None, event_profile_id: str | None
 
 
 def identify_profile(payload: IdentifyPayload, context: Ingestion) -> None:
+    enrichment = context.enrichment
     update = ProfileUpdate(
         profile_id=context.resolve(payload.profileId),
         first_name=payload.firstName,
@@ -157,6 +206,8 @@ def identify_profile(payload: IdentifyPayload, context: Ingestion) -> None:
         email=payload.email,
         avatar=payload.avatar,
         properties=payload.properties,
+        device=enrichment.device.as_item(),
+        geo=enrichment.geo.as_item() if enrichment.geo is not None else {},
     )
     context.stores.profiles.identify(context.project_id, update, context.now)
 
@@ -172,9 +223,3 @@ def alias_profile(request: AliasRequest, context: Ingestion) -> None:
     if profile_id == payload.alias:
         return  # profileId is already an alias of `alias`: they are one profile, nothing to record
     context.stores.profiles.add_alias(context.project_id, profile_id, payload.alias, context.now)
-
-
-def assign_groups(request: AssignGroupRequest, context: Ingestion) -> None:
-    payload = request.payload
-    profile_id = context.resolve(payload.profileId or context.device_id)  # OpenPanel: falls back to the device id
-    context.stores.profiles.add_groups(context.project_id, profile_id, payload.groupIds, context.now)

@@ -10,6 +10,17 @@ class TrackResponse(BaseModel):
     sessionId: str
 
 
+class BotInfo(BaseModel):
+    name: str
+    type: str
+
+
+class BotResponse(BaseModel):
+    """202: a likely bot on a request without a client secret; nothing was stored."""
+
+    bot: BotInfo
+
+
 class FieldErrorDetail(BaseModel):
     field: str
     message: str

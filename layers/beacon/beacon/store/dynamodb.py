@@ -71,3 +71,27 @@ class DynamoDBRepository:
         if self._client is None:
             self._client = dynamodb_client()
         return self._client
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """DynamoDB's size of one attribute value, in bytes (AWS: "Item sizes and formats")."""
+    ((kind, data),) = value.items()
+    if kind in ("S", "B"):
+        return len(data.encode() if isinstance(data, str) else data)
+    if kind == "N":
+        digits = data.lstrip("-").replace(".", "").lstrip("0")
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(key.encode()) + 1 + attribute_size(item) for key, item in data.items())
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(item) for item in data)
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_size({kind[0]: member}) for member in data)
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: attribute names plus values (1 write unit per started KB)."""
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())

@@ -69,6 +69,10 @@ def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
         item["revenue"] = event.revenue
     if event.device:
         item["device"] = dict(event.device)
+    if event.geo:
+        item["geo"] = dict(event.geo)
+    if event.ip is not None:
+        item["ip"] = event.ip
     return serialize_item(item)
 
 

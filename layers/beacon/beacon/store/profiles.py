@@ -141,6 +141,9 @@ class DynamoDBProfileStore(DynamoDBRepository):
             value = getattr(update, attribute)
             if value is not None:
                 builder.set(_camel(attribute), value)
+        for attribute, enrichment in (("device", update.device), ("geo", update.geo)):
+            if enrichment:
+                builder.set(attribute, enrichment)  # the latest seen device and location
         builder.properties(update.properties)
         try:
             self._update(profile_key(project_id, update.profile_id), builder)

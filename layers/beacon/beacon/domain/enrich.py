@@ -1,0 +1,57 @@
+"""Enrichment: what Beacon derives from the request itself (API.md § Enrichment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from beacon.domain.client_ip import ClientIp, resolve_client_ip
+from beacon.domain.entities import RequestMeta
+from beacon.domain.geo import Geo, GeoIpLookup, geo_from_viewer_headers
+from beacon.domain.ids import DeviceIds, derive_device_ids
+from beacon.domain.useragent import DeviceInfo, parse_user_agent
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    ip: ClientIp
+    device: DeviceInfo
+    geo: Geo | None
+    ids: DeviceIds
+
+
+@dataclass(frozen=True)
+class Enricher:
+    stack_secret: Callable[[], bytes]  # the per-stack secret behind the daily salt, loaded once per container
+    geoip: GeoIpLookup | None = None  # optional: for requests whose viewer headers describe a proxying server
+
+    def enrich(
+        self,
+        project_id: str,
+        meta: RequestMeta,
+        now: datetime,
+        ip_override: str | None = None,
+        device_overrides: dict[str, str] | None = None,
+        device_id_override: str | None = None,
+    ) -> Enrichment:
+        ip = resolve_client_ip(meta.headers, meta.source_ip, ip_override)
+        if device_id_override:
+            ids = DeviceIds(today=device_id_override, yesterday=device_id_override)
+        else:
+            ids = derive_device_ids(self.stack_secret(), project_id, meta.user_agent, ip.address, now)
+        return Enrichment(
+            ip=ip,
+            device=parse_user_agent(meta.user_agent).with_overrides(device_overrides or {}),
+            geo=self.locate(ip, meta.headers),
+            ids=ids,
+        )
+
+    def locate(self, ip: ClientIp, headers: dict[str, str]) -> Geo | None:
+        # CloudFront's viewer headers describe whoever connected to the gateway. When a server sends on a
+        # user's behalf (an explicit client IP other than the gateway's), they describe that server: skip them.
+        if ip.from_gateway:
+            geo = geo_from_viewer_headers(headers)
+            if geo is not None:
+                return geo
+        return self.geoip.lookup(ip.address) if self.geoip is not None else None

@@ -1,0 +1,98 @@
+"""Sessions: stable while a device keeps sending, new after 30 minutes of inactivity (OpenPanel's rule).
+
+The clock is the server's receipt time (injected), so an event back-dated with `__timestamp` never
+moves a live session backwards. One conditional write per event continues a session; a new session is
+started in one transaction together with its `session_start` event and the event itself, so a
+request either stores all three or none. Concurrent first events race on the start condition: one
+wins, the others continue its session, and exactly one `session_start` is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+from beacon.domain.entities import Event
+from beacon.domain.errors import DependencyUnavailableError
+from beacon.domain.ids import DeviceIds, new_event_id, new_session_id
+
+SESSION_TIMEOUT = timedelta(minutes=30)
+
+
+class SessionStore(Protocol):
+    def continue_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
+        """The active session's id after recording activity at `now`; None when no session is active."""
+        ...
+
+    def start_session(
+        self, project_id: str, device_id: str, session_id: str, now: datetime, events: list[Event]
+    ) -> bool:
+        """Start a session and store `events`, atomically, unless one is active; False if one is."""
+        ...
+
+    def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
+        """The active session's id, read only."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionAssignment:
+    device_id: str
+    session_id: str
+
+
+def _near_midnight(now: datetime) -> bool:
+    return now - datetime.combine(now.date(), time(), tzinfo=now.tzinfo) < SESSION_TIMEOUT
+
+
+def continue_active_session(
+    store: SessionStore, project_id: str, ids: DeviceIds, now: datetime
+) -> SessionAssignment | None:
+    session_id = store.continue_session(project_id, ids.today, now)
+    if session_id is not None:
+        return SessionAssignment(ids.today, session_id)
+    if ids.yesterday != ids.today and _near_midnight(now):
+        # A visit that started before midnight keeps yesterday's device id until it ends.
+        session_id = store.continue_session(project_id, ids.yesterday, now)
+        if session_id is not None:
+            return SessionAssignment(ids.yesterday, session_id)
+    return None
+
+
+def current_session(store: SessionStore, project_id: str, ids: DeviceIds, now: datetime) -> SessionAssignment:
+    """Read only: the caller's active session, or the id a new one would get (not stored)."""
+    for device_id in (ids.today, ids.yesterday) if _near_midnight(now) else (ids.today,):
+        session_id = store.active_session(project_id, device_id, now)
+        if session_id is not None:
+            return SessionAssignment(device_id, session_id)
+    return SessionAssignment(ids.today, new_session_id())
+
+
+def session_start_event(event: Event) -> Event:
+    """OpenPanel's session_start: the session's first event, 1 ms earlier so it sorts first."""
+    moment = event.created_at - timedelta(milliseconds=1)
+    return replace(event, id=new_event_id(moment), name="session_start", created_at=moment, revenue=None)
+
+
+def store_in_session(
+    store: SessionStore,
+    project_id: str,
+    ids: DeviceIds,
+    now: datetime,
+    build_event: Callable[[str, str], Event],
+    store_event: Callable[[Event], None],
+) -> SessionAssignment:
+    """Store the event built for (device id, session id) in the device's session, starting one if needed."""
+    active = continue_active_session(store, project_id, ids, now)
+    if active is None:
+        session_id = new_session_id()
+        event = build_event(ids.today, session_id)
+        if store.start_session(project_id, ids.today, session_id, now, [session_start_event(event), event]):
+            return SessionAssignment(ids.today, session_id)
+        active = continue_active_session(store, project_id, ids, now)  # lost the race: join the winner's session
+        if active is None:
+            raise DependencyUnavailableError("Session contention; retry")
+    store_event(build_event(active.device_id, active.session_id))
+    return active

@@ -1,0 +1,72 @@
+"""Sessions against DynamoDB Local: conditional writes, one transaction per new session, no races."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.ingest import Stores, ingest
+from beacon.models.requests import parse_track_request
+from beacon.store.events import DynamoDBEventStore
+from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.sessions import DynamoDBSessionStore
+from tests.unit.fakes import UNIT_TEST_ENRICHER
+
+pytestmark = pytest.mark.integration
+NOW = datetime.now(UTC).replace(microsecond=0)
+META = RequestMeta("r", "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+
+
+@pytest.fixture
+def stores(dynamodb: Any, template_env: dict[str, str]) -> Stores:
+    return Stores(
+        events=DynamoDBEventStore(template_env["EVENTS_TABLE"], retention_days=30, client=dynamodb),
+        profiles=DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=dynamodb),
+        sessions=DynamoDBSessionStore(
+            template_env["SESSIONS_TABLE"], template_env["EVENTS_TABLE"], retention_days=30, client=dynamodb
+        ),
+    )
+
+
+def track(stores: Stores, project_id: str, at: datetime, name: str = "page_view"):
+    request = parse_track_request(json.dumps({"type": "track", "payload": {"name": name}}))
+    caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
+    return ingest(request, caller, META, stores, UNIT_TEST_ENRICHER, at)
+
+
+def test_first_event_stores_session_start_and_event_together(stores, project_id, stored_events):
+    result = track(stores, project_id, NOW)
+    events = stored_events(project_id, with_session_starts=True)
+    assert [event["name"] for event in events] == ["session_start", "page_view"]
+    assert {event["sessionId"] for event in events} == {result.session_id}
+
+
+def test_session_continues_then_ends_after_31_minutes_of_silence(stores, project_id, stored_events):
+    first = track(stores, project_id, NOW)
+    second = track(stores, project_id, NOW + timedelta(minutes=20))
+    third = track(stores, project_id, NOW + timedelta(minutes=51))
+    assert first.session_id == second.session_id != third.session_id
+    assert [event["name"] for event in stored_events(project_id, with_session_starts=True)].count("session_start") == 2
+
+
+def test_20_parallel_first_events_of_one_device_make_exactly_one_session_start(stores, project_id, stored_events):
+    # Given a device never seen, When 20 events arrive at once
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda i: track(stores, project_id, NOW, f"e{i}"), range(20)))
+    # Then all share one session, and one session_start was stored beside the 20 events
+    events = stored_events(project_id, with_session_starts=True)
+    assert len({result.session_id for result in results}) == 1
+    assert [event["name"] for event in events].count("session_start") == 1
+    assert len(events) == 21
+
+
+def test_active_session_is_read_without_writing(stores, project_id):
+    result = track(stores, project_id, NOW)
+    sessions = stores.sessions
+    assert sessions.active_session(project_id, result.device_id, NOW + timedelta(minutes=10)) == result.session_id
+    assert sessions.active_session(project_id, result.device_id, NOW + timedelta(minutes=31)) is None
