@@ -286,3 +286,25 @@ def test_every_committed_sample_event_is_served(
     assert response["statusCode"] == 200, response["body"]
     assert set(json.loads(response["body"])) == {"deviceId", "sessionId"}
     assert len(tracked(events)) == (1 if name == "track" else 0)
+
+
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.mark.parametrize(("secret_auth", "expected_status"), [("false", 202), ("true", 200)])
+def test_bots_are_dropped_only_on_requests_without_a_secret(
+    track_app: ModuleType, store: FakeEventStore, secret_auth: str, expected_status: int
+) -> None:
+    # Given the committed track event sent by Googlebot, with or without a client secret
+    event = load_event("track")
+    event["headers"]["User-Agent"] = GOOGLEBOT
+    event["requestContext"]["authorizer"]["secretAuth"] = secret_auth
+    # When the function handles it
+    response = invoke(track_app, event)
+    # Then without a secret it is a 202 naming the bot, and nothing is stored; with a secret it is an event
+    assert response["statusCode"] == expected_status
+    if expected_status == 202:
+        assert json.loads(response["body"]) == {"bot": {"name": "Googlebot", "type": "crawler"}}
+        assert store.events == []
+    else:
+        assert [event.name for event in tracked(store)] == ["screen_view"]
