@@ -42,6 +42,11 @@ def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
+def cancellation_codes(exc: ClientError) -> list[str | None]:
+    """Per action of a cancelled transaction, why it failed ("ConditionalCheckFailed", "None", …)."""
+    return [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Throttling, server errors and unreachable endpoints become DependencyUnavailableError (503)."""
@@ -51,7 +56,7 @@ def translate_errors() -> Iterator[None]:
         if error_code(exc) in UNAVAILABLE_CODES:
             raise unavailable("DynamoDB", exc) from exc
         if error_code(exc) == "TransactionCanceledException":
-            reasons = {reason.get("Code") for reason in exc.response.get("CancellationReasons", [])}
+            reasons = set(cancellation_codes(exc))
             if reasons & UNAVAILABLE_CODES or "TransactionConflict" in reasons:
                 raise unavailable("DynamoDB", exc) from exc
         raise

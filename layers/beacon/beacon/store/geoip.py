@@ -17,30 +17,10 @@ from ipaddress import IPv4Address, IPv6Address
 import maxminddb
 from maxminddb.types import Record
 
+from beacon.domain.client_ip import is_public
 from beacon.domain.geo import Geo, build_geo
 from beacon.observability import logger
 
-# No database places these (RFC 1918 and other special-purpose ranges), so the lookup is skipped.
-# Not ipaddress.is_private, which also covers the documentation ranges (192.0.2.0/24, 2001:db8::/32…).
-_UNLOCATABLE_NETWORKS = tuple(
-    ipaddress.ip_network(network)
-    for network in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-        "::/128",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-        "ff00::/8",
-    )
-)
 _MAX_IP_TEXT_LENGTH = 64  # the longest address text ("ffff:…:255.255.255.255%zone") is well under this
 
 
@@ -53,14 +33,13 @@ def locatable_address(ip: str) -> IPv4Address | IPv6Address | None:
     if not isinstance(ip, str) or len(ip) > _MAX_IP_TEXT_LENGTH:
         return None
     try:
-        address = ipaddress.ip_address(ip.strip())
+        address = ipaddress.ip_address(ip.strip())  # strict: no ports or brackets here
     except ValueError:
         return None
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    if any(address in network for network in _UNLOCATABLE_NETWORKS):
-        return None
-    return address
+    # No database places private and other special-purpose ranges: the lookup is skipped.
+    return address if is_public(str(address)) else None
 
 
 def _field(record: Record | None, *path: str | int) -> Record | None:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from beacon.domain.entities import GroupUpdate, ProfileUpdate
 from beacon.domain.errors import ConflictError, InvalidRequestError
 from beacon.store.aws import error_code
-from beacon.store.dynamodb import DynamoDBRepository, deserialize_item, serialize, translate_errors
+from beacon.store.dynamodb import DynamoDBRepository, cancellation_codes, deserialize_item, serialize, translate_errors
 from beacon.store.events import isoformat_ms
 
 PROPERTY_PREFIX = "p:"
@@ -199,7 +199,7 @@ class DynamoDBProfileStore(DynamoDBRepository):
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
-            codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+            codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise ConflictError(f"'{alias}' is already an alias of another profile") from exc
             if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from beacon.domain.entities import Event
 from beacon.domain.sessions import SESSION_TIMEOUT
 from beacon.store.aws import error_code
-from beacon.store.dynamodb import DynamoDBRepository, translate_errors
+from beacon.store.dynamodb import DynamoDBRepository, cancellation_codes, translate_errors
 from beacon.store.events import event_to_item, isoformat_ms
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class DynamoDBSessionStore(DynamoDBRepository):
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
-            codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+            codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return False  # another request started the session first
             raise
