@@ -7,6 +7,7 @@ gateway fails closed and never answers 401 for a client it merely could not chec
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -44,21 +45,28 @@ def build_policy(event: APIGatewayAuthorizerRequestEvent, principal_id: str) -> 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
+    headers = request.headers
     try:
-        caller = authenticate(
-            request.headers.get("openpanel-client-id"),
-            request.headers.get("openpanel-client-secret"),
+        authenticated = authenticate(
+            headers.get("openpanel-client-id"),
+            headers.get("openpanel-client-secret"),
+            headers.get("origin"),
             client_store(),
+            datetime.now(UTC),
         )
     except InvalidCredentialsError:
         logger.info("invalid client credentials")
         raise Exception("Unauthorized") from None  # the exact message API Gateway maps to 401
+    caller = authenticated.caller
     policy = build_policy(request, caller.client_id)
+    # The usage plan that rate-limits this client is found through its API key (ApiKeySourceType AUTHORIZER).
+    policy.usage_identifier_key = authenticated.api_key or None
     policy.context = {
         "projectId": caller.project_id,
         "clientId": caller.client_id,
         "clientType": caller.client_type.value,
         "secretAuth": caller.secret_auth,
+        "allowedOrigin": caller.allowed_origin or "",
     }
     policy.allow_all_routes()
     return policy.asdict()

@@ -49,7 +49,15 @@ def enricher() -> Enricher:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    headers = {**(headers or {}), **cors_headers()}
     return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+def cors_headers() -> dict[str, str]:
+    """Browsers may read the answer only when the page's origin is one the client allows."""
+    authorizer = app.current_event.request_context.authorizer.raw_event or {}
+    origin = authorizer.get("allowedOrigin")
+    return {"Access-Control-Allow-Origin": str(origin), "Vary": "Origin"} if origin else {}
 
 
 def current_caller() -> Caller:
@@ -60,6 +68,7 @@ def current_caller() -> Caller:
         client_id=str(context["clientId"]),
         client_type=ClientType(str(context["clientType"])),
         secret_auth=str(context.get("secretAuth", "false")).lower() == "true",
+        allowed_origin=str(context.get("allowedOrigin") or "") or None,
     )
 
 

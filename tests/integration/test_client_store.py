@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from beacon.domain.errors import InvalidCredentialsError
 from beacon.store.clients import SecretsManagerClientStore
 
 pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -30,11 +33,11 @@ def test_provisioned_client_authenticates_with_its_secret_only(store, project_id
     # Given a client provisioned the way `make client` does
     record, secret = provision_client(store, client_args(project_id))
     # When it authenticates with its secret, Then it is its project's caller
-    caller = authenticate(record.client_id, secret, store)
+    caller = authenticate(record.client_id, secret, None, store, NOW).caller
     assert (caller.project_id, caller.client_id, caller.secret_auth) == (project_id, record.client_id, True)
     # And another secret is refused
     with pytest.raises(InvalidCredentialsError):
-        authenticate(record.client_id, secret + "x", store)
+        authenticate(record.client_id, secret + "x", None, store, NOW)
 
 
 def test_secret_holds_a_hash_never_the_plain_secret(store, secretsmanager, project_id):

@@ -39,7 +39,7 @@ class FakeClientLookup:
         self.records = {record.client_id: record for record in records}
         self.lookups: list[str] = []
 
-    def get_client(self, client_id: str) -> ClientRecord | None:
+    def get_client(self, client_id: str, fresh: bool = False) -> ClientRecord | None:
         self.lookups.append(client_id)
         return self.records.get(client_id)
 
@@ -47,7 +47,7 @@ class FakeClientLookup:
 class UnavailableClientLookup:
     """A ClientLookup whose Secrets Manager cannot be reached."""
 
-    def get_client(self, client_id: str) -> ClientRecord | None:
+    def get_client(self, client_id: str, fresh: bool = False) -> ClientRecord | None:
         raise DependencyUnavailableError("Secrets Manager is unavailable (ThrottlingException); retry later")
 
 

@@ -105,7 +105,7 @@ def test_authenticate_returns_the_caller_of_valid_credentials() -> None:
     clients = FakeClientLookup(record)
 
     # When it authenticates
-    caller = authenticate(record.client_id, secret, clients)
+    caller = authenticate(record.client_id, secret, None, clients, NOW).caller
 
     # Then the caller is that client of that project, authenticated by secret
     assert caller == Caller(
@@ -122,7 +122,7 @@ def test_authenticate_accepts_a_client_id_in_upper_case() -> None:
     clients = FakeClientLookup(record)
 
     # When it authenticates with the upper-case id
-    caller = authenticate(record.client_id.upper(), secret, clients)
+    caller = authenticate(record.client_id.upper(), secret, None, clients, NOW).caller
 
     # Then it is the same client
     assert caller.client_id == record.client_id
@@ -135,7 +135,7 @@ def test_authenticate_rejects_a_wrong_secret() -> None:
 
     # When it authenticates with another secret / Then it is refused
     with pytest.raises(InvalidCredentialsError):
-        authenticate(record.client_id, "sec_wrong", clients)
+        authenticate(record.client_id, "sec_wrong", None, clients, NOW)
 
 
 @pytest.mark.parametrize("suffix", ["\n", " ", "\r\n", "x"])
@@ -146,7 +146,7 @@ def test_authenticate_rejects_the_secret_with_anything_appended(suffix: str) -> 
 
     # When it authenticates / Then it is refused: secrets are compared exactly
     with pytest.raises(InvalidCredentialsError):
-        authenticate(record.client_id, secret + suffix, clients)
+        authenticate(record.client_id, secret + suffix, None, clients, NOW)
 
 
 def test_authenticate_rejects_a_prefix_of_the_secret() -> None:
@@ -156,7 +156,7 @@ def test_authenticate_rejects_a_prefix_of_the_secret() -> None:
 
     # When it authenticates with a truncated secret / Then it is refused
     with pytest.raises(InvalidCredentialsError):
-        authenticate(record.client_id, secret[:-1], clients)
+        authenticate(record.client_id, secret[:-1], None, clients, NOW)
 
 
 def test_authenticate_rejects_a_client_of_project_a_with_another_clients_secret() -> None:
@@ -167,7 +167,7 @@ def test_authenticate_rejects_a_client_of_project_a_with_another_clients_secret(
 
     # When A's id is sent with B's secret / Then it is refused
     with pytest.raises(InvalidCredentialsError):
-        authenticate(client_a.client_id, secret_b, clients)
+        authenticate(client_a.client_id, secret_b, None, clients, NOW)
 
 
 def test_authenticate_rejects_an_unknown_client() -> None:
@@ -176,7 +176,7 @@ def test_authenticate_rejects_an_unknown_client() -> None:
 
     # When a well-formed but unknown id authenticates / Then it is refused
     with pytest.raises(InvalidCredentialsError):
-        authenticate(str(uuid.uuid4()), "sec_anything", clients)
+        authenticate(str(uuid.uuid4()), "sec_anything", None, clients, NOW)
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_authenticate_rejects_a_malformed_client_id_without_looking_it_up(client
 
     # When a malformed id authenticates
     with pytest.raises(InvalidCredentialsError):
-        authenticate(client_id, secret, clients)
+        authenticate(client_id, secret, None, clients, NOW)
 
     # Then it is refused before any Secrets Manager lookup (junk never costs a call)
     assert clients.lookups == []
@@ -214,7 +214,7 @@ def test_authenticate_rejects_a_missing_secret_without_looking_it_up(secret: str
 
     # When it authenticates without a secret
     with pytest.raises(InvalidCredentialsError):
-        authenticate(record.client_id, secret, clients)
+        authenticate(record.client_id, secret, None, clients, NOW)
 
     # Then it is refused before any lookup
     assert clients.lookups == []
@@ -228,7 +228,7 @@ def test_authenticate_rejects_an_overlong_secret_even_if_its_hash_would_match() 
 
     # When it authenticates with that secret
     with pytest.raises(InvalidCredentialsError):
-        authenticate(record.client_id, overlong, clients)
+        authenticate(record.client_id, overlong, None, clients, NOW)
 
     # Then it is refused on length alone, before any lookup
     assert clients.lookups == []
@@ -240,7 +240,10 @@ def test_authenticate_accepts_a_secret_of_the_maximum_length() -> None:
     record = client_record(str(uuid.uuid4()), longest)
 
     # When it authenticates / Then it is accepted
-    assert authenticate(record.client_id, longest, FakeClientLookup(record)).client_id == record.client_id
+    assert (
+        authenticate(record.client_id, longest, None, FakeClientLookup(record), NOW).caller.client_id
+        == record.client_id
+    )
 
 
 def test_every_credentials_failure_reads_the_same() -> None:
@@ -258,7 +261,7 @@ def test_every_credentials_failure_reads_the_same() -> None:
     messages = set()
     for client_id, attempt_secret in attempts:
         with pytest.raises(InvalidCredentialsError) as caught:
-            authenticate(client_id, attempt_secret, clients)
+            authenticate(client_id, attempt_secret, None, clients, NOW)
         messages.add((caught.value.status, caught.value.message))
 
     # Then the answer never says which part was wrong

@@ -67,6 +67,7 @@ def test_valid_credentials_get_an_allow_policy_with_the_callers_context(
         "clientId": CLIENT_ID,
         "clientType": "write",
         "secretAuth": True,
+        "allowedOrigin": "",  # the sample event has no Origin header
     }
 
 

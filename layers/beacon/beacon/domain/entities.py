@@ -22,6 +22,7 @@ class Caller:
     client_id: str
     client_type: ClientType
     secret_auth: bool
+    allowed_origin: str | None = None  # the request's Origin, when the client allows it (for CORS)
 
 
 @dataclass(frozen=True)

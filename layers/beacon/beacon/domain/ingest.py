@@ -16,13 +16,14 @@ from beacon.domain.enrich import Enricher, Enrichment
 from beacon.domain.entities import (
     BotDetected,
     Caller,
+    ClientType,
     Event,
     GroupUpdate,
     ProfileUpdate,
     RequestMeta,
     TrackResult,
 )
-from beacon.domain.errors import InvalidRequestError, RevenueRequiresSecretError
+from beacon.domain.errors import ForbiddenError, InvalidRequestError, RevenueRequiresSecretError
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.ids import new_event_id
 from beacon.domain.sessions import SessionAssignment, SessionStore, current_session, store_in_session
@@ -90,6 +91,8 @@ def ingest(
     now: datetime,
     store_ip: bool = False,
 ) -> TrackResult | BotDetected:
+    if caller.client_type is ClientType.READ:
+        raise ForbiddenError("Read clients cannot send events")
     if not caller.secret_auth:  # server SDKs are never bot-filtered
         bot = detect_bot(meta.user_agent)
         if bot is not None:
