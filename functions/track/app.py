@@ -17,6 +17,7 @@ from beacon.config import TrackSettings
 from beacon.domain.enrich import Enricher
 from beacon.domain.entities import BotDetected, Caller, ClientType, RequestMeta
 from beacon.domain.errors import BeaconError, DependencyUnavailableError, PayloadTooLargeError
+from beacon.domain.filters import BlockedByFilterError
 from beacon.domain.ingest import Stores, current_ids, ingest
 from beacon.models.requests import parse_track_request
 from beacon.models.responses import BotInfo, BotResponse, ErrorResponse, FieldErrorDetail, TrackResponse
@@ -26,6 +27,7 @@ from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.events import DynamoDBEventStore
 from beacon.store.geoip import MaxMindGeoIpLookup
 from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.sessions import DynamoDBSessionStore
 
 app = APIGatewayRestResolver()
@@ -39,6 +41,7 @@ def stores() -> Stores:
         events=DynamoDBEventStore(settings.events_table, settings.event_retention_days),
         profiles=DynamoDBProfileStore(settings.entities_table),
         sessions=DynamoDBSessionStore(settings.sessions_table, settings.events_table, settings.event_retention_days),
+        projects=DynamoDBProjectSettingsStore(settings.entities_table),
     )
 
 
@@ -124,6 +127,8 @@ def handle_beacon_error(exc: BeaconError) -> Response[str]:
         logger.warning("dependency unavailable", extra={"reason": exc.message})
         metrics.add_metric(name="DependencyUnavailable", unit=MetricUnit.Count, value=1)
         headers = {"Retry-After": str(exc.retry_after_seconds)}
+    elif isinstance(exc, BlockedByFilterError):
+        metrics.add_metric(name="RequestsFiltered", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
     details = None if exc.details is None else [FieldErrorDetail(**detail) for detail in exc.details]

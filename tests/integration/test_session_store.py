@@ -14,6 +14,7 @@ from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
 from beacon.store.events import DynamoDBEventStore
 from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.sessions import DynamoDBSessionStore
 from tests.unit.fakes import UNIT_TEST_ENRICHER
 
@@ -30,6 +31,7 @@ def stores(dynamodb: Any, template_env: dict[str, str]) -> Stores:
         sessions=DynamoDBSessionStore(
             template_env["SESSIONS_TABLE"], template_env["EVENTS_TABLE"], retention_days=30, client=dynamodb
         ),
+        projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=dynamodb),
     )
 
 

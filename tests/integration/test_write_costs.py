@@ -18,6 +18,7 @@ from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
 from beacon.store.events import DynamoDBEventStore
 from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.sessions import DynamoDBSessionStore
 from local.stack import LocalStack
 from tests.unit.fakes import UNIT_TEST_ENRICHER
@@ -62,6 +63,7 @@ def measured(local_stack: LocalStack, template_env: dict[str, str]) -> Iterator[
         sessions=DynamoDBSessionStore(
             template_env["SESSIONS_TABLE"], template_env["EVENTS_TABLE"], retention_days=30, client=client
         ),
+        projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=client),
     )
     yield stores, recorder
 
@@ -106,8 +108,10 @@ def test_capacity_units_per_request_type(measured, project_id, type_, payload, r
 
 
 def test_capacity_units_of_the_first_event_of_a_session(measured, project_id):
-    # Given a device with no active session
+    # Given a device with no active session, in a warm container (project settings cached)
     stores, recorder = measured
+    stores.projects.get_filters(project_id)
+    assert recorder.take() == (0.5, 0.0)  # the settings read: once a minute per project and container
     # When its first event arrives
     send(stores, project_id, "track", name="screen_view", properties={"path": "/pricing"})
     # Then a failed continue (conditional update) is followed by one transaction of session + session_start + event

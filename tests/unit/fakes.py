@@ -11,6 +11,7 @@ from beacon.domain.auth import ClientRecord, hash_secret
 from beacon.domain.enrich import Enricher
 from beacon.domain.entities import BotDetected, ClientType, Event, GroupUpdate, ProfileUpdate, TrackResult
 from beacon.domain.errors import ConflictError, DependencyUnavailableError, InvalidRequestError
+from beacon.domain.filters import NO_FILTERS, ProjectFilters
 from beacon.domain.ingest import Stores
 from beacon.domain.sessions import SESSION_TIMEOUT
 
@@ -157,12 +158,27 @@ class UnavailableSessionStore:
     continue_session = start_session = active_session = _fail
 
 
+class FakeProjectSettingsStore:
+    """Project filters held in memory (none unless a test sets them)."""
+
+    def __init__(self) -> None:
+        self.filters: dict[str, ProjectFilters] = {}
+
+    def get_filters(self, project_id: str) -> ProjectFilters:
+        return self.filters.get(project_id, NO_FILTERS)
+
+
 UNIT_TEST_ENRICHER = Enricher(stack_secret=lambda: b"unit-test-stack-secret")
 
 
 def fake_stores(events: FakeEventStore | None = None, profiles: FakeProfileStore | None = None) -> Stores:
     events = events or FakeEventStore()
-    return Stores(events=events, profiles=profiles or FakeProfileStore(), sessions=FakeSessionStore(events))
+    return Stores(
+        events=events,
+        profiles=profiles or FakeProfileStore(),
+        sessions=FakeSessionStore(events),
+        projects=FakeProjectSettingsStore(),
+    )
 
 
 def tracked(store: FakeEventStore) -> list[Event]:

@@ -15,6 +15,7 @@ from tests.unit.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
     FakeProfileStore,
+    FakeProjectSettingsStore,
     UnavailableEventStore,
     UnavailableSessionStore,
     fake_stores,
@@ -184,7 +185,12 @@ def test_identify_is_accepted_and_stores_no_event(track_app: ModuleType, store: 
 
 def test_unavailable_store_is_a_503_with_retry_after(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given an event store that is throttling
-    down = Stores(events=UnavailableEventStore(), profiles=FakeProfileStore(), sessions=UnavailableSessionStore())
+    down = Stores(
+        events=UnavailableEventStore(),
+        profiles=FakeProfileStore(),
+        sessions=UnavailableSessionStore(),
+        projects=FakeProjectSettingsStore(),
+    )
     monkeypatch.setattr(track_app, "stores", lambda: down)
     monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
 

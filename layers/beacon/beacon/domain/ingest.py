@@ -25,6 +25,7 @@ from beacon.domain.entities import (
 )
 from beacon.domain.errors import ForbiddenError, InvalidRequestError, RevenueRequiresSecretError
 from beacon.domain.event_time import resolve_event_time
+from beacon.domain.filters import NO_FILTERS, ProjectFilters, ProjectSettingsStore
 from beacon.domain.ids import new_event_id
 from beacon.domain.sessions import SessionAssignment, SessionStore, current_session, store_in_session
 from beacon.domain.useragent import detect_bot
@@ -62,6 +63,7 @@ class Stores:
     events: EventStore
     profiles: ProfileStore
     sessions: SessionStore
+    projects: ProjectSettingsStore
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,18 @@ class Ingestion:
     now: datetime
     stores: Stores
     store_ip: bool
+    filters: ProjectFilters = NO_FILTERS
 
     @property
     def project_id(self) -> str:
         return self.caller.project_id
 
     def resolve(self, profile_id: str) -> str:
-        return self.stores.profiles.resolve_profile_id(self.project_id, profile_id)
+        """The canonical profile id; a blocked id, as sent or resolved, refuses the request (before any write)."""
+        self.filters.check_profile(profile_id)
+        canonical = self.stores.profiles.resolve_profile_id(self.project_id, profile_id)
+        self.filters.check_profile(canonical)
+        return canonical
 
 
 def ingest(
@@ -103,11 +110,15 @@ def ingest(
         enrichment = enricher.enrich(
             caller.project_id, meta, now, ip_override, reserved.device_overrides, reserved.deviceId
         )
-        context = Ingestion(caller, enrichment, now, stores, store_ip)
+    else:
+        enrichment = enricher.enrich(caller.project_id, meta, now)
+    filters = stores.projects.get_filters(caller.project_id)
+    filters.check_ip(enrichment.ip.address)
+    context = Ingestion(caller, enrichment, now, stores, store_ip, filters)
+    if isinstance(request, TrackEventRequest):
         assignment = track_event(request, context)
     else:
-        context = Ingestion(caller, enricher.enrich(caller.project_id, meta, now), now, stores, store_ip)
-        assignment = current_session(stores.sessions, caller.project_id, context.enrichment.ids, now)
+        assignment = current_session(stores.sessions, caller.project_id, enrichment.ids, now)
         apply_profile_request(request, context, assignment)
     return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)
 
@@ -222,6 +233,7 @@ def alias_profile(request: AliasRequest, context: Ingestion) -> None:
             "A profile cannot be its own alias",
             details=[{"field": "payload.alias", "message": "must differ from profileId", "type": "value_error"}],
         )
+    context.filters.check_profile(payload.alias)
     profile_id = context.resolve(payload.profileId)
     if profile_id == payload.alias:
         return  # profileId is already an alias of `alias`: they are one profile, nothing to record

@@ -1,0 +1,55 @@
+"""Per-project filters, as OpenPanel has them: blocked IP addresses or networks, blocked profile ids.
+
+A matching request is refused with 401 and an error naming the filter, before anything is stored.
+Profile ids are checked as sent and after alias resolution, so an alias cannot route around a block.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from beacon.domain.errors import InvalidCredentialsError
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class BlockedByFilterError(InvalidCredentialsError):
+    public_message = "Blocked by a project filter"
+
+
+@dataclass(frozen=True)
+class ProjectFilters:
+    blocked_networks: tuple[IpNetwork, ...] = ()
+    blocked_profile_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def parse(cls, networks: list[str], profile_ids: list[str]) -> ProjectFilters:
+        """From stored strings; an entry that is not an address or network is ignored, never fatal."""
+        parsed = []
+        for network in networks:
+            try:
+                parsed.append(ipaddress.ip_network(network.strip(), strict=False))
+            except ValueError:
+                continue
+        return cls(tuple(parsed), frozenset(profile_ids))
+
+    def check_ip(self, address: str) -> None:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return
+        if any(ip.version == network.version and ip in network for network in self.blocked_networks):
+            raise BlockedByFilterError("Blocked by the project's IP filter")
+
+    def check_profile(self, profile_id: str) -> None:
+        if profile_id in self.blocked_profile_ids:
+            raise BlockedByFilterError("Blocked by the project's profile filter")
+
+
+NO_FILTERS = ProjectFilters()
+
+
+class ProjectSettingsStore(Protocol):
+    def get_filters(self, project_id: str) -> ProjectFilters: ...
