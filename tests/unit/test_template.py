@@ -82,3 +82,44 @@ def test_authorizer_may_only_read_this_stacks_client_secrets(resources):
     assert [(s["Action"], s["Resource"]) for s in track_secret_statements] == [
         (["secretsmanager:GetSecretValue"], {"Ref": "DeviceSaltSecret"})
     ]
+
+
+def test_rate_limits_are_usage_plans_keyed_by_the_authorizer(resources):
+    # Given the API and its default usage plan
+    api = resources["BeaconApi"]["Properties"]
+    plan = resources["DefaultUsagePlan"]["Properties"]
+    # Then the authorizer names each client's API key, and every method (not the preflight) needs one
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    assert api["Auth"]["ApiKeyRequired"] is True
+    assert api["Auth"]["AddApiKeyRequiredToCorsPreflight"] is False
+    assert api["Auth"]["AddDefaultAuthorizerToCorsPreflight"] is False
+    # And the plan covers this API's stage with the rate and burst parameters, the quota being optional
+    assert plan["ApiStages"] == [{"ApiId": {"Ref": "BeaconApi"}, "Stage": {"Ref": "BeaconApi.Stage"}}]
+    assert plan["Throttle"] == {"RateLimit": {"Ref": "DefaultRateLimit"}, "BurstLimit": {"Ref": "DefaultBurstLimit"}}
+    assert plan["Quota"]["Fn::If"][0] == "HasDailyQuota"
+
+
+@pytest.mark.parametrize(("kind", "retry_after"), [("THROTTLED", "'1'"), ("QUOTA_EXCEEDED", "'60'")])
+def test_rate_limited_requests_get_a_json_429_with_retry_after(resources, kind, retry_after):
+    response = resources["BeaconApi"]["Properties"]["GatewayResponses"][kind]
+    assert response["StatusCode"] == 429
+    assert json.loads(response["ResponseTemplates"]["application/json"]) == {
+        "error": "Too Many Requests",
+        "status": 429,
+    }
+    assert response["ResponseParameters"]["Headers"]["Retry-After"] == retry_after
+
+
+def test_browsers_can_preflight_and_read_every_gateway_error(resources):
+    api = resources["BeaconApi"]["Properties"]
+    allowed_headers = api["Cors"]["AllowHeaders"].strip("'").split(",")
+    for header in (
+        "content-type",
+        "openpanel-client-id",
+        "openpanel-client-secret",
+        "openpanel-sdk-name",
+        "openpanel-sdk-version",
+    ):
+        assert header in allowed_headers
+    for kind, response in api["GatewayResponses"].items():
+        assert response["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == "'*'", kind
