@@ -70,9 +70,13 @@ invoke: bootstrap ## run one function on one event in-process: make invoke FN=tr
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
 client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name]
-	@$(PY) -m admin.clients create --project "$(PROJECT)" --type "$(TYPE)" \
+	@$(PY) -m admin clients create --project "$(PROJECT)" --type "$(TYPE)" \
 		$(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) \
 		$(if $(STACK),--stack-name "$(STACK)")
+
+.PHONY: clients
+clients: bootstrap ## the client lifecycle: make clients [CMD="list|show ID|rotate ID|revoke ID"] [STACK=name] (or ./beacon clients)
+	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)")
 
 bench: bootstrap ## benchmarks, ratios measured side by side in one run (results in bench/results/)
 	$(PY) -m bench.useragent

@@ -177,9 +177,10 @@ class LocalStack:
         template = template or read_template()
         create_tables(template, self.boto3_client("dynamodb"))
         secrets_client = self.boto3_client("secretsmanager")
-        seed_clients(secrets_client, template)
-        # Tests (no data dir) get fresh secrets; `make run` keeps them, so device ids survive restarts.
-        seed_generated_secrets(secrets_client, template, None if self.data_dir is None else GENERATED_SECRETS_FILE)
+        # Tests (no data dir) start empty; `make run` keeps clients and generated secrets (stable device ids).
+        persistent = self.data_dir is not None
+        seed_clients(secrets_client, template, CLIENTS_FILE if persistent else None)
+        seed_generated_secrets(secrets_client, template, GENERATED_SECRETS_FILE if persistent else None)
 
     def start_gateway(self, port: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1"}
@@ -209,16 +210,9 @@ def _pythonpath() -> str:
     return os.pathsep.join(parts)
 
 
-def remember_client(secret_string: str, path: Path = CLIENTS_FILE) -> None:
-    """The local emulator keeps secrets in memory: keep the records (hashes, never plain secrets) to re-seed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    records = json.loads(path.read_text()) if path.exists() else []
-    records.append(json.loads(secret_string))
-    path.write_text(json.dumps(records, indent=2))
-
-
-def seed_clients(client: Any, template: Template, path: Path = CLIENTS_FILE) -> int:
-    if not path.exists():
+def seed_clients(client: Any, template: Template, path: Path | None) -> int:
+    """Put the clients `make client` recorded (hashes only) back into the in-memory emulator."""
+    if path is None or not path.exists():
         return 0
     prefix = template.functions()["AuthorizerFunction"].environment["CLIENT_SECRET_PREFIX"]
     existing = {
