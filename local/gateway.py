@@ -1,12 +1,16 @@
-"""A local stand-in for API Gateway (REST): routes, REQUEST authorizer, proxy events, gateway responses.
+"""A local stand-in for API Gateway (REST): routes, REQUEST authorizer, CORS preflight, API keys and
+usage-plan limits, proxy events, gateway responses.
 
 It reads everything from template.yaml, runs the functions in-process (one at a time per function,
-as one Lambda container would) and hands them the proxy events API Gateway would.
+as one Lambda container would) and hands them the proxy events API Gateway would. A request goes
+through the same stages as in API Gateway: route → authorizer → usage plan (API key, throttle,
+quota) → integration; each refusal is the template's gateway response for it.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import importlib.util
 import json
 import os
@@ -15,13 +19,26 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from local.template import LOCAL_ACCOUNT, LOCAL_REGION, FunctionSpec, Route, Template, read_template
+from beacon.domain.auth import ClientLookup
+from local.template import (
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    FunctionSpec,
+    MappingExpression,
+    Route,
+    Template,
+    TemplateError,
+    UsagePlanSpec,
+    read_template,
+)
 
 LOCAL_API_ID = "localapi"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
@@ -71,11 +88,206 @@ class LocalFunction:
             return handler(event, LocalLambdaContext(self.spec))
 
 
+class Invocable(Protocol):
+    def invoke(self, event: dict[str, Any]) -> Any: ...
+
+
 @dataclass
 class HttpResult:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+
+
+@dataclass(frozen=True)
+class MethodRequest:
+    """What the mapping expressions of gateway and mock responses may read from the request."""
+
+    headers: list[tuple[str, str]]
+    query: dict[str, list[str]] = field(default_factory=dict)
+    path_parameters: dict[str, str] = field(default_factory=dict)
+
+    def value(self, expression: MappingExpression) -> str | None:
+        """The header value an expression gives for this request; None leaves the header out."""
+        if expression.static is not None:
+            return expression.static
+        values: list[str] = []
+        if expression.source in ("header", "multivalueheader"):
+            values = [value for name, value in self.headers if name.lower() == expression.name.lower()]
+        elif expression.source in ("querystring", "multivaluequerystring"):
+            values = self.query.get(expression.name, [])
+        elif expression.source == "path" and expression.name in self.path_parameters:
+            values = [self.path_parameters[expression.name]]
+        # stageVariables: the local stage has none
+        if not values:
+            return None
+        return ",".join(values) if expression.source.startswith("multivalue") else values[-1]
+
+
+# -- usage plans ---------------------------------------------------------------------------------------
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenBucket:
+    """A usage plan's throttle, API Gateway's token bucket: at most `burst` tokens, refilled at `rate` tokens
+    per second, full at the start; each request takes a token or is refused."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._refilled_at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            elapsed = max(0.0, now - self._refilled_at)
+            self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
+            self._refilled_at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+class PeriodQuota:
+    """A usage plan's quota: at most `limit` requests per UTC day (or WEEK, from Sunday, or calendar MONTH)."""
+
+    PERIODS = ("DAY", "WEEK", "MONTH")
+
+    def __init__(self, limit: int, period: str = "DAY", now: Callable[[], datetime] = utc_now) -> None:
+        if period not in self.PERIODS:
+            raise TemplateError(f"unknown quota period {period!r}: one of {', '.join(self.PERIODS)}")
+        self.limit = limit
+        self.period = period
+        self._now = now
+        self._window: date | None = None
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def _window_of(self, moment: datetime) -> date:
+        day = moment.astimezone(UTC).date()
+        if self.period == "DAY":
+            return day
+        if self.period == "WEEK":
+            return day - timedelta(days=(day.weekday() + 1) % 7)  # API Gateway's weeks start on Sunday
+        return day.replace(day=1)
+
+    def _current(self) -> None:
+        window = self._window_of(self._now())
+        if window != self._window:
+            self._window, self._used = window, 0
+
+    def has_room(self) -> bool:
+        with self._lock:
+            self._current()
+            return self._used < self.limit
+
+    def take(self) -> bool:
+        with self._lock:
+            self._current()
+            if self._used >= self.limit:
+                return False
+            self._used += 1
+            return True
+
+
+@dataclass
+class KeyLimits:
+    """The limits one API key is held to; a request is checked against both at once."""
+
+    bucket: TokenBucket | None
+    quota: PeriodQuota | None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self) -> str | None:
+        """None to let the request through, else the gateway response type that refuses it."""
+        with self._lock:
+            if self.quota is not None and not self.quota.has_room():
+                return "QUOTA_EXCEEDED"
+            if self.bucket is not None and not self.bucket.take():
+                return "THROTTLED"  # a throttled request does not count against the quota
+            if self.quota is not None:
+                self.quota.take()
+            return None
+
+
+class PlanLookup(Protocol):
+    def __call__(self, api_key: str, principal_id: str) -> UsagePlanSpec | None:
+        """The usage plan that holds this API key (named by the authorizer for this principal); None: none does."""
+        ...
+
+
+class UsagePlans:
+    """Per-key throttles and quotas of the usage plans, applied after the authorizer as in API Gateway.
+    A key's plan is looked up once and kept: a changed rate or burst applies after a gateway restart."""
+
+    def __init__(
+        self,
+        plan_of: PlanLookup,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._plan_of = plan_of
+        self._clock = clock
+        self._now = now
+        self._limits: dict[str, KeyLimits] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, api_key: str | None, principal_id: str) -> str | None:
+        """None to let the request through, else the gateway response type that refuses it."""
+        if not api_key:
+            return "INVALID_API_KEY"  # ApiKeySourceType AUTHORIZER: the authorizer named no key
+        limits = self._limits.get(api_key)
+        if limits is None:
+            plan = self._plan_of(api_key, principal_id)
+            if plan is None:
+                return "INVALID_API_KEY"  # a key in no usage plan of this API
+            with self._lock:
+                limits = self._limits.setdefault(api_key, self._limits_for(plan))
+        return limits.admit()
+
+    def _limits_for(self, plan: UsagePlanSpec) -> KeyLimits:
+        bucket = None
+        if plan.rate is not None and plan.burst is not None:
+            bucket = TokenBucket(plan.rate, plan.burst, self._clock)
+        quota = None
+        if plan.quota_limit is not None and plan.quota_limit > 0:
+            quota = PeriodQuota(plan.quota_limit, plan.quota_period, self._now)
+        return KeyLimits(bucket, quota)
+
+
+class ClientUsagePlans:
+    """Which usage plan holds an API key, locally, where the client records stand in for API Gateway's keys:
+    the key must be the one on the record of the client the authorizer named (principalId = client id);
+    that client's own plan when its record has a rate and a burst, else the template's default plan."""
+
+    def __init__(self, default: UsagePlanSpec | None, clients: ClientLookup) -> None:
+        self._default = default
+        self._clients = clients
+
+    def __call__(self, api_key: str, principal_id: str) -> UsagePlanSpec | None:
+        record = self._clients.get_client(principal_id)
+        if record is None or not record.api_key or not hmac.compare_digest(record.api_key, api_key):
+            return None
+        if record.rate is not None and record.burst is not None:
+            return UsagePlanSpec(rate=record.rate, burst=record.burst)  # own plans have no quota (admin CLI)
+        return self._default
+
+
+# Status of a usage-plan refusal when the template does not customise its gateway response.
+USAGE_PLAN_REFUSALS = {"INVALID_API_KEY": 403, "THROTTLED": 429, "QUOTA_EXCEEDED": 429}
+
+
+@dataclass(frozen=True)
+class Authorized:
+    context: dict[str, Any]  # what the integration sees as requestContext.authorizer
+    api_key: str | None  # the authorizer's usageIdentifierKey
 
 
 def _arn_matches(pattern: str, arn: str) -> bool:
@@ -99,7 +311,7 @@ def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
 
 
 class LocalGateway:
-    def __init__(self, template: Template) -> None:
+    def __init__(self, template: Template, usage_plans: UsagePlans | None = None) -> None:
         self.template = template
         self.stage = template.stage_name()
         self.routes: list[Route] = template.routes()
@@ -107,21 +319,55 @@ class LocalGateway:
         specs = template.functions()
         for spec in specs.values():
             os.environ.update(spec.environment)  # every function of the stack shares this process
-        self.functions = {logical_id: LocalFunction(spec) for logical_id, spec in specs.items()}
+        self.function_specs = specs
+        self.functions: dict[str, Invocable] = {logical_id: LocalFunction(spec) for logical_id, spec in specs.items()}
+        if any(route.api_key_required for route in self.routes) and template.api_key_source() != "AUTHORIZER":
+            raise TemplateError("the local gateway emulates only API keys named by the authorizer (source AUTHORIZER)")
+        if usage_plans is None:
+            usage_plans = UsagePlans(ClientUsagePlans(template.default_usage_plan(), self._clients()))
+        self.usage_plans = usage_plans
+
+    def _clients(self) -> ClientLookup:
+        """The client records, read as the default authorizer reads them (its CLIENT_SECRET_PREFIX)."""
+        from beacon.store.clients import SecretsManagerClientStore
+
+        authorizer = self.template.default_authorizer()
+        environment: dict[str, str] = {}
+        if authorizer is not None:
+            environment = self.function_specs[self.template.authorizer_function(authorizer)].environment
+        # No cache here: UsagePlans keeps each key's plan once found.
+        return SecretsManagerClientStore(environment.get("CLIENT_SECRET_PREFIX", ""), cache_seconds=0)
 
     # -- gateway responses -------------------------------------------------------------------------
-    def gateway_response(self, kind: str, default_status: int, request_id: str) -> HttpResult:
+    def gateway_response(
+        self, kind: str, default_status: int, request_id: str, request: MethodRequest | None = None
+    ) -> HttpResult:
         spec = self.responses.get(kind)
         fallback = self.responses.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX")
         chosen = spec or fallback
         status = (chosen.status if chosen and chosen.status else None) or default_status
         body = chosen.body if chosen else json.dumps({"message": kind})
         body = body.replace("$context.requestId", request_id)
-        headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
-        if chosen:
-            headers += [(name, value) for name, value in chosen.headers.items() if name.lower() != "content-type"]
-        headers.append(("x-amzn-ErrorType", kind))
+        request = request or MethodRequest(headers=[])
+        content_type = "application/json"
+        headers = [("x-amzn-RequestId", request_id)]
+        for name, expression in (chosen.headers if chosen else {}).items():
+            value = request.value(expression)
+            if value is None:
+                continue
+            if name.lower() == "content-type":
+                content_type = value
+            else:
+                headers.append((name, value))
+        headers = [("Content-Type", content_type), *headers, ("x-amzn-ErrorType", kind)]
         return HttpResult(status, headers, body.encode())
+
+    def mock_response(self, route: Route, request: MethodRequest, request_id: str) -> HttpResult:
+        """SAM's CORS preflight: a mock integration that answers 200 with the `Cors` block's headers."""
+        headers = [("Content-Type", "application/json")]
+        headers += [(name, value) for name, expression in route.mock_headers if (value := request.value(expression))]
+        headers.append(("x-amzn-RequestId", request_id))
+        return HttpResult(200, headers, b"")
 
     # -- request handling --------------------------------------------------------------------------
     def handle(
@@ -130,33 +376,51 @@ class LocalGateway:
         request_id = str(uuid.uuid4())
         split = urlsplit(raw_path)
         path = split.path or "/"
+        request = MethodRequest(headers=headers, query=parse_qs(split.query, keep_blank_values=True))
         if len(body) > MAX_PAYLOAD_BYTES:
-            return self.gateway_response("REQUEST_TOO_LARGE", 413, request_id)
+            return self.gateway_response("REQUEST_TOO_LARGE", 413, request_id, request)
         for route in self.routes:
             path_parameters = route.match(method, path)
             if path_parameters is not None:
                 break
         else:
-            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, request_id)
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, request_id, request)
+        request = replace(request, path_parameters=path_parameters)
 
         event = self.proxy_event(
             route, method, path, split.query, headers, body, source_ip, request_id, path_parameters
         )
+        authorized = Authorized(context={}, api_key=None)
         if route.authorizer is not None:
-            outcome = self.authorize(route, event)
+            outcome = self.authorize(route, event, request)
             if isinstance(outcome, HttpResult):
                 return outcome
-            event["requestContext"]["authorizer"] = outcome
+            authorized = outcome
+            event["requestContext"]["authorizer"] = authorized.context
+        if route.api_key_required:
+            principal_id = str(authorized.context.get("principalId", ""))
+            try:
+                refusal = self.usage_plans.admit(authorized.api_key, principal_id)
+            except Exception:  # noqa: BLE001 - the plan lookup failed (local Secrets Manager down): a 5xx
+                import traceback
+
+                traceback.print_exc()
+                return self.gateway_response("DEFAULT_5XX", 500, request_id, request)
+            if refusal is not None:
+                return self.gateway_response(refusal, USAGE_PLAN_REFUSALS[refusal], request_id, request)
+            event["requestContext"]["identity"]["apiKey"] = authorized.api_key
+        if route.function is None:
+            return self.mock_response(route, request, request_id)
         try:
             result = self.functions[route.function].invoke(event)
         except Exception:  # noqa: BLE001 - a crashed function is a 5xx gateway answer, as in AWS
             import traceback
 
             traceback.print_exc()
-            return self.gateway_response("DEFAULT_5XX", 502, request_id)
-        return self.proxy_result(result, request_id)
+            return self.gateway_response("DEFAULT_5XX", 502, request_id, request)
+        return self.proxy_result(result, request_id, request)
 
-    def authorize(self, route: Route, proxy_event: dict[str, Any]) -> dict[str, Any] | HttpResult:
+    def authorize(self, route: Route, proxy_event: dict[str, Any], request: MethodRequest) -> Authorized | HttpResult:
         request_id = proxy_event["requestContext"]["requestId"]
         assert route.authorizer is not None
         function = self.functions[self.template.authorizer_function(route.authorizer)]
@@ -180,18 +444,17 @@ class LocalGateway:
             answer = function.invoke(event)
         except Exception as exc:  # noqa: BLE001 - mapped exactly as API Gateway maps authorizer errors
             if str(exc) == "Unauthorized":
-                return self.gateway_response("UNAUTHORIZED", 401, request_id)
-            return self.gateway_response("AUTHORIZER_FAILURE", 500, request_id)
+                return self.gateway_response("UNAUTHORIZED", 401, request_id, request)
+            return self.gateway_response("AUTHORIZER_FAILURE", 500, request_id, request)
         if not isinstance(answer, dict) or "policyDocument" not in answer:
-            return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", 500, request_id)
+            return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", 500, request_id, request)
         if not policy_allows(answer["policyDocument"], method_arn):
-            return self.gateway_response("ACCESS_DENIED", 403, request_id)
-        # API Gateway hands the context to a proxy integration with every value as a string.
+            return self.gateway_response("ACCESS_DENIED", 403, request_id, request)
+        # API Gateway hands the context to a proxy integration with every value as a string; the key goes
+        # to the usage plan (and to requestContext.identity.apiKey), not into the context.
         context = {key: _context_string(value) for key, value in (answer.get("context") or {}).items()}
         context["principalId"] = answer.get("principalId", "")
-        if answer.get("usageIdentifierKey"):
-            context["usageIdentifierKey"] = answer["usageIdentifierKey"]
-        return context
+        return Authorized(context=context, api_key=answer.get("usageIdentifierKey") or None)
 
     def proxy_event(
         self,
@@ -243,6 +506,8 @@ class LocalGateway:
                     "userAgent": single_headers.get("User-Agent", single_headers.get("user-agent")),
                     "accessKey": None,
                     "accountId": None,
+                    "apiKey": None,  # the key of a method that requires one (set after the usage plan)
+                    "apiKeyId": None,  # no key ids locally: client records stand in for API keys
                     "caller": None,
                     "cognitoIdentityPoolId": None,
                     "cognitoIdentityId": None,
@@ -262,9 +527,9 @@ class LocalGateway:
             "isBase64Encoded": is_base64,
         }
 
-    def proxy_result(self, result: Any, request_id: str) -> HttpResult:
+    def proxy_result(self, result: Any, request_id: str, request: MethodRequest | None = None) -> HttpResult:
         if not isinstance(result, dict) or "statusCode" not in result:
-            return self.gateway_response("DEFAULT_5XX", 502, request_id)  # malformed proxy response
+            return self.gateway_response("DEFAULT_5XX", 502, request_id, request)  # malformed proxy response
         headers: list[tuple[str, str]] = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers += [(name, str(value)) for value in values]

@@ -1,7 +1,9 @@
-"""Read template.yaml the way the local stack needs it: routes, authorizer, gateway responses, tables, env.
+"""Read template.yaml the way the local stack needs it: routes, authorizer, CORS, API keys, usage plans,
+gateway responses, tables, env.
 
 Intrinsic functions are resolved only as far as the local stack needs: parameters take their
-defaults, tables are named after their logical id, the stack is called "local".
+defaults, conditions are evaluated on those defaults, tables are named after their logical id,
+the stack is called "local".
 """
 
 from __future__ import annotations
@@ -63,13 +65,47 @@ class FunctionSpec:
         return self.handler.rsplit(".", 1)[1]
 
 
+class TemplateError(ValueError):
+    """template.yaml holds something API Gateway would reject, or that the local stack does not emulate."""
+
+
+# API Gateway's mapping expressions for response headers (REST API parameter mapping): a static value in
+# single quotes, or a parameter of the method request. Anything else is refused at deployment.
+_REQUEST_PARAMETER = re.compile(
+    r"method\.request\.(header|multivalueheader|querystring|multivaluequerystring|path)\.([A-Za-z0-9._$-]+)"
+)
+_STAGE_VARIABLE = re.compile(r"stageVariables\.([A-Za-z0-9._$-]+)")
+
+
+@dataclass(frozen=True)
+class MappingExpression:
+    """A response header value: `static`, or the method request's parameter `name` from `source`
+    (header, multivalueheader, querystring, multivaluequerystring, path or stageVariables)."""
+
+    static: str | None = None
+    source: str = ""
+    name: str = ""
+
+
+def parse_mapping_expression(value: str) -> MappingExpression:
+    if len(value) >= 2 and value.startswith("'") and value.endswith("'"):
+        return MappingExpression(static=value[1:-1])
+    if found := _REQUEST_PARAMETER.fullmatch(value):
+        return MappingExpression(source=found.group(1), name=found.group(2))
+    if found := _STAGE_VARIABLE.fullmatch(value):
+        return MappingExpression(source="stageVariables", name=found.group(1))
+    raise TemplateError(f"invalid mapping expression {value!r} (a static value is quoted: \"'value'\")")
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
-    function: str
+    function: str | None  # None: a mock integration the gateway answers itself (SAM's CORS preflight)
     authorizer: str | None
     pattern: re.Pattern[str] = field(compare=False)
+    api_key_required: bool = False
+    mock_headers: tuple[tuple[str, MappingExpression], ...] = ()
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method):
@@ -82,7 +118,34 @@ class Route:
 class GatewayResponse:
     status: int | None
     body: str
-    headers: dict[str, str]
+    headers: dict[str, MappingExpression]
+
+
+@dataclass(frozen=True)
+class CorsSpec:
+    """The API's `Cors` block as SAM reads it; values are mapping expressions (static ones quoted)."""
+
+    allow_origin: str
+    allow_headers: str | None = None
+    allow_methods: str | None = None  # None: SAM lists the path's own methods
+    max_age: str | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True)
+class UsagePlanSpec:
+    """What a usage plan holds an API key to: a token bucket (`rate` tokens/s, capacity `burst`; no
+    throttle when None) and a quota of `quota_limit` requests per `quota_period` (none when None)."""
+
+    rate: float | None = None
+    burst: int | None = None
+    quota_limit: int | None = None
+    quota_period: str = "DAY"
+
+
+# SAM's Access-Control-Allow-Methods for an ANY method (samtranslator SwaggerEditor._ALL_HTTP_METHODS).
+_ALL_HTTP_METHODS = ("OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
+_NO_VALUE = object()  # AWS::NoValue: the property is left out
 
 
 @dataclass
@@ -110,7 +173,44 @@ class Template:
         if "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             return f"local:{logical_id}:{attribute}"
+        if "Fn::If" in value:
+            name, when_true, when_false = value["Fn::If"]
+            return self.resolve_all(when_true if self.condition(name) else when_false)
         raise ValueError(f"unsupported intrinsic in local stack: {value}")
+
+    def resolve_all(self, value: Any) -> Any:
+        """`resolve` through nested mappings and lists, leaving out what resolves to AWS::NoValue."""
+        if isinstance(value, dict) and len(value) == 1 and _is_intrinsic(next(iter(value))):
+            return self.resolve_all(self.resolve(value))
+        if isinstance(value, dict):
+            resolved = {key: self.resolve_all(item) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+        if isinstance(value, list):
+            return [item for item in (self.resolve_all(item) for item in value) if item is not _NO_VALUE]
+        return value
+
+    def condition(self, name: str) -> bool:
+        """A template condition, evaluated on the parameters' defaults."""
+        conditions = self.data.get("Conditions", {})
+        if name not in conditions:
+            raise TemplateError(f"unknown condition {name}")
+        return self._truth(conditions[name])
+
+    def _truth(self, expression: Any) -> bool:
+        if isinstance(expression, dict) and len(expression) == 1:
+            [(function, arguments)] = expression.items()
+            if function == "Fn::Equals":
+                left, right = (self.resolve_all(argument) for argument in arguments)
+                return str(left) == str(right)  # CloudFormation compares parameter values as strings
+            if function == "Fn::Not":
+                return not self._truth(arguments[0])
+            if function == "Fn::And":
+                return all(self._truth(argument) for argument in arguments)
+            if function == "Fn::Or":
+                return any(self._truth(argument) for argument in arguments)
+            if function in ("Condition", "Fn::Condition"):
+                return self.condition(str(arguments))
+        raise TemplateError(f"unsupported condition in local stack: {expression}")
 
     def _ref(self, name: str) -> Any:
         pseudo = {
@@ -120,6 +220,8 @@ class Template:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
         }
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         if name in pseudo:
             return pseudo[name]
         parameters = self.parameter_defaults()
@@ -165,8 +267,15 @@ class Template:
         arn = spec["FunctionArn"]
         return str(arn["Fn::GetAtt"][0])
 
+    def api_key_source(self) -> str:
+        """Where API Gateway reads the API key of a method that requires one: HEADER (x-api-key) or AUTHORIZER."""
+        return str(self._api()[1].get("ApiKeySourceType", "HEADER"))
+
     def routes(self) -> list[Route]:
+        """The API's methods: one per Api event of a function, then SAM's CORS preflight of every path."""
+        auth = self._api()[1].get("Auth", {})
         default = self.default_authorizer()
+        keys_required = bool(auth.get("ApiKeyRequired", False))
         routes = []
         for logical_id, resource in self.resources.items():
             if resource["Type"] != "AWS::Serverless::Function":
@@ -175,19 +284,83 @@ class Template:
                 if event["Type"] != "Api":
                     continue
                 props = event["Properties"]
-                authorizer = props.get("Auth", {}).get("Authorizer", default)
+                event_auth = props.get("Auth", {})
+                authorizer = event_auth.get("Authorizer", default)
                 path = props["Path"]
-                pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
                 routes.append(
                     Route(
                         method=props["Method"].upper(),
                         path=path,
                         function=logical_id,
                         authorizer=None if authorizer in (None, "NONE") else authorizer,
-                        pattern=pattern,
+                        pattern=_path_pattern(path),
+                        api_key_required=bool(event_auth.get("ApiKeyRequired", keys_required)),
                     )
                 )
-        return routes
+        return routes + self._preflight_routes(routes)
+
+    def cors(self) -> CorsSpec | None:
+        cors = self._api()[1].get("Cors")
+        if cors is None:
+            return None
+        if not isinstance(cors, dict):
+            return CorsSpec(allow_origin=str(self.resolve(cors)))  # SAM: a string is the allowed origin
+
+        def value(name: str) -> str | None:
+            return None if cors.get(name) is None else str(self.resolve(cors[name]))
+
+        return CorsSpec(
+            allow_origin=value("AllowOrigin") or "",
+            allow_headers=value("AllowHeaders"),
+            allow_methods=value("AllowMethods"),
+            max_age=value("MaxAge"),
+            allow_credentials=cors.get("AllowCredentials") is True,
+        )
+
+    def _preflight_routes(self, routes: list[Route]) -> list[Route]:
+        """What SAM adds for `Cors` (samtranslator SwaggerEditor.add_cors): an OPTIONS mock integration on
+        every path that has no OPTIONS method of its own, answering the CORS headers with status 200."""
+        cors = self.cors()
+        if cors is None:
+            return []
+        if not cors.allow_origin:
+            raise TemplateError("Cors needs AllowOrigin")
+        auth = self._api()[1].get("Auth", {})
+        authorizer = self.default_authorizer() if auth.get("AddDefaultAuthorizerToCorsPreflight", True) else None
+        keys_required = bool(auth.get("ApiKeyRequired", False)) and auth.get("AddApiKeyRequiredToCorsPreflight", True)
+        methods_by_path: dict[str, set[str]] = {}
+        for route in routes:
+            methods_by_path.setdefault(route.path, set()).add(route.method)
+        preflights = []
+        for path, methods in methods_by_path.items():
+            if "OPTIONS" in methods:
+                continue
+            allow_methods = cors.allow_methods
+            if allow_methods is None:
+                listed = set(_ALL_HTTP_METHODS) if "ANY" in methods else {*methods, "OPTIONS"}
+                allow_methods = "'" + ",".join(sorted(listed)) + "'"
+            values = [
+                ("Access-Control-Allow-Origin", cors.allow_origin),
+                ("Access-Control-Allow-Headers", cors.allow_headers),
+                ("Access-Control-Allow-Methods", allow_methods),
+                ("Access-Control-Max-Age", cors.max_age),
+                ("Access-Control-Allow-Credentials", "'true'" if cors.allow_credentials else None),
+            ]
+            headers = tuple(
+                (name, _mapping(value, f"Cors {name}")) for name, value in values if value is not None and value != ""
+            )
+            preflights.append(
+                Route(
+                    method="OPTIONS",
+                    path=path,
+                    function=None,
+                    authorizer=authorizer,
+                    pattern=_path_pattern(path),
+                    api_key_required=bool(keys_required),
+                    mock_headers=headers,
+                )
+            )
+        return preflights
 
     def gateway_responses(self) -> dict[str, GatewayResponse]:
         responses = {}
@@ -196,10 +369,47 @@ class Template:
             responses[kind] = GatewayResponse(
                 status=int(spec["StatusCode"]) if "StatusCode" in spec else None,
                 body=spec.get("ResponseTemplates", {}).get("application/json", ""),
-                # Gateway response header values are static strings quoted with single quotes.
-                headers={name: str(value).strip("'") for name, value in headers.items()},
+                headers={
+                    name: _mapping(str(self.resolve(value)), f"gateway response {kind} header {name}")
+                    for name, value in headers.items()
+                },
             )
         return responses
+
+    def usage_plans(self) -> dict[str, UsagePlanSpec]:
+        """The usage plans that cover the API, by logical id (their Refs resolved to the parameters' defaults)."""
+        api_id = self._api()[0]
+        plans = {}
+        for logical_id, resource in self.resources.items():
+            if resource["Type"] != "AWS::ApiGateway::UsagePlan":
+                continue
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue
+            props = resource.get("Properties", {})
+            if not any(stage.get("ApiId") == {"Ref": api_id} for stage in props.get("ApiStages", [])):
+                continue
+            throttle, quota = (self.resolve_all(props.get(name, {})) for name in ("Throttle", "Quota"))
+            throttle, quota = ({} if value is _NO_VALUE else value for value in (throttle, quota))
+            if quota.get("Offset"):
+                raise TemplateError(f"{logical_id}: a quota Offset is not emulated by the local gateway")
+            plans[logical_id] = UsagePlanSpec(
+                rate=None if throttle.get("RateLimit") is None else float(throttle["RateLimit"]),
+                burst=None if throttle.get("BurstLimit") is None else int(throttle["BurstLimit"]),
+                quota_limit=int(quota["Limit"]) if quota.get("Limit") is not None else None,
+                quota_period=str(quota.get("Period", "DAY")),
+            )
+        return plans
+
+    def default_usage_plan(self) -> UsagePlanSpec | None:
+        """The plan a client's key joins unless the client has its own: the one the DefaultUsagePlanId
+        output names (client provisioning reads the same output), else the API's only plan."""
+        plans = self.usage_plans()
+        output = self.data.get("Outputs", {}).get("DefaultUsagePlanId", {}).get("Value")
+        if isinstance(output, dict) and output.get("Ref") in plans:
+            return plans[output["Ref"]]
+        if len(plans) > 1:
+            raise TemplateError("several usage plans cover the API and no DefaultUsagePlanId output names one")
+        return next(iter(plans.values()), None)
 
     def tables(self) -> dict[str, dict[str, Any]]:
         return {
@@ -207,6 +417,21 @@ class Template:
             for logical_id, resource in self.resources.items()
             if resource["Type"] == "AWS::DynamoDB::Table"
         }
+
+
+def _is_intrinsic(key: str) -> bool:
+    return key == "Ref" or key.startswith("Fn::")
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
+
+
+def _mapping(value: str, where: str) -> MappingExpression:
+    try:
+        return parse_mapping_expression(value)
+    except TemplateError as exc:
+        raise TemplateError(f"{where}: {exc}") from None
 
 
 def read_template(path: Path = TEMPLATE_PATH) -> Template:

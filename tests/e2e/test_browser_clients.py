@@ -1,0 +1,205 @@
+"""Browser SDKs over HTTP: only a client id and the page's Origin, the gateway's own CORS preflight, and what
+a browser may not do without a secret (revenue), through the local gateway, the authorizer and the function."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message
+from typing import Any
+
+import pytest
+
+from beacon.domain.auth import create_client
+from beacon.domain.entities import ClientType
+from beacon.store.clients import SecretsManagerClientStore
+from local.template import GatewayResponse, read_template
+
+pytestmark = pytest.mark.e2e
+ALLOWED_ORIGINS = ("https://app.example.com", "*.example.org")
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+INVALID_CREDENTIALS = {"error": "Invalid client credentials", "status": 401}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: Message
+    body: Any  # parsed JSON; None for an empty body
+
+
+def call(url: str, method: str = "POST", body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310 - 127.0.0.1 only
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            raw, status, response_headers = response.read(), response.status, response.headers
+    except urllib.error.HTTPError as error:
+        raw, status, response_headers = error.read(), error.code, error.headers
+    return Answer(status, response_headers, json.loads(raw) if raw else None)
+
+
+def track(
+    gateway_url: str, client: dict[str, str], headers: dict[str, str], properties: dict[str, Any] | None = None
+) -> Answer:
+    """An event as @openpanel/web sends it: the client id, no secret (unless given in headers)."""
+    body = {"type": "track", "payload": {"name": "page_view", "properties": properties or {}}}
+    sent = {
+        "Content-Type": "application/json",
+        "openpanel-client-id": client["clientId"],
+        "openpanel-sdk-name": "web",
+        "User-Agent": CHROME,
+    }
+    return call(f"{gateway_url}/track", body=body, headers={**sent, **headers})
+
+
+@pytest.fixture(scope="module")
+def unauthorized() -> GatewayResponse:
+    return read_template().gateway_responses()["UNAUTHORIZED"]
+
+
+@pytest.fixture
+def create_browser_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable[..., dict[str, str]]:
+    """Like conftest's create_client, for a client with allowed origins."""
+    store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
+
+    def make(project: str, origins: tuple[str, ...] = ALLOWED_ORIGINS) -> dict[str, str]:
+        record, secret = create_client(project, ClientType.WRITE, datetime.now(UTC), origins=origins)
+        store.put_client(record)
+        return {"clientId": record.client_id, "clientSecret": secret, "projectId": project}
+
+    return make
+
+
+def test_a_page_on_an_allowed_origin_sends_events_with_only_the_client_id(
+    gateway_url, create_browser_client, project_id, stored_events
+):
+    # Given a client that allows https://app.example.com
+    client = create_browser_client(project_id)
+    # When a page there sends an event without a secret
+    answer = track(gateway_url, client, {"Origin": "https://app.example.com"})
+    # Then it is stored, and the browser may read the answer: its origin is echoed, varying by Origin
+    assert answer.status == 200, answer.body
+    assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "Origin" in answer.headers.get_all("Vary", [])
+    [event] = stored_events(project_id)
+    assert event["clientId"] == client["clientId"]
+
+
+def test_a_subdomain_of_a_wildcard_origin_is_allowed(gateway_url, create_browser_client, project_id, stored_events):
+    # Given a client that allows *.example.org
+    client = create_browser_client(project_id)
+    # When a page on shop.example.org sends an event without a secret
+    answer = track(gateway_url, client, {"Origin": "https://shop.example.org"})
+    # Then it is stored and its origin echoed
+    assert answer.status == 200, answer.body
+    assert answer.headers["Access-Control-Allow-Origin"] == "https://shop.example.org"
+    assert len(stored_events(project_id)) == 1
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        pytest.param("https://evil.example.com", id="other-origin"),
+        pytest.param("http://app.example.com", id="other-scheme"),
+        pytest.param("https://example.org", id="wildcard-parent-domain"),
+        pytest.param("null", id="null-origin"),
+        pytest.param(None, id="no-origin"),
+    ],
+)
+def test_without_a_secret_any_other_origin_is_401(
+    gateway_url, create_browser_client, project_id, stored_events, unauthorized, origin
+):
+    # Given a browser client
+    client = create_browser_client(project_id)
+    # When an event comes without a secret from an origin the client does not allow (or from none)
+    answer = track(gateway_url, client, {} if origin is None else {"Origin": origin})
+    # Then the gateway's UNAUTHORIZED response answers in JSON, readable by any page, and nothing is stored
+    assert (answer.status, answer.body) == (401, INVALID_CREDENTIALS)
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["Access-Control-Allow-Origin"] == unauthorized.headers["Access-Control-Allow-Origin"].static
+    assert stored_events(project_id) == []
+
+
+def test_preflight_is_answered_by_the_gateway_without_credentials(gateway_url):
+    # Given nothing but a browser about to send an event cross-origin (no client, no credentials: the
+    # authorizer would refuse this request, so an answer shows the gateway answered alone)
+    # When it preflights POST /track
+    answer = call(
+        f"{gateway_url}/track",
+        method="OPTIONS",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,openpanel-client-id,openpanel-sdk-name",
+        },
+    )
+    # Then the gateway allows the method and the headers the SDKs send, with an empty body
+    assert (answer.status, answer.body) == (200, None)
+    allowed_headers = answer.headers["Access-Control-Allow-Headers"].split(",")
+    assert {"content-type", "openpanel-client-id", "openpanel-client-secret"} <= set(allowed_headers)
+    assert "POST" in answer.headers["Access-Control-Allow-Methods"].split(",")
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert int(answer.headers["Access-Control-Max-Age"]) > 0
+
+
+def test_preflight_of_an_unknown_path_is_404(gateway_url):
+    answer = call(f"{gateway_url}/nope", method="OPTIONS", headers={"Origin": "https://app.example.com"})
+    assert (answer.status, answer.body) == (404, {"error": "Not found", "status": 404})
+
+
+def test_revenue_without_a_secret_is_401_and_stores_nothing(
+    gateway_url, create_browser_client, project_id, stored_events
+):
+    # Given a browser client on an allowed origin
+    client = create_browser_client(project_id)
+    # When the page sends an event with revenue and no secret
+    answer = track(gateway_url, client, {"Origin": "https://app.example.com"}, {"__revenue": 1999})
+    # Then it is refused in the API's JSON error shape, and nothing is stored
+    assert answer.status == 401 and answer.body["status"] == 401, answer.body
+    assert set(answer.body) == {"error", "status"} and "secret" in answer.body["error"]
+    assert stored_events(project_id) == []
+
+
+def test_a_bot_on_an_allowed_origin_without_a_secret_is_202_and_stores_nothing(
+    gateway_url, create_browser_client, project_id, stored_events
+):
+    # Given a browser client
+    client = create_browser_client(project_id)
+    # When Googlebot renders an allowed page that sends an event without a secret
+    answer = track(gateway_url, client, {"Origin": "https://app.example.com", "User-Agent": GOOGLEBOT})
+    # Then the bot is named in a 202 and nothing is stored
+    assert (answer.status, answer.body) == (202, {"bot": {"name": "Googlebot", "type": "crawler"}})
+    assert stored_events(project_id) == []
+
+
+def test_the_same_bot_user_agent_with_the_secret_is_stored(
+    gateway_url, create_browser_client, project_id, stored_events
+):
+    # Given the same client, used by a server SDK with its secret
+    client = create_browser_client(project_id)
+    # When an event comes with Googlebot's user agent and the secret
+    headers = {"Origin": "https://app.example.com", "User-Agent": GOOGLEBOT}
+    answer = track(gateway_url, client, {**headers, "openpanel-client-secret": client["clientSecret"]})
+    # Then it is stored: server SDKs are never bot-filtered
+    assert answer.status == 200, answer.body
+    assert len(stored_events(project_id)) == 1
+
+
+def test_a_read_client_cannot_send_events_even_with_its_secret(gateway_url, create_client, project_id, stored_events):
+    # Given a read client
+    client = create_client(project_id, ClientType.READ.value)
+    # When it sends an event with its secret
+    answer = track(gateway_url, client, {"openpanel-client-secret": client["clientSecret"]})
+    # Then it is forbidden, in JSON, and nothing is stored
+    assert answer.status == 403 and answer.body["status"] == 403, answer.body
+    assert set(answer.body) == {"error", "status"}
+    assert answer.headers["Content-Type"] == "application/json"
+    assert stored_events(project_id) == []
