@@ -42,7 +42,12 @@ from local.template import (
 
 LOCAL_API_ID = "localapi"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
-TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
+def media_type_matches(content_type: str, pattern: str) -> bool:
+    """API Gateway's binary media type match: exact type/subtype, or a `*` wildcard on either side."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    main, _, sub = kind.partition("/")
+    want_main, _, want_sub = pattern.lower().partition("/")
+    return want_main in ("*", main) and want_sub in ("*", sub)
 
 
 class LocalLambdaContext:
@@ -314,6 +319,7 @@ class LocalGateway:
     def __init__(self, template: Template, usage_plans: UsagePlans | None = None) -> None:
         self.template = template
         self.stage = template.stage_name()
+        self.binary_media_types = template.binary_media_types()
         self.routes: list[Route] = template.routes()
         self.responses = template.gateway_responses()
         specs = template.functions()
@@ -474,8 +480,8 @@ class LocalGateway:
         single_headers = {name: values[-1] for name, values in multi_headers.items()}
         multi_query = parse_qs(query, keep_blank_values=True)
         content_type = single_headers.get("Content-Type", single_headers.get("content-type", ""))
-        is_text = not body or any(content_type.startswith(kind) for kind in TEXT_TYPES)
-        is_base64 = not is_text
+        # Like API Gateway: a body whose Content-Type matches a binary media type reaches the function base64.
+        is_base64 = bool(body) and any(media_type_matches(content_type, kind) for kind in self.binary_media_types)
         text_body: str | None
         if not body:
             text_body = None

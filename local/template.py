@@ -253,6 +253,10 @@ class Template:
                 return logical_id, resource["Properties"]
         raise ValueError("template has no AWS::Serverless::Api")
 
+    def binary_media_types(self) -> list[str]:
+        """The API's binary media types ("~1" stands for "/" in SAM and API Gateway)."""
+        return [str(kind).replace("~1", "/") for kind in self._api()[1].get("BinaryMediaTypes", [])]
+
     def stage_name(self) -> str:
         return str(self.resolve(self._api()[1]["StageName"]))
 

@@ -3,6 +3,7 @@ to its usage plan, and answers the template's THROTTLED gateway response before 
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.error
@@ -22,6 +23,7 @@ from local.template import GatewayResponse, read_template
 
 pytestmark = pytest.mark.e2e
 TRACK_BODY = {"type": "track", "payload": {"name": "page_view"}}
+_sent = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class Answer:
 def track(gateway_url: str, client: dict[str, str]) -> Answer:
     request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
         f"{gateway_url}/track",
-        data=json.dumps(TRACK_BODY).encode(),
+        # Each request distinct: identical payloads within seconds would be deduplicated as double sends.
+        data=json.dumps({**TRACK_BODY, "payload": {"name": "page_view", "properties": {"n": next(_sent)}}}).encode(),
         method="POST",
         headers={
             "Content-Type": "application/json",

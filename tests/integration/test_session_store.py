@@ -13,6 +13,7 @@ from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
 from beacon.store.events import DynamoDBEventStore
+from beacon.store.idempotency import DynamoDBIdempotencyStore
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.sessions import DynamoDBSessionStore
@@ -25,13 +26,15 @@ META = RequestMeta("r", "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0
 
 @pytest.fixture
 def stores(dynamodb: Any, template_env: dict[str, str]) -> Stores:
+    events = DynamoDBEventStore(
+        template_env["EVENTS_TABLE"], 30, client=dynamodb, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
+    )
     return Stores(
-        events=DynamoDBEventStore(template_env["EVENTS_TABLE"], retention_days=30, client=dynamodb),
+        events=events,
         profiles=DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=dynamodb),
-        sessions=DynamoDBSessionStore(
-            template_env["SESSIONS_TABLE"], template_env["EVENTS_TABLE"], retention_days=30, client=dynamodb
-        ),
+        sessions=DynamoDBSessionStore(template_env["SESSIONS_TABLE"], events),
         projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=dynamodb),
+        idempotency=DynamoDBIdempotencyStore(template_env["IDEMPOTENCY_TABLE"], client=dynamodb),
     )
 
 

@@ -17,6 +17,7 @@ from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
 from beacon.store.events import DynamoDBEventStore
+from beacon.store.idempotency import DynamoDBIdempotencyStore
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.sessions import DynamoDBSessionStore
@@ -57,13 +58,15 @@ class CapacityRecorder:
 def measured(local_stack: LocalStack, template_env: dict[str, str]) -> Iterator[tuple[Stores, CapacityRecorder]]:
     client = local_stack.boto3_client("dynamodb")  # its own client: the hooks touch no other test
     recorder = CapacityRecorder(client)
+    events = DynamoDBEventStore(
+        template_env["EVENTS_TABLE"], 30, client=client, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
+    )
     stores = Stores(
-        events=DynamoDBEventStore(template_env["EVENTS_TABLE"], retention_days=30, client=client),
+        events=events,
         profiles=DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=client),
-        sessions=DynamoDBSessionStore(
-            template_env["SESSIONS_TABLE"], template_env["EVENTS_TABLE"], retention_days=30, client=client
-        ),
+        sessions=DynamoDBSessionStore(template_env["SESSIONS_TABLE"], events),
         projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=client),
+        idempotency=DynamoDBIdempotencyStore(template_env["IDEMPOTENCY_TABLE"], client=client),
     )
     yield stores, recorder
 

@@ -10,20 +10,36 @@ from typing import Any
 from beacon.domain.auth import ClientRecord, hash_secret
 from beacon.domain.enrich import Enricher
 from beacon.domain.entities import BotDetected, ClientType, Event, GroupUpdate, ProfileUpdate, TrackResult
-from beacon.domain.errors import ConflictError, DependencyUnavailableError, InvalidRequestError
+from beacon.domain.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 from beacon.domain.filters import NO_FILTERS, ProjectFilters
 from beacon.domain.ingest import Stores
-from beacon.domain.sessions import SESSION_TIMEOUT
+from beacon.domain.rejections import RejectedEvent
+from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
 
 
 class FakeEventStore:
-    """An EventStore that keeps what it is given."""
+    """An EventStore that keeps what it is given, and the idempotency keys it claimed (with their answers)."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.claims: dict[tuple[str, str], TrackResult] = {}
 
     def put_event(self, event: Event) -> None:
         self.events.append(event)
+
+    def claim(self, event: Event, idempotency_key: str | None) -> None:
+        if idempotency_key is None:
+            return
+        if (event.project_id, idempotency_key) in self.claims:
+            raise DuplicateEventError()
+        self.claims[(event.project_id, idempotency_key)] = TrackResult(event.device_id, event.session_id)
+
+    def put_claimed_event(self, event: Event, idempotency_key: str) -> None:
+        self.claim(event, idempotency_key)
+        self.put_event(event)
+
+    def previous_answer(self, project_id: str, key: str) -> TrackResult | None:
+        return self.claims.get((project_id, key))
 
 
 class UnavailableEventStore:
@@ -31,6 +47,12 @@ class UnavailableEventStore:
 
     def put_event(self, event: Event) -> None:
         raise DependencyUnavailableError("DynamoDB is unavailable (ThrottlingException); retry later")
+
+    def put_claimed_event(self, event: Event, idempotency_key: str) -> None:
+        self.put_event(event)
+
+    def previous_answer(self, project_id: str, key: str) -> TrackResult | None:
+        return None
 
 
 class FakeClientLookup:
@@ -125,23 +147,46 @@ class FakeSessionStore:
     def __init__(self, events: FakeEventStore) -> None:
         self.events = events
         self.sessions: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self.fingerprints: dict[tuple[str, str], str | None] = {}
 
     def _active(self, key: tuple[str, str], now: datetime) -> str | None:
         session = self.sessions.get(key)
         return session[0] if session is not None and session[1] >= now - SESSION_TIMEOUT else None
 
-    def continue_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
-        session_id = self._active((project_id, device_id), now)
+    def continue_session(
+        self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
+    ) -> str | None:
+        key = (project_id, device_id)
+        session_id = self._active(key, now)
         if session_id is not None:
-            self.sessions[(project_id, device_id)] = (session_id, now)
+            last_seen = self.sessions[key][1]
+            if (
+                fingerprint is not None
+                and self.fingerprints.get(key) == fingerprint
+                and last_seen >= now - DUPLICATE_WINDOW
+            ):
+                raise DuplicateEventError(session_id=session_id)
+            self.sessions[key] = (session_id, now)
+            self.fingerprints[key] = fingerprint
         return session_id
 
     def start_session(
-        self, project_id: str, device_id: str, session_id: str, now: datetime, events: list[Event]
+        self,
+        project_id: str,
+        device_id: str,
+        session_id: str,
+        now: datetime,
+        events: list[Event],
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
     ) -> bool:
+        self.events.claim(events[-1], idempotency_key)
         if self._active((project_id, device_id), now) is not None:
+            if idempotency_key is not None:  # the transaction is cancelled: nothing of it stays
+                del self.events.claims[(project_id, idempotency_key)]
             return False
         self.sessions[(project_id, device_id)] = (session_id, now)
+        self.fingerprints[(project_id, device_id)] = fingerprint
         self.events.events.extend(events)
         return True
 
@@ -168,6 +213,14 @@ class FakeProjectSettingsStore:
         return self.filters.get(project_id, NO_FILTERS)
 
 
+class FakeRejectedEventStore:
+    def __init__(self) -> None:
+        self.rejected: list[RejectedEvent] = []
+
+    def put_rejected(self, rejected: list[RejectedEvent]) -> None:
+        self.rejected.extend(rejected)
+
+
 UNIT_TEST_ENRICHER = Enricher(stack_secret=lambda: b"unit-test-stack-secret")
 
 
@@ -178,6 +231,7 @@ def fake_stores(events: FakeEventStore | None = None, profiles: FakeProfileStore
         profiles=profiles or FakeProfileStore(),
         sessions=FakeSessionStore(events),
         projects=FakeProjectSettingsStore(),
+        idempotency=events,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -137,12 +137,24 @@ def test_a_different_user_agent_ip_or_project_gets_a_different_device(
 
 
 def test_every_stored_event_gets_its_own_id() -> None:
-    # Given the same request ingested twice at the same instant
+    # Given two requests of the same device at the same instant
     store = FakeEventStore()
 
     # When both are ingested
-    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
-    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
+    ingest(request(name="first"), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
+    ingest(request(name="second"), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
 
     # Then they are two events, neither overwriting the other
     assert len({event.id for event in tracked(store)}) == 2
+
+
+def test_an_identical_request_within_two_seconds_is_a_double_send_stored_once() -> None:
+    # Given a request, When exactly the same one arrives again a second later (OpenPanel's double-send rule)
+    store = FakeEventStore()
+    first = accepted(ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW))
+    again = accepted(ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW + timedelta(seconds=1)))
+    # Then it is answered as the first was, and stored once; after the window it is a new event
+    assert (again.device_id, again.session_id) == (first.device_id, first.session_id)
+    assert len(tracked(store)) == 1
+    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW + timedelta(seconds=3))
+    assert len(tracked(store)) == 2

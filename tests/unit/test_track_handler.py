@@ -16,6 +16,7 @@ from tests.unit.fakes import (
     FakeEventStore,
     FakeProfileStore,
     FakeProjectSettingsStore,
+    FakeRejectedEventStore,
     UnavailableEventStore,
     UnavailableSessionStore,
     fake_stores,
@@ -36,17 +37,25 @@ def track_app() -> ModuleType:
             "ENTITIES_TABLE": "beacon-unit-entities",
             "SESSIONS_TABLE": "beacon-unit-sessions",
             "DEVICE_SALT_SECRET": "beacon-unit-salt",
+            "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
+            "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
         },
     )
 
 
 @pytest.fixture
-def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
+def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch, rejected: FakeRejectedEventStore) -> FakeEventStore:
     fake = FakeEventStore()
     stores = fake_stores(fake)
     monkeypatch.setattr(track_app, "stores", lambda: stores)
     monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
+    monkeypatch.setattr(track_app, "rejected_store", lambda: rejected)
     return fake
+
+
+@pytest.fixture
+def rejected() -> FakeRejectedEventStore:
+    return FakeRejectedEventStore()
 
 
 def invoke(track_app: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +199,7 @@ def test_unavailable_store_is_a_503_with_retry_after(track_app: ModuleType, monk
         profiles=FakeProfileStore(),
         sessions=UnavailableSessionStore(),
         projects=FakeProjectSettingsStore(),
+        idempotency=FakeEventStore(),
     )
     monkeypatch.setattr(track_app, "stores", lambda: down)
     monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)

@@ -12,9 +12,12 @@ class TrackSettings(BaseModel):
     events_table: str = Field(min_length=1)
     entities_table: str = Field(min_length=1)
     sessions_table: str = Field(min_length=1)
+    idempotency_table: str = Field(min_length=1)
+    rejected_events_table: str = Field(min_length=1)
     device_salt_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret behind the daily salt
     event_retention_days: int = Field(default=400, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     geoip_database_path: str | None = None  # optional .mmdb (GeoLite2 / DB-IP City), e.g. from a layer under /opt
     store_ip_projects: frozenset[str] = frozenset()  # projects that opted in to storing raw client IPs
 
@@ -28,6 +31,8 @@ class TrackSettings(BaseModel):
                 "events_table": env.get("EVENTS_TABLE", ""),
                 "entities_table": env.get("ENTITIES_TABLE", ""),
                 "sessions_table": env.get("SESSIONS_TABLE", ""),
+                "idempotency_table": env.get("IDEMPOTENCY_TABLE", ""),
+                "rejected_events_table": env.get("REJECTED_EVENTS_TABLE", ""),
                 "device_salt_secret": env.get("DEVICE_SALT_SECRET", ""),
                 "event_retention_days": env.get("EVENT_RETENTION_DAYS", 400),
                 "max_body_bytes": env.get("MAX_BODY_BYTES", 64 * 1024),

@@ -53,6 +53,7 @@ class Event:
     device: dict[str, str] = field(default_factory=dict)  # from the user-agent, __os/__browser/… overrides win
     geo: dict[str, Any] = field(default_factory=dict)  # from CloudFront viewer headers or the optional GeoIP file
     ip: str | None = None  # stored only for projects that opt in
+    client_timestamp: str | None = None  # __timestamp as sent, kept beside the (skew-corrected) event time
 
 
 @dataclass(frozen=True)

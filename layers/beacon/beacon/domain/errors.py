@@ -48,3 +48,13 @@ class DependencyUnavailableError(BeaconError):
     status = 503
     public_message = "Service temporarily unavailable"
     retry_after_seconds = 5
+
+
+class DuplicateEventError(Exception):
+    """Control flow, not an API error: the event's idempotency key was already used; answer as the first."""
+
+    def __init__(self, session_id: str | None = None, device_id: str | None = None) -> None:
+        super().__init__("duplicate event")
+        # Known for a double send caught on the session item; an idempotency key's answer is stored with it.
+        self.session_id = session_id
+        self.device_id = device_id

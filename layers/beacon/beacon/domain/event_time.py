@@ -20,9 +20,16 @@ def parse_timestamp(raw: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def resolve_event_time(raw: Any, received_at: datetime) -> tuple[datetime, bool]:
-    """(event time, from_past): unparsable or more than a minute ahead → receipt time."""
+def resolve_event_time(raw: Any, received_at: datetime, sent_at: Any = None) -> tuple[datetime, bool]:
+    """(event time, from_past): unparsable or more than a minute ahead → receipt time.
+
+    With `sent_at` (the client's clock when it sent the request), the client's clock error is removed
+    as Segment and Snowplow do: event time = received_at - (sent_at - timestamp).
+    """
     moment = parse_timestamp(raw)
+    sent = parse_timestamp(sent_at)
+    if moment is not None and sent is not None:
+        moment = received_at - (sent - moment)
     if moment is None or moment > received_at + MAX_FUTURE:
         return received_at, False
     return moment, moment < received_at - PAST_THRESHOLD

@@ -7,6 +7,7 @@ identify is idempotent, so a retry after a failed event write is safe.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +24,13 @@ from beacon.domain.entities import (
     RequestMeta,
     TrackResult,
 )
-from beacon.domain.errors import ForbiddenError, InvalidRequestError, RevenueRequiresSecretError
+from beacon.domain.errors import (
+    DependencyUnavailableError,
+    DuplicateEventError,
+    ForbiddenError,
+    InvalidRequestError,
+    RevenueRequiresSecretError,
+)
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.filters import NO_FILTERS, ProjectFilters, ProjectSettingsStore
 from beacon.domain.ids import new_event_id
@@ -45,6 +52,13 @@ from beacon.models.requests import (
 
 class EventStore(Protocol):
     def put_event(self, event: Event) -> None: ...
+    def put_claimed_event(self, event: Event, idempotency_key: str) -> None:
+        """Store the event and claim the key atomically; DuplicateEventError when the key was used."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    def previous_answer(self, project_id: str, key: str) -> TrackResult | None: ...
 
 
 class ProfileStore(Protocol):
@@ -64,6 +78,7 @@ class Stores:
     profiles: ProfileStore
     sessions: SessionStore
     projects: ProjectSettingsStore
+    idempotency: IdempotencyStore
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,8 @@ class Ingestion:
     stores: Stores
     store_ip: bool
     filters: ProjectFilters = NO_FILTERS
+    idempotency_key: str | None = None  # from the Idempotency-Key header, or a batch's body and index
+    sent_at: str | None = None  # the client's clock when it sent the request (clock-skew correction)
 
     @property
     def project_id(self) -> str:
@@ -97,13 +114,14 @@ def ingest(
     enricher: Enricher,
     now: datetime,
     store_ip: bool = False,
+    idempotency_key: str | None = None,
+    sent_at: str | None = None,
 ) -> TrackResult | BotDetected:
     if caller.client_type is ClientType.READ:
         raise ForbiddenError("Read clients cannot send events")
-    if not caller.secret_auth:  # server SDKs are never bot-filtered
-        bot = detect_bot(meta.user_agent)
-        if bot is not None:
-            return BotDetected(name=bot.name, type=bot.type)
+    bot = request_bot(caller, meta)
+    if bot is not None:
+        return bot
     if isinstance(request, TrackEventRequest):
         reserved = request.payload.properties
         ip_override = str(reserved.ip) if reserved.ip is not None and caller.secret_auth else None  # no forged IPs
@@ -114,13 +132,21 @@ def ingest(
         enrichment = enricher.enrich(caller.project_id, meta, now)
     filters = stores.projects.get_filters(caller.project_id)
     filters.check_ip(enrichment.ip.address)
-    context = Ingestion(caller, enrichment, now, stores, store_ip, filters)
+    context = Ingestion(caller, enrichment, now, stores, store_ip, filters, idempotency_key, sent_at)
     if isinstance(request, TrackEventRequest):
         assignment = track_event(request, context)
     else:
         assignment = current_session(stores.sessions, caller.project_id, enrichment.ids, now)
         apply_profile_request(request, context, assignment)
     return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)
+
+
+def request_bot(caller: Caller, meta: RequestMeta) -> BotDetected | None:
+    """A likely bot, on a request without a client secret (server SDKs are never bot-filtered)."""
+    if caller.secret_auth:
+        return None
+    bot = detect_bot(meta.user_agent)
+    return None if bot is None else BotDetected(name=bot.name, type=bot.type)
 
 
 def current_ids(
@@ -162,7 +188,7 @@ def track_event(request: TrackEventRequest, context: Ingestion) -> SessionAssign
         raise RevenueRequiresSecretError()
     identify = _event_identify(reserved.identify, payload.profileId)
     profile_id = context.resolve(payload.profileId) if payload.profileId is not None else None
-    event_time, from_past = resolve_event_time(reserved.timestamp, context.now)
+    event_time, from_past = resolve_event_time(reserved.timestamp, context.now, context.sent_at)
     if identify is not None:
         identify_profile(identify, context)
     enrichment = context.enrichment
@@ -185,12 +211,43 @@ def track_event(request: TrackEventRequest, context: Ingestion) -> SessionAssign
             device=enrichment.device.as_item(),
             geo=enrichment.geo.as_item() if enrichment.geo is not None else {},
             ip=enrichment.ip.address if context.store_ip else None,
+            client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
         )
 
     stores = context.stores
-    return store_in_session(
-        stores.sessions, context.project_id, enrichment.ids, context.now, build_event, stores.events.put_event
+    # An event's own __id wins over the request's key; without either, OpenPanel's double-send rule applies.
+    key = (
+        f"id#{reserved.id}" if reserved.id else (f"req#{context.idempotency_key}" if context.idempotency_key else None)
     )
+    fingerprint = None if key else _fingerprint(context.caller.client_id, request)
+
+    def store_event(event: Event) -> None:
+        if key is None:
+            stores.events.put_event(event)
+        else:
+            stores.events.put_claimed_event(event, key)
+
+    try:
+        return store_in_session(
+            stores.sessions, context.project_id, enrichment.ids, context.now, build_event, store_event, key, fingerprint
+        )
+    except DuplicateEventError as duplicate:
+        return _first_answer(duplicate, key, context)
+
+
+def _fingerprint(client_id: str, request: TrackEventRequest) -> str:
+    body = request.model_dump_json(by_alias=True)
+    return hashlib.sha256(f"{client_id}\x1f{body}".encode()).hexdigest()[:32]
+
+
+def _first_answer(duplicate: DuplicateEventError, key: str | None, context: Ingestion) -> SessionAssignment:
+    """A repeat answers as the first request did, and stores nothing."""
+    if duplicate.session_id is not None and duplicate.device_id is not None:
+        return SessionAssignment(duplicate.device_id, duplicate.session_id)
+    previous = context.stores.idempotency.previous_answer(context.project_id, key) if key else None
+    if previous is None:  # the claim failed, yet no record is readable: retrying will settle it
+        raise DependencyUnavailableError("Idempotency record not readable yet; retry")
+    return SessionAssignment(previous.device_id, previous.session_id)
 
 
 def _event_identify(identify: EventIdentify | None, event_profile_id: str | None) -> IdentifyPayload | None:

@@ -15,21 +15,34 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 
 from beacon.domain.entities import Event
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.domain.errors import DependencyUnavailableError, DuplicateEventError
 from beacon.domain.ids import DeviceIds, new_event_id, new_session_id
 
 SESSION_TIMEOUT = timedelta(minutes=30)
+# The same payload from the same client and device again within this window is an accidental double send.
+DUPLICATE_WINDOW = timedelta(seconds=2)
 
 
 class SessionStore(Protocol):
-    def continue_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
-        """The active session's id after recording activity at `now`; None when no session is active."""
+    def continue_session(
+        self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
+    ) -> str | None:
+        """The active session's id after recording activity at `now`; None when no session is active.
+        DuplicateEventError when the session's last event had the same fingerprint within DUPLICATE_WINDOW."""
         ...
 
     def start_session(
-        self, project_id: str, device_id: str, session_id: str, now: datetime, events: list[Event]
+        self,
+        project_id: str,
+        device_id: str,
+        session_id: str,
+        now: datetime,
+        events: list[Event],
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
     ) -> bool:
-        """Start a session and store `events`, atomically, unless one is active; False if one is."""
+        """Start a session and store `events` (claiming the last one's idempotency key), atomically, unless a
+        session is active; False if one is. DuplicateEventError when the key was already used."""
         ...
 
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
@@ -48,16 +61,19 @@ def _near_midnight(now: datetime) -> bool:
 
 
 def continue_active_session(
-    store: SessionStore, project_id: str, ids: DeviceIds, now: datetime
+    store: SessionStore, project_id: str, ids: DeviceIds, now: datetime, fingerprint: str | None = None
 ) -> SessionAssignment | None:
-    session_id = store.continue_session(project_id, ids.today, now)
-    if session_id is not None:
-        return SessionAssignment(ids.today, session_id)
+    devices = [ids.today]
     if ids.yesterday != ids.today and _near_midnight(now):
-        # A visit that started before midnight keeps yesterday's device id until it ends.
-        session_id = store.continue_session(project_id, ids.yesterday, now)
+        devices.append(ids.yesterday)  # a visit that started before midnight keeps yesterday's device id
+    for device_id in devices:
+        try:
+            session_id = store.continue_session(project_id, device_id, now, fingerprint)
+        except DuplicateEventError as duplicate:
+            duplicate.device_id = device_id
+            raise
         if session_id is not None:
-            return SessionAssignment(ids.yesterday, session_id)
+            return SessionAssignment(device_id, session_id)
     return None
 
 
@@ -83,13 +99,19 @@ def store_in_session(
     now: datetime,
     build_event: Callable[[str, str], Event],
     store_event: Callable[[Event], None],
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
 ) -> SessionAssignment:
-    """Store the event built for (device id, session id) in the device's session, starting one if needed."""
-    active = continue_active_session(store, project_id, ids, now)
+    """Store the event built for (device id, session id) in the device's session, starting one if needed.
+    DuplicateEventError when it repeats an idempotency key or is a double send."""
+    active = continue_active_session(store, project_id, ids, now, fingerprint)
     if active is None:
         session_id = new_session_id()
         event = build_event(ids.today, session_id)
-        if store.start_session(project_id, ids.today, session_id, now, [session_start_event(event), event]):
+        started = store.start_session(
+            project_id, ids.today, session_id, now, [session_start_event(event), event], idempotency_key, fingerprint
+        )
+        if started:
             return SessionAssignment(ids.today, session_id)
         active = continue_active_session(store, project_id, ids, now)  # lost the race: join the winner's session
         if active is None:

@@ -130,6 +130,7 @@ class TrackProperties(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=False)
 
     timestamp: Any = Field(default=None, alias="__timestamp")
+    id: str | None = Field(default=None, alias="__id", min_length=1, max_length=64)  # idempotency key
     ip: IPvAnyAddress | None = Field(default=None, alias="__ip")
     deviceId: str | None = Field(default=None, alias="__deviceId", min_length=1, max_length=64)
     identify: EventIdentify | None = Field(default=None, alias="__identify")
@@ -266,3 +267,20 @@ TRACK_REQUEST_ADAPTER: TypeAdapter[TrackRequest] = TypeAdapter(TrackRequest)
 def parse_track_request(body: str | bytes) -> TrackRequest:
     """Parse and validate a raw JSON body in one pass; raises pydantic.ValidationError."""
     return TRACK_REQUEST_ADAPTER.validate_json(body)
+
+
+MAX_BATCH_EVENTS = 1000
+
+
+class BatchRequest(BaseModel):
+    """`POST /track/batch`: the items are validated one by one, so one bad event rejects only itself."""
+
+    batch: list[Any] = Field(max_length=MAX_BATCH_EVENTS)
+    sentAt: str | None = Field(default=None, max_length=64)
+
+
+BATCH_REQUEST_ADAPTER: TypeAdapter[BatchRequest] = TypeAdapter(BatchRequest)
+
+
+def parse_batch_request(body: str | bytes) -> BatchRequest:
+    return BATCH_REQUEST_ADAPTER.validate_json(body)

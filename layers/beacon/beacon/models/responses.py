@@ -31,3 +31,22 @@ class ErrorResponse(BaseModel):
     error: str
     status: int
     details: list[FieldErrorDetail] | None = None
+
+
+class BatchRejection(BaseModel):
+    index: int
+    error: str
+    status: int
+    details: list[FieldErrorDetail] | None = None
+
+
+class BatchResult(BaseModel):
+    index: int
+    deviceId: str
+    sessionId: str
+
+
+class BatchResponse(BaseModel):
+    accepted: int
+    rejected: list[BatchRejection]
+    results: list[BatchResult]

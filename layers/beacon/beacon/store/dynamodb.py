@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from beacon.domain.errors import DuplicateEventError
 from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, dynamodb_client, error_code, unavailable
 
 if TYPE_CHECKING:
@@ -62,6 +63,20 @@ def translate_errors() -> Iterator[None]:
         raise
     except TRANSPORT_ERRORS as exc:
         raise unavailable("DynamoDB", exc) from exc
+
+
+def transact(client: Any, actions: list[dict[str, Any]], claims: int = 0) -> None:
+    """TransactWriteItems; when one of the first `claims` actions (idempotency claims) fails its condition,
+    DuplicateEventError: the request was already stored."""
+    try:
+        with translate_errors():
+            client.transact_write_items(TransactItems=actions)
+    except ClientError as exc:
+        if error_code(exc) == "TransactionCanceledException":
+            codes = cancellation_codes(exc)
+            if any(code == "ConditionalCheckFailed" for code in codes[:claims]):
+                raise DuplicateEventError() from exc
+        raise
 
 
 class DynamoDBRepository:

@@ -16,8 +16,10 @@ from beacon.store.dynamodb import (
     deserialize_item,
     serialize_item,
     to_dynamodb_json,
+    transact,
     translate_errors,
 )
+from beacon.store.idempotency import claim_action
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -73,13 +75,42 @@ def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
         item["geo"] = dict(event.geo)
     if event.ip is not None:
         item["ip"] = event.ip
+    if event.client_timestamp is not None:
+        item["clientTimestamp"] = event.client_timestamp[:64]
     return serialize_item(item)
 
 
 class DynamoDBEventStore(DynamoDBRepository):
-    def __init__(self, table_name: str, retention_days: int, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        retention_days: int,
+        client: DynamoDBClient | None = None,
+        idempotency_table: str | None = None,
+    ) -> None:
         super().__init__(table_name, client)
         self._retention_days = retention_days
+        self._idempotency_table = idempotency_table
+
+    def put_action(self, event: Event) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": event_to_item(event, self._retention_days),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def claim_actions(self, event: Event, idempotency_key: str | None) -> list[dict[str, Any]]:
+        if idempotency_key is None:
+            return []
+        if self._idempotency_table is None:
+            raise RuntimeError("an idempotency key needs the idempotency table")
+        return [claim_action(self._idempotency_table, idempotency_key, event)]
+
+    def put_claimed_event(self, event: Event, idempotency_key: str) -> None:
+        """Store the event and claim its idempotency key atomically; DuplicateEventError on a repeat."""
+        transact(self.client, [*self.claim_actions(event, idempotency_key), self.put_action(event)], claims=1)
 
     def put_event(self, event: Event) -> None:
         try:

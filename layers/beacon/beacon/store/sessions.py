@@ -8,16 +8,18 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import Event
-from beacon.domain.sessions import SESSION_TIMEOUT
+from beacon.domain.errors import DuplicateEventError
+from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
 from beacon.store.aws import error_code
-from beacon.store.dynamodb import DynamoDBRepository, cancellation_codes, translate_errors
-from beacon.store.events import event_to_item, isoformat_ms
+from beacon.store.dynamodb import DynamoDBRepository, cancellation_codes, transact, translate_errors
+from beacon.store.events import DynamoDBEventStore, isoformat_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 # Session items outlive their 30-minute window by a day, then DynamoDB's TTL removes them.
 SESSION_ITEM_LIFETIME = timedelta(days=1)
+NO_FINGERPRINT = "-"  # requests with an idempotency key are deduplicated by it, not by fingerprint
 
 
 def session_key(project_id: str, device_id: str) -> dict[str, Any]:
@@ -25,70 +27,81 @@ def session_key(project_id: str, device_id: str) -> dict[str, Any]:
 
 
 class DynamoDBSessionStore(DynamoDBRepository):
-    def __init__(
-        self, table_name: str, events_table: str, retention_days: int, client: DynamoDBClient | None = None
-    ) -> None:
-        super().__init__(table_name, client)
-        self._events_table = events_table
-        self._retention_days = retention_days
+    def __init__(self, table_name: str, events: DynamoDBEventStore, client: DynamoDBClient | None = None) -> None:
+        super().__init__(table_name, client or events._client)
+        self._events = events
 
     @staticmethod
-    def _times(now: datetime) -> dict[str, Any]:
+    def _times(now: datetime, fingerprint: str | None) -> dict[str, Any]:
         return {
             ":now": {"S": isoformat_ms(now)},
             ":cutoff": {"S": isoformat_ms(now - SESSION_TIMEOUT)},
             ":expires": {"N": str(int((now + SESSION_ITEM_LIFETIME).timestamp()))},
+            ":fingerprint": {"S": fingerprint or NO_FINGERPRINT},
         }
 
-    def continue_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
+    def continue_session(
+        self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
+    ) -> str | None:
         try:
             with translate_errors():
                 response = self.client.update_item(
                     TableName=self._table,
                     Key=session_key(project_id, device_id),
-                    UpdateExpression="SET lastSeenAt = :now, expiresAt = :expires",
-                    ConditionExpression="lastSeenAt >= :cutoff",
-                    ExpressionAttributeValues=self._times(now),
+                    UpdateExpression="SET lastSeenAt = :now, expiresAt = :expires, lastFingerprint = :fingerprint",
+                    # The same payload again within seconds is an accidental double send (OpenPanel's rule).
+                    ConditionExpression=(
+                        "lastSeenAt >= :cutoff AND "
+                        "(attribute_not_exists(lastFingerprint) OR lastFingerprint <> :fingerprint "
+                        "OR lastFingerprint = :noFingerprint OR lastSeenAt < :duplicates)"
+                    ),
+                    ExpressionAttributeValues={
+                        **self._times(now, fingerprint),
+                        ":noFingerprint": {"S": NO_FINGERPRINT},
+                        ":duplicates": {"S": isoformat_ms(now - DUPLICATE_WINDOW)},
+                    },
                     ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None  # no session, or it went quiet more than 30 minutes ago
-            raise
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            old: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
+            active = "lastSeenAt" in old and old["lastSeenAt"]["S"] >= isoformat_ms(now - SESSION_TIMEOUT)
+            if active and fingerprint is not None and old.get("lastFingerprint", {}).get("S") == fingerprint:
+                raise DuplicateEventError(session_id=old["sessionId"]["S"]) from exc
+            return None  # no session, or it went quiet more than 30 minutes ago
         return str(response["Attributes"]["sessionId"]["S"])
 
     def start_session(
-        self, project_id: str, device_id: str, session_id: str, now: datetime, events: list[Event]
+        self,
+        project_id: str,
+        device_id: str,
+        session_id: str,
+        now: datetime,
+        events: list[Event],
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
     ) -> bool:
         start = {
             "Update": {
                 "TableName": self._table,
                 "Key": session_key(project_id, device_id),
                 "UpdateExpression": (
-                    "SET sessionId = :session, startedAt = :now, lastSeenAt = :now, expiresAt = :expires"
+                    "SET sessionId = :session, startedAt = :now, lastSeenAt = :now, expiresAt = :expires, "
+                    "lastFingerprint = :fingerprint"
                 ),
                 "ConditionExpression": "attribute_not_exists(pk) OR lastSeenAt < :cutoff",
-                "ExpressionAttributeValues": {**self._times(now), ":session": {"S": session_id}},
+                "ExpressionAttributeValues": {**self._times(now, fingerprint), ":session": {"S": session_id}},
             }
         }
-        puts = [
-            {
-                "Put": {
-                    "TableName": self._events_table,
-                    "Item": event_to_item(event, self._retention_days),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-            for event in events
-        ]
+        claims = self._events.claim_actions(events[-1], idempotency_key)
+        puts = [self._events.put_action(event) for event in events]
         try:
-            with translate_errors():
-                self.client.transact_write_items(TransactItems=[start, *puts])  # type: ignore[list-item]
+            transact(self.client, [*claims, start, *puts], claims=len(claims))
         except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
+            codes = cancellation_codes(exc) if error_code(exc) == "TransactionCanceledException" else []
+            if len(codes) > len(claims) and codes[len(claims)] == "ConditionalCheckFailed":
                 return False  # another request started the session first
             raise
         return True

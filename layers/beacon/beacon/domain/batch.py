@@ -1,0 +1,73 @@
+"""`POST /track/batch`: every item is validated and stored on its own, so one bad event rejects only itself.
+
+Items are stored in parallel (threads; the stores are thread-safe). Each carries an idempotency key,
+the request's Idempotency-Key header or, without one, a hash of the batch body, plus its index, so
+retrying the same batch after a partial failure stores each event once.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from beacon.domain.enrich import Enricher
+from beacon.domain.entities import BotDetected, Caller, RequestMeta, TrackResult
+from beacon.domain.errors import BeaconError, DependencyUnavailableError
+from beacon.domain.ingest import Stores, ingest
+from beacon.models.requests import TRACK_REQUEST_ADAPTER
+from beacon.models.responses import ErrorResponse, FieldErrorDetail
+from beacon.models.validation import validation_error_response
+
+BATCH_WORKERS = 16
+
+
+@dataclass
+class BatchOutcome:
+    results: list[tuple[int, TrackResult]] = field(default_factory=list)
+    rejected: list[tuple[int, ErrorResponse]] = field(default_factory=list)
+    not_stored: list[int] = field(default_factory=list)
+
+
+def ingest_batch(
+    items: list[Any],
+    caller: Caller,
+    meta: RequestMeta,
+    stores: Stores,
+    enricher: Enricher,
+    now: datetime,
+    batch_key: str,
+    sent_at: str | None = None,
+    store_ip: bool = False,
+) -> BatchOutcome:
+    outcome = BatchOutcome()
+    valid = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, TRACK_REQUEST_ADAPTER.validate_python(item)))
+        except ValidationError as exc:
+            outcome.rejected.append((index, validation_error_response(exc)))
+
+    def store(entry: tuple[int, Any]) -> tuple[int, TrackResult | BotDetected | BeaconError]:
+        index, request = entry
+        try:
+            key = f"{batch_key}#{index}"
+            return index, ingest(request, caller, meta, stores, enricher, now, store_ip, key, sent_at)
+        except BeaconError as exc:
+            return index, exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(BATCH_WORKERS, len(valid)))) as pool:
+        for index, result in pool.map(store, valid):
+            if isinstance(result, TrackResult):
+                outcome.results.append((index, result))
+            elif isinstance(result, DependencyUnavailableError):
+                outcome.not_stored.append(index)
+            elif isinstance(result, BeaconError):
+                details = [FieldErrorDetail(**detail) for detail in result.details] if result.details else None
+                error = ErrorResponse(error=result.message, status=result.status, details=details)
+                outcome.rejected.append((index, error))
+    outcome.rejected.sort(key=lambda pair: pair[0])
+    return outcome
