@@ -1,13 +1,19 @@
 """`python -m admin <group> ...` (and the `./beacon` wrapper): Beacon's operator commands.
 
 beacon clients create|list|show|rotate|revoke    (see `beacon clients --help`)
+beacon projects filters --project P [...]        blocked IPs and profile ids
+beacon rejected list --project P                 events refused for validation (14 days)
 """
 
 from __future__ import annotations
 
 import sys
 
-GROUPS = {"clients": "the client lifecycle: create, list, show, rotate, revoke"}
+GROUPS = {
+    "clients": "the client lifecycle: create, list, show, rotate, revoke",
+    "projects": "a project's filters: blocked IPs/networks and profile ids",
+    "rejected": "events refused for validation, kept 14 days",
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,6 +34,14 @@ def main(argv: list[str] | None = None) -> None:
         from admin.clients import main as clients_main
 
         clients_main(args[1:], prog="beacon clients")
+    elif args[0] == "projects":
+        from admin.projects import main as projects_main
+
+        projects_main(args[1:])
+    else:
+        from admin.rejected import main as rejected_main
+
+        rejected_main(args[1:])
 
 
 if __name__ == "__main__":

@@ -9,29 +9,12 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import sys
 
+from admin.tables import table_name
 from beacon.domain.auth import PROJECT_ID_PATTERN
 from beacon.domain.filters import ProjectFilters
 from beacon.store.projects import DynamoDBProjectSettingsStore
-
-
-def _table_name(stack_name: str | None) -> str:
-    if stack_name:
-        import boto3
-
-        stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
-        outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-        return outputs["EntitiesTableName"]
-    from local.stack import _running_stack, local_aws_env
-    from local.template import read_template
-
-    state = _running_stack()
-    if state is None:
-        raise SystemExit("error: no local stack is running; start one with `make run` first")
-    os.environ.update(local_aws_env(state["dynamodbPort"], state["secretsPort"]))
-    return read_template().functions()["TrackFunction"].environment["ENTITIES_TABLE"]
 
 
 def filters_as_json(filters: ProjectFilters) -> dict[str, list[str]]:
@@ -61,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not PROJECT_ID_PATTERN.fullmatch(args.project):
         raise SystemExit("error: not a project id")
-    store = DynamoDBProjectSettingsStore(_table_name(args.stack_name), cache_seconds=0)
+    table = table_name("ENTITIES_TABLE", "EntitiesTableName", args.stack_name)
+    store = DynamoDBProjectSettingsStore(table, cache_seconds=0)
     current = store.change_filters(
         args.project, args.block_ip, args.unblock_ip, args.block_profile, args.unblock_profile
     )

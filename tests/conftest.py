@@ -4,6 +4,7 @@ and stop it afterwards, so no process outlives the run and a running `make run` 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -126,3 +127,26 @@ def unreachable_dynamodb() -> Any:
 def aws_env(local_stack: LocalStack) -> dict[str, str]:
     """The environment a subprocess needs to reach the test stack."""
     return {**os.environ, **local_stack.env, "PYTHONPATH": f"{ROOT / 'layers' / 'beacon'}{os.pathsep}{ROOT}"}
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_stack: LocalStack) -> Path:
+    """A state dir whose run.json names the test stack (and this live process), as `make run` writes it."""
+    for name, value in local_stack.env.items():
+        monkeypatch.setenv(name, value)
+    run_file = tmp_path / "run.json"
+    run_file.write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "gatewayPort": 0,
+                "dynamodbPort": local_stack.dynamodb_port,
+                "secretsPort": local_stack.secrets_port,
+            }
+        )
+    )
+    import local.stack
+
+    monkeypatch.setattr(local.stack, "RUN_FILE", run_file)
+    monkeypatch.setattr(local.stack, "CLIENTS_FILE", tmp_path / "clients.json")
+    return tmp_path

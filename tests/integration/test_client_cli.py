@@ -5,7 +5,6 @@ plans against moto's API Gateway (the same moto server, standing in for the stac
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-import local.stack
 from admin.clients import ApiGatewayKeys, ClientTarget, StackResources, main, parse_args, run
 from beacon.domain.auth import ClientRecord, authenticate
 from beacon.domain.errors import InvalidCredentialsError
@@ -22,27 +20,6 @@ from beacon.store.clients import SecretsManagerClientStore, client_record_from_s
 from local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_stack: LocalStack) -> Path:
-    """A state dir whose run.json names the test stack (and this live process), as `make run` writes it."""
-    for name, value in local_stack.env.items():
-        monkeypatch.setenv(name, value)
-    run_file = tmp_path / "run.json"
-    run_file.write_text(
-        json.dumps(
-            {
-                "pid": os.getpid(),
-                "gatewayPort": 0,
-                "dynamodbPort": local_stack.dynamodb_port,
-                "secretsPort": local_stack.secrets_port,
-            }
-        )
-    )
-    monkeypatch.setattr(local.stack, "RUN_FILE", run_file)
-    monkeypatch.setattr(local.stack, "CLIENTS_FILE", tmp_path / "clients.json")
-    return tmp_path
 
 
 @pytest.fixture

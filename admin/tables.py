@@ -1,0 +1,25 @@
+"""Where a Beacon table is: the running local stack's (from template.yaml) or a deployed stack's output."""
+
+from __future__ import annotations
+
+import os
+
+
+def table_name(env_var: str, output_key: str, stack_name: str | None) -> str:
+    """The table the track function knows as `env_var`; in AWS, the stack output `output_key`."""
+    if stack_name:
+        import boto3
+
+        stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+        if output_key not in outputs:
+            raise SystemExit(f"error: stack {stack_name} has no output {output_key}")
+        return outputs[output_key]
+    from local.stack import _running_stack, local_aws_env
+    from local.template import read_template
+
+    state = _running_stack()
+    if state is None:
+        raise SystemExit("error: no local stack is running; start one with `make run` first")
+    os.environ.update(local_aws_env(state["dynamodbPort"], state["secretsPort"]))
+    return read_template().functions()["TrackFunction"].environment[env_var]

@@ -1,0 +1,55 @@
+"""`beacon projects filters` and `beacon rejected list` against the running (test) stack."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from admin.__main__ import main as beacon
+from beacon.domain.rejections import RejectedEvent
+from beacon.store.rejected import DynamoDBRejectedEventStore
+
+pytestmark = pytest.mark.integration
+
+
+def test_filters_are_changed_and_shown(state_dir, project_id, capsys):
+    # When an operator blocks a network and a profile, then unblocks the profile
+    beacon(["projects", "filters", "--project", project_id, "--block-ip", "203.0.113.9/24", "--block-profile", "u1"])
+    capsys.readouterr()
+    beacon(["projects", "filters", "--project", project_id, "--unblock-profile", "u1"])
+    # Then the filters as stored now are printed (networks normalized)
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == {"projectId": project_id, "blockedIps": ["203.0.113.0/24"], "blockedProfileIds": []}
+
+
+def test_a_malformed_network_is_refused(state_dir, project_id):
+    with pytest.raises(SystemExit):
+        beacon(["projects", "filters", "--project", project_id, "--block-ip", "not-a-network"])
+
+
+def test_rejected_events_are_listed_newest_first(state_dir, project_id, dynamodb, template_env, capsys):
+    # Given two rejected events of the project
+    store = DynamoDBRejectedEventStore(template_env["REJECTED_EVENTS_TABLE"], client=dynamodb)
+    for second, reason in ((1, "older"), (2, "newer")):
+        store.put_rejected(
+            [
+                RejectedEvent(
+                    project_id=project_id,
+                    client_id="c-1",
+                    reason=reason,
+                    status=400,
+                    received_at=datetime(2026, 11, 22, 12, 0, second, tzinfo=UTC),
+                    payload='{"type": "track"}',
+                    details=[{"field": "payload.name", "message": "Field required", "type": "missing"}],
+                )
+            ]
+        )
+    # When the operator lists them
+    beacon(["rejected", "list", "--project", project_id])
+    listed = json.loads(capsys.readouterr().out)
+    # Then they come newest first, with reason, details and payload
+    assert [entry["reason"] for entry in listed] == ["newer", "older"]
+    assert listed[0]["details"][0]["field"] == "payload.name"
+    assert listed[0]["projectId"] == project_id and listed[0]["payload"] == '{"type": "track"}'
