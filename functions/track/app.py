@@ -66,7 +66,7 @@ def stores() -> Stores:
     )
     return Stores(
         events=events,
-        profiles=DynamoDBProfileStore(settings.entities_table),
+        profiles=DynamoDBProfileStore(settings.entities_table, idempotency_table=settings.idempotency_table),
         sessions=DynamoDBSessionStore(settings.sessions_table, events),
         projects=DynamoDBProjectSettingsStore(settings.entities_table),
         idempotency=DynamoDBIdempotencyStore(settings.idempotency_table),

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import GroupUpdate, ProfileUpdate
-from beacon.domain.errors import ConflictError, DependencyUnavailableError, InvalidRequestError
+from beacon.domain.entities import GroupUpdate, ProfileUpdate, TrackResult
+from beacon.domain.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 from beacon.store.profiles import DynamoDBProfileStore
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,9 @@ WORKERS = 16
 
 @pytest.fixture
 def store(dynamodb: Any, template_env: dict[str, str]) -> DynamoDBProfileStore:
-    return DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=dynamodb)
+    return DynamoDBProfileStore(
+        template_env["ENTITIES_TABLE"], client=dynamodb, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
+    )
 
 
 def add_concurrently(store: DynamoDBProfileStore, project_id: str, profile_id: str, path: list[str]) -> None:
@@ -364,3 +366,31 @@ def test_unreachable_dynamodb_is_a_dependency_error_on_identify(unreachable_stor
     with pytest.raises(DependencyUnavailableError) as error:
         unreachable_store.identify(project_id, ProfileUpdate("u-1", first_name="Joe"), NOW)
     assert error.value.status == 503
+
+
+# -- idempotent counters ----------------------------------------------------------------------------------
+
+
+ANSWER = TrackResult(device_id="d" * 32, session_id="s-1")
+
+
+@pytest.mark.parametrize("path", [["visits"], ["stats", "visits"]], ids=["top-level", "nested"])
+def test_a_claimed_increment_is_applied_once_per_key(store, project_id, path):
+    # Given an increment claimed with a key, When it is repeated with that key and then sent with another
+    store.add_to_property(project_id, "u1", path, Decimal(1), NOW, "req#k1", ANSWER)
+    with pytest.raises(DuplicateEventError):
+        store.add_to_property(project_id, "u1", path, Decimal(1), NOW, "req#k1", ANSWER)
+    store.add_to_property(project_id, "u1", path, Decimal(1), NOW, "req#k2", ANSWER)
+    # Then the repeat changed nothing
+    properties = store.get_profile(project_id, "u1")["properties"]
+    value = properties[path[0]] if len(path) == 1 else properties[path[0]][path[1]]
+    assert value == 2
+
+
+def test_a_claimed_increment_of_a_non_numeric_value_is_a_400_and_claims_nothing(store, project_id):
+    store.identify(project_id, ProfileUpdate(profile_id="u1", properties={"plan": "pro"}), NOW)
+    with pytest.raises(InvalidRequestError):
+        store.add_to_property(project_id, "u1", ["plan"], Decimal(1), NOW, "req#k1", ANSWER)
+    # the key was not used up: the same key works for a valid request
+    store.add_to_property(project_id, "u1", ["visits"], Decimal(1), NOW, "req#k1", ANSWER)
+    assert store.get_profile(project_id, "u1")["properties"]["visits"] == 1

@@ -93,6 +93,7 @@ class FakeProfileStore:
     def __init__(self) -> None:
         self.profiles: dict[tuple[str, str], dict[str, Any]] = {}
         self.aliases: dict[tuple[str, str], str] = {}
+        self.claims: dict[tuple[str, str], TrackResult] = {}
         self.groups: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _profile(self, project_id: str, profile_id: str, now: datetime) -> dict[str, Any]:
@@ -121,7 +122,19 @@ class FakeProfileStore:
         self.aliases[(project_id, alias)] = profile_id
         self._profile(project_id, profile_id, now).setdefault("aliases", set()).add(alias)
 
-    def add_to_property(self, project_id: str, profile_id: str, path: list[str], delta: Decimal, now: datetime) -> None:
+    def add_to_property(
+        self,
+        project_id: str,
+        profile_id: str,
+        path: list[str],
+        delta: Decimal,
+        now: datetime,
+        idempotency_key: str | None = None,
+        answer: TrackResult | None = None,
+    ) -> None:
+        claim = None if idempotency_key is None or answer is None else (project_id, idempotency_key)
+        if claim is not None and claim in self.claims:
+            raise DuplicateEventError()
         container = self._profile(project_id, profile_id, now)["properties"]
         for part in path[:-1]:
             container = container.setdefault(part, {})
@@ -131,6 +144,8 @@ class FakeProfileStore:
         if isinstance(current, bool) or not isinstance(current, (int, float, Decimal)):
             raise InvalidRequestError(f"Property '{'.'.join(path)}' is not a number")
         container[path[-1]] = Decimal(str(current)) + delta
+        if claim is not None and answer is not None:  # claimed only with the addition, as in the transaction
+            self.claims[claim] = answer
 
     def upsert_group(self, project_id: str, group: GroupUpdate, now: datetime) -> None:
         stored = self.groups.setdefault((project_id, group.group_id), {"createdAt": now, "properties": {}})
@@ -226,9 +241,11 @@ UNIT_TEST_ENRICHER = Enricher(stack_secret=lambda: b"unit-test-stack-secret")
 
 def fake_stores(events: FakeEventStore | None = None, profiles: FakeProfileStore | None = None) -> Stores:
     events = events or FakeEventStore()
+    profiles = profiles or FakeProfileStore()
+    profiles.claims = events.claims  # one idempotency table
     return Stores(
         events=events,
-        profiles=profiles or FakeProfileStore(),
+        profiles=profiles,
         sessions=FakeSessionStore(events),
         projects=FakeProjectSettingsStore(),
         idempotency=events,

@@ -193,3 +193,18 @@ def test_timestamp_sets_the_event_time(world: World, timestamp: Any, expected_ti
     world.send("track", name="a", properties={"__timestamp": timestamp})
     [event] = tracked(world.events)
     assert (event.created_at, event.from_past, event.received_at) == (expected_time, from_past, NOW)
+
+
+def test_an_increment_repeated_with_the_same_idempotency_key_counts_once(world: World) -> None:
+    # Given an increment sent with an Idempotency-Key
+    request = parse_track_request(
+        json.dumps({"type": "increment", "payload": {"profileId": "1", "property": "visits"}})
+    )
+    meta = RequestMeta(request_id="r", source_ip="203.0.113.7", user_agent="curl/8.5.0")
+    first = ingest(request, world.caller, meta, world.stores, UNIT_TEST_ENRICHER, NOW, idempotency_key="retry-1")
+    # When the same request is retried with the same key, and another key is used afterwards
+    again = ingest(request, world.caller, meta, world.stores, UNIT_TEST_ENRICHER, NOW, idempotency_key="retry-1")
+    ingest(request, world.caller, meta, world.stores, UNIT_TEST_ENRICHER, NOW, idempotency_key="retry-2")
+    # Then the retry changed nothing and answered as the first did
+    assert again == first
+    assert world.profile("1")["properties"]["visits"] == 2

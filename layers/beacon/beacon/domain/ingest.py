@@ -66,8 +66,18 @@ class ProfileStore(Protocol):
     def identify(self, project_id: str, update: ProfileUpdate, now: datetime) -> None: ...
     def add_alias(self, project_id: str, profile_id: str, alias: str, now: datetime) -> None: ...
     def add_to_property(
-        self, project_id: str, profile_id: str, path: list[str], delta: Decimal, now: datetime
-    ) -> None: ...
+        self,
+        project_id: str,
+        profile_id: str,
+        path: list[str],
+        delta: Decimal,
+        now: datetime,
+        idempotency_key: str | None = None,
+        answer: TrackResult | None = None,
+    ) -> None:
+        """With an idempotency key, DuplicateEventError when the key was already used."""
+        ...
+
     def upsert_group(self, project_id: str, group: GroupUpdate, now: datetime) -> None: ...
     def add_groups(self, project_id: str, profile_id: str, group_ids: list[str], now: datetime) -> None: ...
 
@@ -137,7 +147,7 @@ def ingest(
         assignment = track_event(request, context)
     else:
         assignment = current_session(stores.sessions, caller.project_id, enrichment.ids, now)
-        apply_profile_request(request, context, assignment)
+        assignment = apply_profile_request(request, context, assignment)
     return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)
 
 
@@ -158,7 +168,10 @@ def current_ids(
     return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)
 
 
-def apply_profile_request(request: TrackRequest, context: Ingestion, assignment: SessionAssignment) -> None:
+def apply_profile_request(
+    request: TrackRequest, context: Ingestion, assignment: SessionAssignment
+) -> SessionAssignment:
+    """Apply a non-track request; the ids to answer with (a repeat's are the first request's)."""
     profiles = context.stores.profiles
     if isinstance(request, IdentifyRequest):
         identify_profile(request.payload, context)
@@ -168,9 +181,14 @@ def apply_profile_request(request: TrackRequest, context: Ingestion, assignment:
         sign = 1 if isinstance(request, IncrementRequest) else -1
         delta = Decimal(repr(request.payload.value)) * sign
         path = request.payload.property.split(".")  # a dot path: stats.visits
-        profiles.add_to_property(
-            context.project_id, context.resolve(request.payload.profileId), path, delta, context.now
-        )
+        profile_id = context.resolve(request.payload.profileId)
+        # The one profile change that is not idempotent by nature: an Idempotency-Key guards it.
+        key = f"req#{context.idempotency_key}" if context.idempotency_key else None
+        answer = TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)
+        try:
+            profiles.add_to_property(context.project_id, profile_id, path, delta, context.now, key, answer)
+        except DuplicateEventError as duplicate:
+            return _first_answer(duplicate, key, context)  # already applied: answer as the first time
     elif isinstance(request, GroupRequest):
         payload = request.payload
         group = GroupUpdate(group_id=payload.id, type=payload.type, name=payload.name, properties=payload.properties)
@@ -179,6 +197,7 @@ def apply_profile_request(request: TrackRequest, context: Ingestion, assignment:
         # Without a profileId, OpenPanel assigns the groups to the device's own profile.
         profile_id = context.resolve(request.payload.profileId or assignment.device_id)
         profiles.add_groups(context.project_id, profile_id, request.payload.groupIds, context.now)
+    return assignment
 
 
 def track_event(request: TrackEventRequest, context: Ingestion) -> SessionAssignment:

@@ -3,7 +3,7 @@ claimed in the same transaction as the event it guards, so a repeat is stored on
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from beacon.domain.entities import Event, TrackResult
@@ -18,18 +18,27 @@ def idempotency_key(project_id: str, key: str) -> dict[str, Any]:
 
 def claim_action(table: str, key: str, event: Event) -> dict[str, Any]:
     """A transaction Put that succeeds only for the key's first use within the window."""
-    now = event.received_at
+    answer = TrackResult(device_id=event.device_id, session_id=event.session_id)
+    return answer_claim_action(table, event.project_id, key, answer, event.received_at, event.id)
+
+
+def answer_claim_action(
+    table: str, project_id: str, key: str, answer: TrackResult, now: datetime, event_id: str | None = None
+) -> dict[str, Any]:
+    """The claim of a key, remembering what the request was answered (for any request type)."""
+    item = {
+        **idempotency_key(project_id, key),
+        "deviceId": {"S": answer.device_id},
+        "sessionId": {"S": answer.session_id},
+        "createdAt": {"S": now.isoformat()},
+        "expiresAt": {"N": str(int((now + IDEMPOTENCY_WINDOW).timestamp()))},
+    }
+    if event_id is not None:
+        item["eventId"] = {"S": event_id}
     return {
         "Put": {
             "TableName": table,
-            "Item": {
-                **idempotency_key(event.project_id, key),
-                "deviceId": {"S": event.device_id},
-                "sessionId": {"S": event.session_id},
-                "eventId": {"S": event.id},
-                "createdAt": {"S": now.isoformat()},
-                "expiresAt": {"N": str(int((now + IDEMPOTENCY_WINDOW).timestamp()))},
-            },
+            "Item": item,
             # An expired item may linger until DynamoDB's TTL sweeps it: it no longer counts.
             "ConditionExpression": "attribute_not_exists(pk) OR expiresAt < :now",
             "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}},

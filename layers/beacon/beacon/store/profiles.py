@@ -9,15 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from beacon.domain.entities import GroupUpdate, ProfileUpdate
+from beacon.domain.entities import GroupUpdate, ProfileUpdate, TrackResult
 from beacon.domain.errors import ConflictError, InvalidRequestError
 from beacon.store.aws import error_code
-from beacon.store.dynamodb import DynamoDBRepository, cancellation_codes, deserialize_item, serialize, translate_errors
+from beacon.store.dynamodb import (
+    DynamoDBRepository,
+    cancellation_codes,
+    deserialize_item,
+    serialize,
+    transact,
+    translate_errors,
+)
 from beacon.store.events import isoformat_ms
+from beacon.store.idempotency import answer_claim_action
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PROPERTY_PREFIX = "p:"
 
@@ -102,6 +113,12 @@ def entity_from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoDBProfileStore(DynamoDBRepository):
+    def __init__(
+        self, table_name: str, client: DynamoDBClient | None = None, idempotency_table: str | None = None
+    ) -> None:
+        super().__init__(table_name, client)
+        self._idempotency_table = idempotency_table
+
     def _update(self, key: dict[str, Any], builder: UpdateBuilder, **extra: Any) -> None:
         request = builder.expression()
         if "ConditionValues" in extra:
@@ -208,8 +225,18 @@ class DynamoDBProfileStore(DynamoDBRepository):
                 raise ConflictError(f"'{profile_id}' became an alias meanwhile; retry") from exc
             raise
 
-    def add_to_property(self, project_id: str, profile_id: str, path: list[str], delta: Decimal, now: datetime) -> None:
-        """Atomically add delta to a numeric property (dot path), starting from 0; creates missing maps."""
+    def add_to_property(
+        self,
+        project_id: str,
+        profile_id: str,
+        path: list[str],
+        delta: Decimal,
+        now: datetime,
+        idempotency_key: str | None = None,
+        answer: TrackResult | None = None,
+    ) -> None:
+        """Atomically add delta to a numeric property (dot path), starting from 0; creates missing maps.
+        With an idempotency key, the addition and the key's claim are one transaction (DuplicateEventError)."""
         key = profile_key(project_id, profile_id)
         builder = UpdateBuilder()
         builder.entity("profile", project_id, "profileId", profile_id, now)
@@ -220,18 +247,18 @@ class DynamoDBProfileStore(DynamoDBRepository):
             "ConditionExpression": f"attribute_not_exists({document}) OR attribute_type({document}, :numberType)",
             "ConditionValues": {":numberType": {"S": "N"}},
         }
+        if idempotency_key is not None and answer is not None:
+            if len(path) > 1:
+                self._create_maps(key, path)  # idempotent on its own; the addition below is the claimed part
+            self._claimed_update(key, builder, condition, project_id, idempotency_key, answer, now, path)
+            return
         try:
             self._update(key, builder, **condition)
             return
         except ClientError as exc:
             code = error_code(exc)
             if code == "ConditionalCheckFailedException":
-                raise InvalidRequestError(
-                    f"Property '{'.'.join(path)}' is not a number",
-                    details=[
-                        {"field": "payload.property", "message": "existing value is not numeric", "type": "not_numeric"}
-                    ],
-                ) from exc
+                raise not_numeric(path, "existing value is not numeric") from exc
             if code != "ValidationException" or len(path) == 1:
                 raise
         # A parent map is missing: create each level if absent (idempotent, race-free), then add once.
@@ -241,6 +268,38 @@ class DynamoDBProfileStore(DynamoDBRepository):
         except ClientError as exc:
             if error_code(exc) in ("ValidationException", "ConditionalCheckFailedException"):
                 raise not_numeric(path, "the path crosses a value that is not an object") from exc
+            raise
+
+    def _claimed_update(
+        self,
+        key: dict[str, Any],
+        builder: UpdateBuilder,
+        condition: dict[str, Any],
+        project_id: str,
+        idempotency_key: str,
+        answer: TrackResult,
+        now: datetime,
+        path: list[str],
+    ) -> None:
+        if self._idempotency_table is None:
+            raise RuntimeError("an idempotency key needs the idempotency table")
+        request = builder.expression()
+        request.setdefault("ExpressionAttributeValues", {}).update(condition["ConditionValues"])
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": key,
+                "ConditionExpression": condition["ConditionExpression"],
+                **request,
+            }
+        }
+        claim = answer_claim_action(self._idempotency_table, project_id, idempotency_key, answer, now)
+        try:
+            transact(self.client, [claim, update], claims=1)
+        except ClientError as exc:
+            codes = cancellation_codes(exc) if error_code(exc) == "TransactionCanceledException" else []
+            if len(codes) > 1 and codes[1] not in (None, "None"):
+                raise not_numeric(path, "existing value is not numeric, or the path crosses a non-object") from exc
             raise
 
     def _create_maps(self, key: dict[str, Any], path: list[str]) -> None:
