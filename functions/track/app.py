@@ -25,13 +25,12 @@ from beacon.domain.errors import (
     BeaconError,
     DependencyUnavailableError,
     InvalidRequestError,
-    PayloadTooLargeError,
 )
 from beacon.domain.filters import BlockedByFilterError
 from beacon.domain.ingest import Stores, current_ids, ingest, request_bot
 from beacon.domain.rejections import RejectedEvent, truncated_payload
 from beacon.models.body import decode_body
-from beacon.models.requests import MAX_BATCH_EVENTS, parse_batch_request, parse_track_request
+from beacon.models.requests import parse_batch_request, parse_track_request
 from beacon.models.responses import (
     BatchRejection,
     BatchResponse,
@@ -193,9 +192,6 @@ def track() -> Response[str]:
 @tracer.capture_method
 def track_batch() -> Response[str]:
     body = request_body(settings.max_batch_bytes)
-    raw = json.loads(body) if body[:1] == b"{" else None  # a cheap size check before validating 1000 events
-    if isinstance(raw, dict) and isinstance(raw.get("batch"), list) and len(raw["batch"]) > MAX_BATCH_EVENTS:
-        raise PayloadTooLargeError(f"A batch holds at most {MAX_BATCH_EVENTS} events")
     batch = parse_batch_request(body)
     caller, meta = current_caller(), request_meta()
     bot = request_bot(caller, meta)

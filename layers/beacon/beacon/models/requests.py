@@ -6,6 +6,7 @@ DynamoDB's number range; they are documented in the README.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any, Literal, Union
 
@@ -23,6 +24,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from beacon.domain.errors import InvalidRequestError, PayloadTooLargeError
 
 MAX_PROPERTY_DEPTH = 5
 MAX_PROPERTY_KEYS = 200
@@ -283,4 +286,13 @@ BATCH_REQUEST_ADAPTER: TypeAdapter[BatchRequest] = TypeAdapter(BatchRequest)
 
 
 def parse_batch_request(body: str | bytes) -> BatchRequest:
-    return BATCH_REQUEST_ADAPTER.validate_json(body)
+    """Parse once, count before validating (over MAX_BATCH_EVENTS is a 413, not a 400), then validate."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise InvalidRequestError(
+            "Invalid JSON body", details=[{"field": "body", "message": str(exc)[:200], "type": "json_invalid"}]
+        ) from exc
+    if isinstance(raw, dict) and isinstance(raw.get("batch"), list) and len(raw["batch"]) > MAX_BATCH_EVENTS:
+        raise PayloadTooLargeError(f"A batch holds at most {MAX_BATCH_EVENTS} events")
+    return BATCH_REQUEST_ADAPTER.validate_python(raw)
