@@ -62,3 +62,18 @@ def response_header(response: dict[str, Any], name: str) -> str | None:
         if key.lower() == name.lower():
             return ",".join(values)
     return None
+
+
+# The track function's settings as template.yaml gives them, with table names no test ever reaches.
+TRACK_ENV = {
+    "EVENTS_TABLE": "beacon-unit-events",
+    "ENTITIES_TABLE": "beacon-unit-entities",
+    "SESSIONS_TABLE": "beacon-unit-sessions",
+    "DEVICE_SALT_SECRET": "beacon-unit-salt",
+    "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
+    "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
+}
+
+
+def load_track_function() -> ModuleType:
+    return load_function("track", TRACK_ENV)

@@ -28,7 +28,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
+from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, response_header
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SAFARI = (
@@ -285,17 +285,7 @@ handler_warnings = pytest.mark.filterwarnings("ignore:No application metrics to 
 
 @pytest.fixture(scope="module")
 def track_app() -> ModuleType:
-    return load_function(
-        "track",
-        {
-            "EVENTS_TABLE": "beacon-unit-events",
-            "ENTITIES_TABLE": "beacon-unit-entities",
-            "SESSIONS_TABLE": "beacon-unit-sessions",
-            "DEVICE_SALT_SECRET": "beacon-unit-salt",
-            "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
-            "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
-        },
-    )
+    return load_track_function()
 
 
 @pytest.fixture

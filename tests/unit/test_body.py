@@ -17,7 +17,7 @@ import pytest
 from beacon.domain.errors import InvalidRequestError, PayloadTooLargeError
 from beacon.models.body import decode_body
 from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeRejectedEventStore, fake_stores, tracked
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function
 
 BATCH_LIMIT = 5 * 1024 * 1024  # the batch endpoint's decompressed-size limit (MAX_BATCH_BYTES)
 BOMB_MEGABYTES = 50
@@ -156,17 +156,7 @@ def test_unsupported_content_encoding_is_an_invalid_request(encoding: str) -> No
 # -- through the track function -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def track_app() -> ModuleType:
-    return load_function(
-        "track",
-        {
-            "EVENTS_TABLE": "beacon-unit-events",
-            "ENTITIES_TABLE": "beacon-unit-entities",
-            "SESSIONS_TABLE": "beacon-unit-sessions",
-            "DEVICE_SALT_SECRET": "beacon-unit-salt",
-            "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
-            "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
-        },
-    )
+    return load_track_function()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SAFARI = (
@@ -239,17 +239,7 @@ def test_identical_payload_from_another_device_within_2_seconds_is_stored() -> N
 # -- Idempotency-Key through the track function ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def track_app() -> ModuleType:
-    return load_function(
-        "track",
-        {
-            "EVENTS_TABLE": "beacon-unit-events",
-            "ENTITIES_TABLE": "beacon-unit-entities",
-            "SESSIONS_TABLE": "beacon-unit-sessions",
-            "DEVICE_SALT_SECRET": "beacon-unit-salt",
-            "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
-            "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
-        },
-    )
+    return load_track_function()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
+from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, response_header
 
 # 404s and 503s publish no application metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -30,17 +30,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 @pytest.fixture(scope="module")
 def track_app() -> ModuleType:
-    return load_function(
-        "track",
-        {
-            "EVENTS_TABLE": "beacon-unit-events",
-            "ENTITIES_TABLE": "beacon-unit-entities",
-            "SESSIONS_TABLE": "beacon-unit-sessions",
-            "DEVICE_SALT_SECRET": "beacon-unit-salt",
-            "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
-            "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
-        },
-    )
+    return load_track_function()
 
 
 @pytest.fixture
