@@ -21,7 +21,7 @@ STACK   ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit lint format build invoke client deploy bench clean
+.PHONY: help bootstrap run test test-unit soak lint format build invoke client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,11 +53,16 @@ test: bootstrap ## run every test (unit, integration, end-to-end); starts and st
 test-unit: bootstrap ## unit tests only (no sockets)
 	$(PY) -m pytest tests/unit
 
-lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy and sam validate --lint
+soak: bootstrap ## long forms (not in CI): 60 s of load through the local gateway, the fuzz suite's big profile
+	BEACON_SOAK_SECONDS=$(or $(SOAK_SECONDS),60) $(PY) -m pytest -q -s tests/load
+	HYPOTHESIS_PROFILE=beacon-soak $(PY) -m pytest -q tests/fuzz --hypothesis-show-statistics
+
+lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint and pip-audit of the layer's locked deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/beacon/beacon functions local admin tests bench
 	$(SAM) validate --lint
+	$(VENV)/bin/pip-audit -r layers/beacon/requirements.txt
 
 format: bootstrap ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

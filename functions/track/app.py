@@ -209,6 +209,7 @@ def track_batch() -> Response[str]:
         f"batch#{batch_key}",
         batch.sentAt,
         settings.stores_ip(caller.project_id),
+        settings.max_body_bytes,
     )
     keep_rejected(
         [

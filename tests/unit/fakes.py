@@ -208,6 +208,10 @@ class FakeSessionStore:
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
         return self._active((project_id, device_id), now)
 
+    def forget_fingerprint(self, project_id: str, device_id: str, fingerprint: str) -> None:
+        if self.fingerprints.get((project_id, device_id)) == fingerprint:
+            self.fingerprints[(project_id, device_id)] = None
+
 
 class UnavailableSessionStore:
     """A SessionStore whose table is throttling."""
@@ -215,7 +219,7 @@ class UnavailableSessionStore:
     def _fail(self, *args: object) -> Any:
         raise DependencyUnavailableError("DynamoDB is unavailable (ThrottlingException); retry later")
 
-    continue_session = start_session = active_session = _fail
+    continue_session = start_session = active_session = forget_fingerprint = _fail
 
 
 class FakeProjectSettingsStore:

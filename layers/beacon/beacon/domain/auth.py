@@ -77,7 +77,7 @@ class Authenticated:
 
 
 def hash_secret(secret: str, salt: str) -> str:
-    return hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(bytes.fromhex(salt), secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def is_client_id(value: str) -> bool:

@@ -7,6 +7,7 @@ retrying the same batch after a partial failure stores each event once.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,10 +43,15 @@ def ingest_batch(
     batch_key: str,
     sent_at: str | None = None,
     store_ip: bool = False,
+    max_event_bytes: int = 64 * 1024,
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     valid = []
     for index, item in enumerate(items):
+        if len(json.dumps(item, default=str)) > max_event_bytes:  # each event is held to POST /track's limit
+            error = ErrorResponse(error=f"Event exceeds {max_event_bytes} bytes", status=413, details=None)
+            outcome.rejected.append((index, error))
+            continue
         try:
             valid.append((index, TRACK_REQUEST_ADAPTER.validate_python(item)))
         except ValidationError as exc:

@@ -15,9 +15,9 @@ def parse_timestamp(raw: Any) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 0001 with a positive offset cannot be converted to UTC
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def resolve_event_time(raw: Any, received_at: datetime, sent_at: Any = None) -> tuple[datetime, bool]:
@@ -29,7 +29,10 @@ def resolve_event_time(raw: Any, received_at: datetime, sent_at: Any = None) -> 
     moment = parse_timestamp(raw)
     sent = parse_timestamp(sent_at)
     if moment is not None and sent is not None:
-        moment = received_at - (sent - moment)
+        try:
+            moment = received_at - (sent - moment)
+        except OverflowError:
+            moment = None
     if moment is None or moment > received_at + MAX_FUTURE:
         return received_at, False
     return moment, moment < received_at - PAST_THRESHOLD

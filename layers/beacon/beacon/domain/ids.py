@@ -31,7 +31,7 @@ def daily_salt(stack_secret: bytes, day: date) -> bytes:
 
 
 def derive_device_id(salt: bytes, project_id: str, user_agent: str, ip: str) -> str:
-    message = "\x1f".join((project_id, user_agent, ip)).encode()
+    message = "\x1f".join((project_id, user_agent, ip)).encode("utf-8", "surrogatepass")
     return hmac.new(salt, message, hashlib.sha256).hexdigest()[:32]
 
 

@@ -9,6 +9,7 @@ wins, the others continue its session, and exactly one `session_start` is stored
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
@@ -47,6 +48,10 @@ class SessionStore(Protocol):
 
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
         """The active session's id, read only."""
+        ...
+
+    def forget_fingerprint(self, project_id: str, device_id: str, fingerprint: str) -> None:
+        """The event behind the recorded fingerprint was not stored: a retry is not a double send."""
         ...
 
 
@@ -116,5 +121,11 @@ def store_in_session(
         active = continue_active_session(store, project_id, ids, now)  # lost the race: join the winner's session
         if active is None:
             raise DependencyUnavailableError("Session contention; retry")
-    store_event(build_event(active.device_id, active.session_id))
+    try:
+        store_event(build_event(active.device_id, active.session_id))
+    except DependencyUnavailableError:
+        if fingerprint is not None:
+            with contextlib.suppress(Exception):  # best effort: the store may be down for this too
+                store.forget_fingerprint(project_id, active.device_id, fingerprint)
+        raise
     return active

@@ -289,7 +289,7 @@ def parse_batch_request(body: str | bytes) -> BatchRequest:
     """Parse once, count before validating (over MAX_BATCH_EVENTS is a 413, not a 400), then validate."""
     try:
         raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidRequestError(
             "Invalid JSON body", details=[{"field": "body", "message": str(exc)[:200], "type": "json_invalid"}]
         ) from exc

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+# Worst case per call: 2 attempts x (1 s connect + 2 s read) + backoff (< 1 s) ≈ 7 s, inside the 10 s
+# function timeout, so a stuck dependency ends in our 503 rather than in Lambda killing the function.
 CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=3,
-    retries={"max_attempts": 3, "mode": "standard"},
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"max_attempts": 1, "mode": "standard"},  # botocore: retries after the first attempt
 )
 
 # Error codes that mean "the dependency cannot serve us right now": retry later.

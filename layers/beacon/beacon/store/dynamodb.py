@@ -16,6 +16,17 @@ from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, dynamodb_clien
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# Cancellation reasons of a transaction that mean "retry later" (they differ from the operations' error codes).
+TRANSACTION_UNAVAILABLE_REASONS = frozenset(
+    {
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+        "TransactionConflict",
+        "InternalServerError",
+    }
+)
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -58,6 +69,8 @@ def translate_errors() -> Iterator[None]:
             raise unavailable("DynamoDB", exc) from exc
         if error_code(exc) == "TransactionCanceledException":
             reasons = set(cancellation_codes(exc))
+            if reasons & TRANSACTION_UNAVAILABLE_REASONS:
+                raise unavailable("DynamoDB", exc) from exc
             if reasons & UNAVAILABLE_CODES or "TransactionConflict" in reasons:
                 raise unavailable("DynamoDB", exc) from exc
         raise

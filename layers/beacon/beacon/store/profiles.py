@@ -321,13 +321,21 @@ class DynamoDBProfileStore(DynamoDBRepository):
         builder.set("type", group.type)
         builder.set("name", group.name)
         builder.properties(group.properties)
-        self._update(group_key(project_id, group.group_id), builder)
+        self._update_within_item_limit(group_key(project_id, group.group_id), builder, "group")
 
     def add_groups(self, project_id: str, profile_id: str, group_ids: list[str], now: datetime) -> None:
         builder = UpdateBuilder()
         builder.entity("profile", project_id, "profileId", profile_id, now)
         builder.add_to_set("groups", group_ids)
-        self._update(profile_key(project_id, profile_id), builder)
+        self._update_within_item_limit(profile_key(project_id, profile_id), builder, "profile")
+
+    def _update_within_item_limit(self, key: dict[str, Any], builder: UpdateBuilder, kind: str) -> None:
+        try:
+            self._update(key, builder)
+        except ClientError as exc:
+            if error_code(exc) == "ValidationException":  # the merged item would exceed DynamoDB's 400 KB
+                raise InvalidRequestError(f"The {kind} cannot hold these properties (item size limit)") from exc
+            raise
 
 
 def not_numeric(path: list[str], reason: str) -> InvalidRequestError:

@@ -106,6 +106,20 @@ class DynamoDBSessionStore(DynamoDBRepository):
             raise
         return True
 
+    def forget_fingerprint(self, project_id: str, device_id: str, fingerprint: str) -> None:
+        try:
+            with translate_errors():
+                self.client.update_item(
+                    TableName=self._table,
+                    Key=session_key(project_id, device_id),
+                    UpdateExpression="SET lastFingerprint = :none",
+                    ConditionExpression="lastFingerprint = :fingerprint",
+                    ExpressionAttributeValues={":none": {"S": NO_FINGERPRINT}, ":fingerprint": {"S": fingerprint}},
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # another event came since: nothing to do
+                raise
+
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
         with translate_errors():
             item = self.client.get_item(
