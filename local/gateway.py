@@ -42,6 +42,8 @@ from local.template import (
 
 LOCAL_API_ID = "localapi"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
+
+
 def media_type_matches(content_type: str, pattern: str) -> bool:
     """API Gateway's binary media type match: exact type/subtype, or a `*` wildcard on either side."""
     kind = content_type.split(";", 1)[0].strip().lower()

@@ -1,0 +1,328 @@
+"""Reading data back: who may read, which project and time window, signed cursors, pages of events, entities.
+
+Only read and root clients that sent their secret may read, and only their own project. A page's cursor
+is signed (HMAC-SHA256 with a per-stack secret) and names the project and the whole query, so a client
+can neither forge a position nor carry a cursor into another project or another query.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from beacon.domain.entities import Caller, ClientType
+from beacon.domain.errors import BeaconError, ForbiddenError, InvalidCredentialsError, InvalidRequestError
+from beacon.models.reads import (
+    DEFAULT_WINDOW_HOURS,
+    MAX_WINDOW_DAYS,
+    EntityQuery,
+    EventsPageResponse,
+    ExportEvent,
+    ExportEventsQuery,
+    GroupResponse,
+    PageMeta,
+    ProfileEventsQuery,
+    ProfileResponse,
+)
+
+READER_TYPES = frozenset({ClientType.READ, ClientType.ROOT})
+MAX_WINDOW = timedelta(days=MAX_WINDOW_DAYS)
+DEFAULT_WINDOW = timedelta(hours=DEFAULT_WINDOW_HOURS)
+
+
+class NotFoundError(BeaconError):
+    status = 404
+    public_message = "Not found"
+
+
+# -- what the domain needs from storage ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Both ends inclusive, UTC, millisecond precision (the precision events are stored with)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[dict[str, Any]]  # plain data in the wire shape of ExportEvent, newest first
+    resume_after: str | None  # opaque storage position the next page starts strictly after; None: no more
+
+
+class EventReader(Protocol):
+    def project_events(
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: str | None
+    ) -> EventPage: ...
+
+    def profile_events(
+        self,
+        project_id: str,
+        profile_id: str,
+        window: TimeWindow,
+        limit: int,
+        after: str | None,
+        event_name: str | None,
+    ) -> EventPage: ...
+
+    def profile_activity(self, project_id: str, profile_id: str) -> tuple[str | None, str | None]:
+        """The times of the profile's oldest and newest stored events (None, None when it has none)."""
+        ...
+
+
+class EntityReader(Protocol):
+    def resolve_profile_id(self, project_id: str, profile_id: str) -> str: ...
+    def get_profile(self, project_id: str, profile_id: str) -> dict[str, Any] | None: ...
+    def get_group(self, project_id: str, group_id: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class Readers:
+    events: EventReader
+    entities: EntityReader
+
+
+# -- who may read what ---------------------------------------------------------------------------------------
+
+
+def authorize_reader(caller: Caller) -> None:
+    if caller.client_type not in READER_TYPES:
+        raise ForbiddenError("Forbidden: reading needs a read or root client")
+    if not caller.secret_auth:
+        # Browser SDKs authenticate by Origin alone; a read API must never be reachable from a web page.
+        raise InvalidCredentialsError("Reading requires the client secret")
+
+
+def readable_project(caller: Caller, requested: str | None) -> str:
+    """The caller's own project. Asking for another one is refused, whether or not it exists (403)."""
+    authorize_reader(caller)
+    if requested is not None and requested != caller.project_id:
+        raise ForbiddenError("Forbidden: this client cannot read that project")
+    return caller.project_id
+
+
+def utc_ms(moment: datetime) -> datetime:
+    """UTC (naive means UTC), truncated to the millisecond."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def resolve_window(start: datetime | None, end: datetime | None, now: datetime) -> TimeWindow:
+    end_ms = utc_ms(end if end is not None else now)
+    start_ms = utc_ms(start) if start is not None else end_ms - DEFAULT_WINDOW
+    if start_ms > end_ms:
+        raise invalid_query("start", "must not be after end", "range_order")
+    if end_ms - start_ms > MAX_WINDOW:
+        raise invalid_query(
+            "end", f"at most {MAX_WINDOW_DAYS} days after start; page through longer periods", "range_too_long"
+        )
+    return TimeWindow(start_ms, end_ms)
+
+
+def invalid_query(field: str, message: str, kind: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"Invalid query parameter '{field}': {message}", details=[{"field": field, "message": message, "type": kind}]
+    )
+
+
+# -- cursors -------------------------------------------------------------------------------------------------
+
+CursorKind = Literal["export", "profile"]
+CURSOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CursorState:
+    """Everything the next page needs: whose data, which query, and where the previous page stopped."""
+
+    project: str
+    kind: CursorKind
+    start: str  # ISO ms, as resolved on the first page (defaults are not recomputed later)
+    end: str
+    event: str | None
+    profile: str | None  # the profile id as asked for (an alias stays an alias here)
+    canonical: str | None  # ... and as resolved on the first page, so later pages skip the alias lookup
+    after: str  # storage position; the next page starts strictly after it
+
+    @property
+    def window(self) -> TimeWindow:
+        return TimeWindow(datetime.fromisoformat(self.start), datetime.fromisoformat(self.end))
+
+
+class CursorCodec:
+    """`base64url(JSON state) "." base64url(HMAC-SHA256)`: readable, but any change breaks the signature."""
+
+    def __init__(self, secret: Callable[[], bytes]) -> None:
+        self._secret = secret  # fetched on first use (Secrets Manager), then kept
+        self._key: bytes | None = None
+
+    def _mac(self, payload: bytes) -> bytes:
+        if self._key is None:
+            # A key of its own, derived from the stack secret: a MAC made for anything else never verifies here.
+            self._key = hmac.new(self._secret(), b"beacon read cursor v1", hashlib.sha256).digest()
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def encode(self, state: CursorState) -> str:
+        payload = json.dumps({"v": CURSOR_VERSION, **asdict(state)}, separators=(",", ":")).encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+
+    def decode(self, token: str, project_id: str, kind: CursorKind) -> CursorState:
+        try:
+            encoded_payload, encoded_mac = token.split(".")
+            payload, mac = _unb64(encoded_payload), _unb64(encoded_mac)
+        except ValueError:
+            raise invalid_cursor() from None
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            raise invalid_cursor()
+        try:
+            data = json.loads(payload)
+            if data.pop("v") != CURSOR_VERSION:
+                raise invalid_cursor()
+            state = CursorState(**data)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise invalid_cursor() from None
+        # Signed by us, but for another project or endpoint: never honoured (a client cannot page elsewhere).
+        if state.project != project_id or state.kind != kind:
+            raise invalid_cursor()
+        return state
+
+
+def invalid_cursor() -> InvalidRequestError:
+    return invalid_query("cursor", "not a cursor this API issued for this client's project and query", "cursor")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text or not text.isascii():
+        raise ValueError("empty or not base64")
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+
+
+# -- events --------------------------------------------------------------------------------------------------
+
+
+def export_events(
+    caller: Caller, query: ExportEventsQuery, readers: Readers, cursors: CursorCodec, now: datetime
+) -> EventsPageResponse:
+    project = readable_project(caller, query.projectId)
+    return _events_page(project, "export", query, query.profileId, readers, cursors, now)
+
+
+def profile_events(
+    caller: Caller, profile_id: str, query: ProfileEventsQuery, readers: Readers, cursors: CursorCodec, now: datetime
+) -> EventsPageResponse:
+    project = readable_project(caller, query.projectId)
+    return _events_page(project, "profile", query, profile_id, readers, cursors, now)
+
+
+def _events_page(
+    project: str,
+    kind: CursorKind,
+    query: ProfileEventsQuery,
+    profile: str | None,
+    readers: Readers,
+    cursors: CursorCodec,
+    now: datetime,
+) -> EventsPageResponse:
+    if query.cursor is not None:
+        state = cursors.decode(query.cursor, project, kind)
+        _check_same_query(state, query, profile)
+    else:
+        window = resolve_window(query.start, query.end, now)
+        canonical = None if profile is None else readers.entities.resolve_profile_id(project, profile)
+        state = CursorState(
+            project=project,
+            kind=kind,
+            start=_iso(window.start),
+            end=_iso(window.end),
+            event=query.event,
+            profile=profile,
+            canonical=canonical,
+            after="",
+        )
+    after = state.after or None
+    if state.canonical is None:
+        page = readers.events.project_events(project, state.window, query.limit, after, state.event)
+    else:
+        page = readers.events.profile_events(project, state.canonical, state.window, query.limit, after, state.event)
+    next_cursor = None if page.resume_after is None else cursors.encode(replace(state, after=page.resume_after))
+    return EventsPageResponse(
+        data=[ExportEvent.model_validate(event) for event in page.events],
+        meta=PageMeta(count=len(page.events), next=next_cursor),
+    )
+
+
+def _check_same_query(state: CursorState, query: ProfileEventsQuery, profile: str | None) -> None:
+    """Parameters repeated next to a cursor must be the first page's: a cursor never silently changes a query."""
+    given = {
+        "start": None if query.start is None else _iso(utc_ms(query.start)),
+        "end": None if query.end is None else _iso(utc_ms(query.end)),
+        "event": query.event,
+        "profileId": profile,
+    }
+    issued = {"start": state.start, "end": state.end, "event": state.event, "profileId": state.profile}
+    for field, value in given.items():
+        if value is not None and value != issued[field]:
+            raise invalid_query(field, "differs from the query the cursor was issued for", "cursor_mismatch")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- profiles and groups -------------------------------------------------------------------------------------
+
+
+def read_profile(caller: Caller, profile_id: str, query: EntityQuery, readers: Readers) -> ProfileResponse:
+    project = readable_project(caller, query.projectId)
+    canonical = readers.entities.resolve_profile_id(project, profile_id)
+    profile = readers.entities.get_profile(project, canonical)
+    oldest, newest = readers.events.profile_activity(project, canonical)
+    if profile is None and newest is None:
+        raise NotFoundError("Profile not found")
+    profile = profile or {}
+    created, updated = profile.get("createdAt"), profile.get("updatedAt")
+    return ProfileResponse(
+        profileId=canonical,
+        projectId=project,
+        firstName=profile.get("firstName"),
+        lastName=profile.get("lastName"),
+        email=profile.get("email"),
+        avatar=profile.get("avatar"),
+        properties=profile.get("properties", {}),
+        groups=profile.get("groups", []),
+        aliases=profile.get("aliases", []),
+        device=profile.get("device"),
+        geo=profile.get("geo"),
+        createdAt=created,
+        updatedAt=updated,
+        firstSeenAt=min((time for time in (created, oldest) if time), default=None),
+        lastSeenAt=max((time for time in (updated, newest) if time), default=None),
+    )
+
+
+def read_group(caller: Caller, group_id: str, query: EntityQuery, readers: Readers) -> GroupResponse:
+    project = readable_project(caller, query.projectId)
+    group = readers.entities.get_group(project, group_id)
+    if group is None:
+        raise NotFoundError("Group not found")
+    return GroupResponse(
+        id=group_id,
+        projectId=project,
+        type=group.get("type"),
+        name=group.get("name"),
+        properties=group.get("properties", {}),
+        createdAt=group.get("createdAt"),
+        updatedAt=group.get("updatedAt"),
+    )

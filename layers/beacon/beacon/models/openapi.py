@@ -1,0 +1,277 @@
+"""The API's OpenAPI 3.1 document, generated from the pydantic models (the wire contract's single source).
+
+`python -m beacon.models.openapi docs/openapi.json` rewrites the committed document; a test fails when it
+is stale or when its operations differ from template.yaml's routes.
+
+Why not Powertools' generator: it describes the routes of one resolver (one function), it flattens a
+query model into parameters without their bounds or formats (`limit` would lose 1-1000), and it adds a
+422 response the API never sends. OpenAPI 3.1 schemas are JSON Schema, which pydantic writes directly.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
+
+from beacon.models.reads import (
+    EntityQuery,
+    EventsPageResponse,
+    ExportEventsQuery,
+    GroupPath,
+    GroupResponse,
+    ProfileEventsQuery,
+    ProfilePath,
+    ProfileResponse,
+)
+from beacon.models.requests import BatchRequest, TrackRequest
+from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, TrackResponse
+
+TITLE = "Beacon"
+VERSION = "1"
+WRITE_SECURITY: list[dict[str, list[str]]] = [{"clientId": [], "clientSecret": []}, {"clientId": []}]
+READ_SECURITY: list[dict[str, list[str]]] = [{"clientId": [], "clientSecret": []}]
+ERRORS = {
+    400: "Invalid request (`details` lists the fields)",
+    401: "Invalid client credentials (or a secret is required)",
+    403: "Not allowed for this client",
+    404: "Not found",
+    413: "Request body too large",
+    429: "Rate limited (see Retry-After)",
+    503: "A dependency is unavailable; retry later (see Retry-After)",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    tag: str
+    summary: str
+    description: str
+    responses: dict[int, tuple[str, Any]]  # status → (description, model or type; None: error shape)
+    security: list[dict[str, list[str]]] = field(default_factory=lambda: READ_SECURITY)
+    body: Any = None
+    query: type[BaseModel] | None = None
+    path_model: type[BaseModel] | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def errors(*statuses: int) -> dict[int, tuple[str, Any]]:
+    return {status: (ERRORS[status], None) for status in statuses}
+
+
+OPERATIONS = [
+    Operation(
+        "post",
+        "/track",
+        "track",
+        "Track an event or update a profile or group",
+        "OpenPanel's tracking endpoint: `track`, `identify`, `alias`, `increment`, `decrement`, `group`, "
+        "`assign_group`. Without a secret, a request is accepted only from one of the client's allowed origins.",
+        {
+            200: ("Stored; the ids the API assigned", TrackResponse),
+            202: ("A likely bot, on a request without a secret: nothing stored", BotResponse),
+            **errors(400, 401, 413, 429, 503),
+        },
+        security=WRITE_SECURITY,
+        body=TrackRequest,
+        headers=(
+            ("Idempotency-Key", "The whole request is stored once per key and project within 7 days."),
+            ("openpanel-sent-at", "The client's send time; corrects the event time for the client's clock skew."),
+        ),
+    ),
+    Operation(
+        "post",
+        "/track/batch",
+        "track",
+        "Track up to 1,000 events at once",
+        "Each item of `batch` is a body `POST /track` accepts, validated on its own: valid items are stored "
+        "even when others are rejected.",
+        {200: ("Accepted and rejected items, by index", BatchResponse), **errors(400, 401, 413, 429, 503)},
+        security=WRITE_SECURITY,
+        body=BatchRequest,
+    ),
+    Operation(
+        "get",
+        "/track/device-id",
+        "track",
+        "The device and session id the API would assign to this caller now",
+        "",
+        {200: ("The caller's ids", TrackResponse), **errors(401, 429, 503)},
+        security=WRITE_SECURITY,
+    ),
+    Operation(
+        "get",
+        "/export/events",
+        "read",
+        "A project's events, newest first, a page at a time",
+        "Read and root clients with their secret only. The range is at most 31 days; page with `meta.next`.",
+        {200: ("A page of events", EventsPageResponse), **errors(400, 401, 403, 429, 503)},
+        query=ExportEventsQuery,
+    ),
+    Operation(
+        "get",
+        "/profile/{profileId}",
+        "read",
+        "A profile, resolved through its aliases",
+        "Fields, properties, groups, aliases, and when the profile was first and last seen.",
+        {200: ("The profile", ProfileResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=EntityQuery,
+        path_model=ProfilePath,
+    ),
+    Operation(
+        "get",
+        "/profile/{profileId}/events",
+        "read",
+        "A profile's events, newest first, a page at a time",
+        "As `GET /export/events?profileId=...`, from the profile index.",
+        {200: ("A page of the profile's events", EventsPageResponse), **errors(400, 401, 403, 429, 503)},
+        query=ProfileEventsQuery,
+        path_model=ProfilePath,
+    ),
+    Operation(
+        "get",
+        "/group/{groupId}",
+        "read",
+        "A group",
+        "",
+        {200: ("The group", GroupResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=EntityQuery,
+        path_model=GroupPath,
+    ),
+]
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document, deterministic (the committed file is compared with it byte for byte)."""
+    shapes: dict[str, Any] = {"ErrorResponse": ErrorResponse}
+    for operation in OPERATIONS:
+        if operation.body is not None:
+            shapes[_name(operation.body)] = operation.body
+        for _, model in operation.responses.values():
+            if model is not None:
+                shapes[_name(model)] = model
+    mode: JsonSchemaMode = "validation"
+    inputs = [(name, mode, TypeAdapter(shape)) for name, shape in shapes.items()]
+    refs, definitions = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
+    ref_of: dict[str, Any] = {}
+    for name in shapes:
+        schema = refs[(name, "validation")]
+        if "$ref" not in schema:  # a union (TrackRequest): named here, so operations can refer to it
+            schemas[name] = schema
+            schema = {"$ref": f"#/components/schemas/{name}"}
+        ref_of[name] = schema
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method] = _operation(operation, ref_of)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "OpenPanel-compatible event tracking, and reading the data back (docs/READ_API.md).",
+        },
+        "servers": [
+            {
+                "url": "{apiUrl}",
+                "variables": {"apiUrl": {"default": "http://127.0.0.1:3000", "description": "The stack's ApiUrl"}},
+            }
+        ],
+        "tags": [
+            {"name": "track", "description": "Sending data (write and root clients)"},
+            {"name": "read", "description": "Reading data back (read and root clients, with their secret)"},
+        ],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {
+                "clientId": {"type": "apiKey", "in": "header", "name": "openpanel-client-id"},
+                "clientSecret": {"type": "apiKey", "in": "header", "name": "openpanel-client-secret"},
+            },
+        },
+    }
+
+
+def _operation(operation: Operation, ref_of: dict[str, Any]) -> dict[str, Any]:
+    parameters = _parameters(operation.path_model, "path") + _parameters(operation.query, "query")
+    parameters += [
+        {"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+        for name, text in operation.headers
+    ]
+    document: dict[str, Any] = {
+        "tags": [operation.tag],
+        "summary": operation.summary,
+        "operationId": operation.method + "".join(part.strip("{}").title() for part in operation.path.split("/")),
+        "security": operation.security,
+    }
+    if operation.description:
+        document["description"] = operation.description
+    if parameters:
+        document["parameters"] = parameters
+    if operation.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref_of[_name(operation.body)]}},
+        }
+    document["responses"] = {
+        str(status): {
+            "description": description,
+            "content": {"application/json": {"schema": ref_of[_name(model if model is not None else ErrorResponse)]}},
+        }
+        for status, (description, model) in sorted(operation.responses.items())
+    }
+    return document
+
+
+def _parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = dict(field_schema)
+        description = field_schema.pop("description", None)
+        field_schema.pop("title", None)
+        if field_schema.get("default", 0) is None:
+            field_schema.pop("default")
+        # An optional parameter is simply left out; `null` is not a value a query string can carry.
+        branches = [branch for branch in field_schema.pop("anyOf", []) if branch != {"type": "null"}]
+        if len(branches) == 1:
+            field_schema.update(branches[0])
+        parameter: dict[str, Any] = {"name": name, "in": location, "required": name in required or location == "path"}
+        if description:
+            parameter["description"] = description
+        parameter["schema"] = field_schema
+        parameters.append(parameter)
+    return parameters
+
+
+def _name(shape: Any) -> str:
+    if shape is TrackRequest:  # an annotated union has no __name__ of its own
+        return "TrackRequest"
+    if isinstance(shape, type):
+        return shape.__name__
+    raise TypeError(f"name the schema of {shape!r} in openapi._name")
+
+
+def render() -> str:
+    return json.dumps(build_openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    if argv:
+        Path(argv[0]).write_text(render())
+    else:
+        sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,185 @@
+"""Wire contract of the read API: query and path parameters in, pages of events and entities out.
+
+`GET /export/events`, `GET /profile/{profileId}`, `GET /profile/{profileId}/events`, `GET /group/{groupId}`.
+The read function validates requests with these models and the OpenAPI document is generated from them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from beacon.models.requests import EntityId, ProfileId
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_CURSOR_LENGTH = 2048
+DEFAULT_WINDOW_HOURS = 24
+MAX_WINDOW_DAYS = 31
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _absent_when_empty(value: Any) -> Any:
+    # `?cursor=` (an empty value) means "not given": clients often send every parameter they know of.
+    return None if value == "" else value
+
+
+def _whole_day_end(value: Any) -> Any:
+    """A date without a time as `end` means the end of that day (UTC), so `end=2026-01-31` includes the 31st."""
+    value = _absent_when_empty(value)
+    if isinstance(value, str) and _DATE_ONLY.fullmatch(value):
+        return f"{value}T23:59:59.999Z"
+    return value
+
+
+EmptyIsAbsent = BeforeValidator(_absent_when_empty)
+IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+ProjectIdParam = Annotated[str, Field(min_length=1, max_length=64)]
+EventName = Annotated[str, Field(min_length=1, max_length=80)]
+Cursor = Annotated[str, Field(min_length=1, max_length=MAX_CURSOR_LENGTH)]
+
+
+class _Query(BaseModel):
+    # Unknown parameters are ignored, as OpenPanel does (its `page`/`includes` do nothing here).
+    model_config = ConfigDict(extra="ignore")
+
+    projectId: Annotated[
+        ProjectIdParam | None,
+        EmptyIsAbsent,
+        Field(description="The caller's project (the default). Any other project is refused with 403."),
+    ] = None
+
+
+class EntityQuery(_Query):
+    """Query parameters of `GET /profile/{profileId}` and `GET /group/{groupId}`."""
+
+
+class ProfileEventsQuery(_Query):
+    """Query parameters of `GET /profile/{profileId}/events`."""
+
+    start: Annotated[
+        datetime | None,
+        EmptyIsAbsent,
+        Field(
+            description=(
+                "Oldest event time, inclusive (ISO 8601; no offset means UTC; a date alone means 00:00). "
+                f"Default: {DEFAULT_WINDOW_HOURS} hours before `end`."
+            )
+        ),
+    ] = None
+    end: Annotated[
+        datetime | None,
+        BeforeValidator(_whole_day_end),
+        Field(
+            description=(
+                "Newest event time, inclusive (ISO 8601; a date alone means the end of that day). Default: now. "
+                f"At most {MAX_WINDOW_DAYS} days after `start`."
+            )
+        ),
+    ] = None
+    event: Annotated[EventName | None, EmptyIsAbsent, Field(description="Only events of this name.")] = None
+    cursor: Annotated[
+        Cursor | None,
+        EmptyIsAbsent,
+        Field(
+            description=(
+                "`meta.next` of the previous page. It carries the query (range, filters), so the other parameters "
+                "may be left out; any that are given must equal the first page's."
+            )
+        ),
+    ] = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Events per page.")
+
+
+class ExportEventsQuery(ProfileEventsQuery):
+    """Query parameters of `GET /export/events`."""
+
+    profileId: Annotated[
+        ProfileId | None,
+        EmptyIsAbsent,
+        Field(description="Only this profile's events; an alias is resolved to its profile."),
+    ] = None
+
+
+class ProfilePath(BaseModel):
+    profileId: ProfileId = Field(description="A profile id or one of its aliases.")
+
+
+class GroupPath(BaseModel):
+    groupId: EntityId = Field(description="The group's id.")
+
+
+# -- responses ----------------------------------------------------------------------------------------------
+
+
+class ExportEvent(BaseModel):
+    """One stored event, with its enrichment. Optional facts are null when the event has none."""
+
+    id: str = Field(description="Time-ordered event id (12 hex digits of epoch ms, then 16 random).")
+    name: str
+    projectId: str
+    clientId: str | None = Field(description="The client that sent the event.")
+    profileId: str | None = Field(description="The canonical profile id (aliases already resolved).")
+    deviceId: str
+    sessionId: str
+    createdAt: IsoTime = Field(description="Event time (`__timestamp` when valid), UTC with milliseconds.")
+    receivedAt: IsoTime = Field(description="Server time of receipt.")
+    clientTimestamp: str | None = Field(default=None, description="`__timestamp` as sent, when it was corrected.")
+    fromPast: bool = Field(description="The event time is over 15 minutes before receipt.")
+    properties: dict[str, Any]
+    groups: list[str] | None = Field(description="Group ids exactly as sent with the event.")
+    revenue: int | None
+    device: dict[str, Any] = Field(description="os, osVersion, browser, browserVersion, device, brand, model.")
+    geo: dict[str, Any] = Field(
+        description="country, countryName, region, regionName, city, postalCode, latitude, longitude, timeZone."
+    )
+    ip: str | None = Field(description="The client IP, only for projects that opted in to storing it.")
+
+
+class PageMeta(BaseModel):
+    count: int = Field(description="Events in `data`.")
+    next: str | None = Field(
+        description=(
+            "Opaque, signed cursor of the next page; null when there is none. A page may hold fewer than `limit` "
+            "events (or none) while `next` is not null: keep paging until it is null."
+        )
+    )
+
+
+class EventsPageResponse(BaseModel):
+    data: list[ExportEvent] = Field(description="Newest first.")
+    meta: PageMeta
+
+
+class ProfileResponse(BaseModel):
+    profileId: str = Field(description="The canonical profile id (when an alias was asked for, its profile's).")
+    projectId: str
+    firstName: str | None
+    lastName: str | None
+    email: str | None
+    avatar: str | None
+    properties: dict[str, Any]
+    groups: list[str]
+    aliases: list[str]
+    device: dict[str, Any] | None = Field(description="Device of the latest identify.")
+    geo: dict[str, Any] | None = Field(description="Location of the latest identify.")
+    createdAt: str | None = Field(description="When the profile record was created (first identify or update).")
+    updatedAt: str | None = Field(description="Its latest identify or update.")
+    firstSeenAt: str | None = Field(description="Earliest of createdAt and the oldest stored event's time.")
+    lastSeenAt: str | None = Field(description="Latest of updatedAt and the newest stored event's time.")
+
+
+class GroupResponse(BaseModel):
+    id: str
+    projectId: str
+    type: str | None
+    name: str | None
+    properties: dict[str, Any]
+    createdAt: str | None
+    updatedAt: str | None
