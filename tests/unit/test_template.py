@@ -123,3 +123,25 @@ def test_browsers_can_preflight_and_read_every_gateway_error(resources):
         assert header in allowed_headers
     for kind, response in api["GatewayResponses"].items():
         assert response["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == "'*'", kind
+
+
+def test_alarms_watch_5xx_throttling_authorizer_errors_and_outages(resources):
+    # Given the template's CloudWatch alarms
+    alarms = {
+        resource["Properties"]["MetricName"]: resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    # Then each failure a deployer must hear about has one, and each notifies the alarm topic
+    assert {"5XXError", "Throttles", "WriteThrottleEvents", "Errors", "DependencyUnavailable"} <= set(alarms)
+    assert alarms["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "AuthorizerFunction"}}]
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_every_data_table_survives_stack_deletion_with_point_in_time_recovery(resources):
+    tables = {name: resource for name, resource in resources.items() if resource["Type"] == "AWS::DynamoDB::Table"}
+    assert set(tables) == {"EventsTable", "EntitiesTable", "SessionsTable", "IdempotencyTable", "RejectedEventsTable"}
+    for name, table in tables.items():
+        assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
+        assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
