@@ -85,6 +85,11 @@ clients: bootstrap ## the client lifecycle: make clients [CMD="list|show ID|rota
 
 bench: bootstrap ## benchmarks, ratios measured side by side in one run (results in bench/results/)
 	$(PY) -m bench.useragent
+	$(PY) -m bench.ingest
+	$(PY) -m bench.reads
+
+openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
+	$(PY) -m beacon.models.openapi docs/openapi.json
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(SAM) deploy --guided

@@ -14,7 +14,7 @@ from local.gateway import LocalFunction
 from local.stack import _running_stack, local_aws_env
 from local.template import read_template
 
-ALIASES = {"track": "TrackFunction", "authorizer": "AuthorizerFunction"}
+ALIASES = {"track": "TrackFunction", "authorizer": "AuthorizerFunction", "read": "ReadFunction"}
 
 
 def main(argv: list[str] | None = None) -> None:
