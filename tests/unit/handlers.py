@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.unit.fakes import FakeEventStore
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS_DIR = ROOT / "events"
 
@@ -77,3 +79,19 @@ TRACK_ENV = {
 
 def load_track_function() -> ModuleType:
     return load_function("track", TRACK_ENV)
+
+
+def wire_track_function(
+    track_app: ModuleType, monkeypatch: pytest.MonkeyPatch, rejected: object | None = None
+) -> FakeEventStore:
+    """Give the loaded track function in-memory stores, the unit-test enricher and a rejected-events fake;
+    returns the fake event store."""
+    from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeRejectedEventStore, fake_stores
+
+    events = FakeEventStore()
+    stores = fake_stores(events)
+    kept = rejected if rejected is not None else FakeRejectedEventStore()
+    monkeypatch.setattr(track_app, "stores", lambda: stores)
+    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
+    monkeypatch.setattr(track_app, "rejected_store", lambda: kept)
+    return events

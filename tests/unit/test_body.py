@@ -16,8 +16,8 @@ import pytest
 
 from beacon.domain.errors import InvalidRequestError, PayloadTooLargeError
 from beacon.models.body import decode_body
-from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeRejectedEventStore, fake_stores, tracked
-from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function
+from tests.unit.fakes import FakeEventStore, tracked
+from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, wire_track_function
 
 BATCH_LIMIT = 5 * 1024 * 1024  # the batch endpoint's decompressed-size limit (MAX_BATCH_BYTES)
 BOMB_MEGABYTES = 50
@@ -161,12 +161,7 @@ def track_app() -> ModuleType:
 
 @pytest.fixture
 def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
-    fake = FakeEventStore()
-    stores = fake_stores(fake)
-    monkeypatch.setattr(track_app, "stores", lambda: stores)
-    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
-    monkeypatch.setattr(track_app, "rejected_store", FakeRejectedEventStore)
-    return fake
+    return wire_track_function(track_app, monkeypatch)
 
 
 def compressed_request(path: str, data: bytes, encoding: str = "gzip") -> dict[str, Any]:

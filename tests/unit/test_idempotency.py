@@ -24,7 +24,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function
+from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, wire_track_function
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SAFARI = (
@@ -244,12 +244,7 @@ def track_app() -> ModuleType:
 
 @pytest.fixture
 def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
-    fake = FakeEventStore()
-    stores = fake_stores(fake)
-    monkeypatch.setattr(track_app, "stores", lambda: stores)
-    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
-    monkeypatch.setattr(track_app, "rejected_store", FakeRejectedEventStore)
-    return fake
+    return wire_track_function(track_app, monkeypatch)
 
 
 def track_with_key(track_app: ModuleType, key: str, payload: dict[str, Any]) -> tuple[int, Any]:

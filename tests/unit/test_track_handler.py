@@ -22,7 +22,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, response_header
+from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, response_header, wire_track_function
 
 # 404s and 503s publish no application metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -35,12 +35,7 @@ def track_app() -> ModuleType:
 
 @pytest.fixture
 def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch, rejected: FakeRejectedEventStore) -> FakeEventStore:
-    fake = FakeEventStore()
-    stores = fake_stores(fake)
-    monkeypatch.setattr(track_app, "stores", lambda: stores)
-    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
-    monkeypatch.setattr(track_app, "rejected_store", lambda: rejected)
-    return fake
+    return wire_track_function(track_app, monkeypatch, rejected)
 
 
 @pytest.fixture
