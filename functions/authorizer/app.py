@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from beacon.config import AuthorizerSettings
 from beacon.domain.auth import authenticate
 from beacon.domain.errors import InvalidCredentialsError
+from beacon.models.authorizer_context import caller_to_context
 from beacon.observability import logger
 from beacon.store.clients import SecretsManagerClientStore
 
@@ -61,12 +62,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     policy = build_policy(request, caller.client_id)
     # The usage plan that rate-limits this client is found through its API key (ApiKeySourceType AUTHORIZER).
     policy.usage_identifier_key = authenticated.api_key or None
-    policy.context = {
-        "projectId": caller.project_id,
-        "clientId": caller.client_id,
-        "clientType": caller.client_type.value,
-        "secretAuth": caller.secret_auth,
-        "allowedOrigin": caller.allowed_origin or "",
-    }
+    policy.context = caller_to_context(caller)
     policy.allow_all_routes()
     return policy.asdict()

@@ -6,8 +6,6 @@ through (domain/reads.py); pages are gzip-compressed for callers that accept it.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -17,36 +15,19 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
+from beacon.config import ReadSettings
 from beacon.domain import reads
-from beacon.domain.entities import Caller, ClientType
+from beacon.domain.entities import Caller
 from beacon.domain.errors import BeaconError, DependencyUnavailableError
+from beacon.models.authorizer_context import caller_from_context
 from beacon.models.reads import EntityQuery, ExportEventsQuery, GroupPath, ProfileEventsQuery, ProfilePath
 from beacon.models.responses import ErrorResponse, FieldErrorDetail
 from beacon.models.validation import validation_error_response
 from beacon.observability import logger, metrics, tracer
 from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.reads import DynamoDBEntityReader, DynamoDBEventReader
-
-
-class ReadSettings(BaseModel):
-    """Typed settings of the read function, read once per container (at cold start)."""
-
-    events_table: str = Field(min_length=1)
-    entities_table: str = Field(min_length=1)
-    cursor_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret that signs page cursors
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> ReadSettings:
-        return cls.model_validate(
-            {
-                "events_table": env.get("EVENTS_TABLE", ""),
-                "entities_table": env.get("ENTITIES_TABLE", ""),
-                "cursor_secret": env.get("CURSOR_SECRET", ""),
-            }
-        )
-
 
 app = APIGatewayRestResolver()
 settings = ReadSettings.from_env()
@@ -72,14 +53,7 @@ def json_response(status: int, body: str, headers: dict[str, str] | None = None)
 
 
 def current_caller() -> Caller:
-    # Only the authorizer's context identifies the caller; request headers are never trusted for it.
-    context = app.current_event.request_context.authorizer.raw_event
-    return Caller(
-        project_id=str(context["projectId"]),
-        client_id=str(context["clientId"]),
-        client_type=ClientType(str(context["clientType"])),
-        secret_auth=str(context.get("secretAuth", "false")).lower() == "true",
-    )
+    return caller_from_context(app.current_event.request_context.authorizer.raw_event)
 
 
 def query_parameters() -> dict[str, str]:

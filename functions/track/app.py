@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from beacon.config import TrackSettings
 from beacon.domain.batch import ingest_batch
 from beacon.domain.enrich import Enricher
-from beacon.domain.entities import BotDetected, Caller, ClientType, RequestMeta
+from beacon.domain.entities import BotDetected, Caller, RequestMeta
 from beacon.domain.errors import (
     BeaconError,
     DependencyUnavailableError,
@@ -29,6 +29,7 @@ from beacon.domain.errors import (
 from beacon.domain.filters import BlockedByFilterError
 from beacon.domain.ingest import Stores, current_ids, ingest, request_bot
 from beacon.domain.rejections import RejectedEvent, truncated_payload
+from beacon.models.authorizer_context import caller_from_context
 from beacon.models.body import decode_body
 from beacon.models.requests import parse_batch_request, parse_track_request
 from beacon.models.responses import (
@@ -97,15 +98,7 @@ def cors_headers() -> dict[str, str]:
 
 
 def current_caller() -> Caller:
-    # Only the authorizer's context identifies the caller; request headers are never trusted for it.
-    context = app.current_event.request_context.authorizer.raw_event
-    return Caller(
-        project_id=str(context["projectId"]),
-        client_id=str(context["clientId"]),
-        client_type=ClientType(str(context["clientType"])),
-        secret_auth=str(context.get("secretAuth", "false")).lower() == "true",
-        allowed_origin=str(context.get("allowedOrigin") or "") or None,
-    )
+    return caller_from_context(app.current_event.request_context.authorizer.raw_event)
 
 
 def request_meta() -> RequestMeta:

@@ -8,8 +8,8 @@ import pytest
 
 from beacon.domain import reads
 from beacon.domain.entities import ClientType
-from beacon.domain.errors import ForbiddenError, InvalidCredentialsError, InvalidRequestError
-from beacon.domain.reads import NotFoundError, TimeWindow, resolve_window
+from beacon.domain.errors import ForbiddenError, InvalidCredentialsError, InvalidRequestError, NotFoundError
+from beacon.domain.reads import TimeWindow, resolve_window
 from beacon.models.reads import EntityQuery, ExportEventsQuery, ProfileEventsQuery
 from tests.unit.reads_fakes import (
     NOW,

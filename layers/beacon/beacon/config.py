@@ -56,3 +56,21 @@ class AuthorizerSettings(BaseModel):
                 "client_cache_seconds": env.get("CLIENT_CACHE_SECONDS", 60),
             }
         )
+
+
+class ReadSettings(BaseModel):
+    """Typed settings of the read function, read once per container (at cold start)."""
+
+    events_table: str = Field(min_length=1)
+    entities_table: str = Field(min_length=1)
+    cursor_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret that signs page cursors
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ReadSettings:
+        return cls.model_validate(
+            {
+                "events_table": env.get("EVENTS_TABLE", ""),
+                "entities_table": env.get("ENTITIES_TABLE", ""),
+                "cursor_secret": env.get("CURSOR_SECRET", ""),
+            }
+        )

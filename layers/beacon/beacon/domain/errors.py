@@ -32,6 +32,11 @@ class ForbiddenError(BeaconError):
     public_message = "Forbidden"
 
 
+class NotFoundError(BeaconError):
+    status = 404
+    public_message = "Not found"
+
+
 class ConflictError(BeaconError):
     status = 409
     public_message = "Conflict"

@@ -17,7 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from beacon.domain.entities import Caller, ClientType
-from beacon.domain.errors import BeaconError, ForbiddenError, InvalidCredentialsError, InvalidRequestError
+from beacon.domain.errors import (
+    ForbiddenError,
+    InvalidCredentialsError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from beacon.models.reads import (
     DEFAULT_WINDOW_HOURS,
     MAX_WINDOW_DAYS,
@@ -34,11 +39,6 @@ from beacon.models.reads import (
 READER_TYPES = frozenset({ClientType.READ, ClientType.ROOT})
 MAX_WINDOW = timedelta(days=MAX_WINDOW_DAYS)
 DEFAULT_WINDOW = timedelta(hours=DEFAULT_WINDOW_HOURS)
-
-
-class NotFoundError(BeaconError):
-    status = 404
-    public_message = "Not found"
 
 
 # -- what the domain needs from storage ----------------------------------------------------------------------
