@@ -110,6 +110,32 @@ def test_paging_returns_every_event_once_in_order_with_many_sharing_a_millisecon
         assert len(pages) == -(-350 // limit), limit
 
 
+def test_data_ending_exactly_on_a_page_boundary_ends_with_next_null(store_events, readers, project_id):
+    # Given exactly 4 events in each of the 8 shards, so every shard's first query of 4 fills its Limit
+    # (DynamoDB then hands a LastEvaluatedKey although nothing is left), and pages of 8 end exactly at the end
+    from beacon.store.events import EVENT_SHARDS, event_shard
+
+    # The oldest four all in one shard: on the last page that shard's query returns exactly its Limit,
+    # so only another look can tell that nothing is left.
+    per_shard: dict[int, list[Event]] = {shard: [] for shard in range(EVENT_SHARDS)}
+    number, oldest_shard = 0, None
+    while any(len(events) < 4 for events in per_shard.values()):
+        event = make_event(project_id, BASE + timedelta(seconds=number), number)
+        number += 1
+        shard = event_shard(event.id)
+        oldest_shard = shard if oldest_shard is None else oldest_shard
+        first_phase = len(per_shard[oldest_shard]) < 4
+        if (shard == oldest_shard) == first_phase and len(per_shard[shard]) < 4:
+            per_shard[shard].append(event)
+    events = [event for shard_events in per_shard.values() for event in shard_events]
+    store_events(events)
+    # When they are paged 8 at a time
+    pages = all_pages(readers, project_id, 8, BASE + timedelta(days=1), **WINDOW)
+    # Then there are exactly 4 full pages: no cursor to an empty fifth
+    assert [len(page) for page in pages] == [8, 8, 8, 8]
+    assert [event_id for page in pages for event_id in page] == newest_first(events)
+
+
 def test_the_window_includes_both_edges_to_the_millisecond(store_events, readers, project_id):
     # Given events one millisecond outside, and exactly on, each edge of a window
     start, end = BASE, BASE + timedelta(minutes=10)

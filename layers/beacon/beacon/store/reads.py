@@ -328,6 +328,14 @@ class DynamoDBEventReader(DynamoDBRepository):
             item = newest.items.popleft()
             page.append(item)
             size += item_size(item)
+        if stopped_at is None and len(page) >= limit and not any(source.items for source in sources):
+            # The page filled exactly as every buffer ran dry: look once more, so that a reader whose data
+            # ends on a page boundary gets `next: null` rather than a cursor to an empty page.
+            pending = [source for source in sources if not source.done]
+            if pending and stats.queries + len(pending) <= self._max_queries:
+                evaluated = self._map(lambda source: self._fetch(source, filtered), pending)
+                stats.queries += len(pending)
+                stats.evaluated += sum(evaluated)
         if stopped_at is not None:
             resume_after: str | None = stopped_at
         elif all(source.done and not source.items for source in sources):
