@@ -269,6 +269,8 @@ class Template:
         """The logical id of the function behind an API authorizer."""
         spec = self._api()[1]["Auth"]["Authorizers"][name]
         arn = spec["FunctionArn"]
+        if "Ref" in arn:  # !Ref Function.Alias: the function's published alias
+            return str(arn["Ref"]).split(".", 1)[0]
         return str(arn["Fn::GetAtt"][0])
 
     def api_key_source(self) -> str:

@@ -145,3 +145,19 @@ def test_every_data_table_survives_stack_deletion_with_point_in_time_recovery(re
     for name, table in tables.items():
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
         assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+
+
+def test_snapstart_is_an_option_for_the_authorizer_and_track_function_and_api_gateway_invokes_aliases():
+    # Given the template's globals and parameters
+    template = load_template(TEMPLATE)
+    # Then every deployment publishes a version behind an alias (SnapStart never applies to $LATEST)
+    assert template["Globals"]["Function"]["AutoPublishAlias"] == "live"
+    assert template["Parameters"]["EnableSnapStart"]["Default"] == "false"
+    resources = template["Resources"]
+    for name in ("AuthorizerFunction", "TrackFunction"):
+        # And SnapStart follows the parameter on the two functions on every request's path
+        apply_on = resources[name]["Properties"]["SnapStart"]["ApplyOn"]
+        assert apply_on == {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}, name
+    # And the API calls the authorizer through its alias, not the unpublished $LATEST
+    authorizer = resources["BeaconApi"]["Properties"]["Auth"]["Authorizers"]["BeaconAuthorizer"]
+    assert authorizer["FunctionArn"] == {"Ref": "AuthorizerFunction.Alias"}
