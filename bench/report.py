@@ -36,7 +36,7 @@ def machine() -> str:
 def print_ratios(ratios: list[dict[str, Any]]) -> None:
     for entry in ratios:
         verdict = "met" if entry["met"] else "NOT MET"
-        print(f"  {entry['name']:<52} {entry['value']:>8.2f}x  target {entry['target']:<8} {verdict}")
+        print(f"  {entry['name']:<62} {entry['value']:>8.2f}x  target {entry['target']:<8} {verdict}")
         if entry.get("detail"):
             print(f"      {entry['detail']}")
 
