@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.batch import BatchOutcome, ingest_batch
+from beacon.domain.batch import BATCH_WORKERS, BatchOutcome, ingest_batch
 from beacon.domain.entities import Caller, ClientType, Event, RequestMeta
 from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.ingest import Stores, ingest
@@ -116,6 +116,35 @@ def test_results_give_each_stored_item_its_device_and_session() -> None:
     for index, result in outcome.results:
         event = stored["abc"[index]]
         assert (result.device_id, result.session_id) == (event.device_id, event.session_id)
+
+
+class ThreadRecordingEventStore(SerialisedEventStore):
+    """Remembers the thread each event was stored on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def put_claimed_event(self, event: Event, idempotency_key: str) -> None:
+        self.threads.add(threading.current_thread().name)
+        super().put_claimed_event(event, idempotency_key)
+
+
+def test_batches_are_stored_on_one_pool_of_threads_per_container() -> None:
+    # Given a device with an active session, so every item is stored by the event store
+    store = ThreadRecordingEventStore()
+    stores = fake_stores(store)
+    warm_session(stores)
+
+    # When three batches of 40 are ingested one after the other
+    for number in range(3):
+        run_batch(stores, [item(f"e{index}") for index in range(40)], batch_key=f"batch#pool{number}")
+
+    # Then every item was stored on the container's batch pool, never on more threads than it holds
+    assert len(tracked(store)) == 121
+    assert all(name.startswith("beacon-batch") for name in store.threads)
+    assert len(store.threads) <= BATCH_WORKERS
+    assert sum(1 for thread in threading.enumerate() if thread.name.startswith("beacon-batch")) <= BATCH_WORKERS
 
 
 def test_item_refused_by_the_domain_rejects_only_itself() -> None:
