@@ -68,3 +68,14 @@ def test_client_ip_resolution(headers, source_ip, override, expected, from_gatew
 )
 def test_addresses_with_ports_and_brackets_are_normalized(raw, expected):
     assert normalize_address(raw) == expected
+
+
+def test_the_same_address_resolves_the_same_from_the_cache_and_past_its_bound() -> None:
+    # Given an address as sent, and the same address padded beyond what the address cache keeps
+    padded = " " * 100 + "203.0.113.8" + " " * 100
+
+    # When each is resolved twice
+    answers = [resolve_client_ip({"x-client-ip": raw}, GATEWAY) for raw in ("203.0.113.8", padded) for _ in "ab"]
+
+    # Then every answer is the same address
+    assert {(answer.address, answer.from_gateway) for answer in answers} == {("203.0.113.8", False)}

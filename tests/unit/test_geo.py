@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from beacon.domain.geo import MAX_GEO_TEXT_LENGTH, Geo, build_geo, geo_from_viewer_headers
@@ -331,3 +333,17 @@ def test_build_geo_takes_numbers_from_a_database_but_not_booleans() -> None:
 
     # Then the number is kept and the boolean is not taken for 1.0
     assert geo == Geo(country="DE", latitude=52.52)
+
+
+def test_the_same_viewer_headers_give_the_same_geo_again() -> None:
+    # Given a viewer's headers read once (their location is kept for the next request from that place)
+    first = geo_from_viewer_headers(LONDON_HEADERS)
+
+    # When they arrive again, and once more beside an overlong value that is never kept
+    again = geo_from_viewer_headers(dict(LONDON_HEADERS))
+    overlong = geo_from_viewer_headers({**LONDON_HEADERS, "cloudfront-viewer-postal-code": "9" * 10_000})
+
+    # Then the location is the same each time
+    assert first is not None
+    assert again == first
+    assert overlong == replace(first, postal_code="9" * MAX_GEO_TEXT_LENGTH)

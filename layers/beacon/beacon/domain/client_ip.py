@@ -6,6 +6,7 @@ here: they never reach a real gateway, and tests and examples use them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ NON_PUBLIC_NETWORKS = tuple(
         "ff00::/8",
     )
 )
+# A client's address arrives with each of its events: parsing it and testing 14 networks cost ~5 µs a time.
+CACHE_SIZE = 4096
+_CACHED_LENGTH = 64  # longer than any address with brackets and a port: not cached (bounds the cache's memory)
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,23 @@ def is_public(address: str) -> bool:
     return not any(parsed.version == network.version and parsed in network for network in NON_PUBLIC_NETWORKS)
 
 
+def _public_address(candidate: str) -> str | None:
+    address = normalize_address(candidate)
+    return address if address is not None and is_public(address) else None
+
+
+_cached_public_address = functools.lru_cache(maxsize=CACHE_SIZE)(_public_address)
+
+
+def public_address(candidate: str) -> str | None:
+    """The canonical address when `candidate` is a public one, else None."""
+    return _cached_public_address(candidate) if len(candidate) <= _CACHED_LENGTH else _public_address(candidate)
+
+
 def resolve_client_ip(headers: Mapping[str, str], source_ip: str, override: str | None = None) -> ClientIp:
     """`override` (a secret-authenticated `__ip`) wins; then the first public address among the
     client-IP headers (x-forwarded-for: its first entry), then the gateway's source IP.
     If none is public, the source IP is used as it is (local development)."""
-    gateway = normalize_address(source_ip) or source_ip
     candidates = []
     if override:
         candidates.append(override)
@@ -74,7 +90,7 @@ def resolve_client_ip(headers: Mapping[str, str], source_ip: str, override: str 
             candidates.append(value.split(",", 1)[0] if name == "x-forwarded-for" else value)
     candidates.append(source_ip)
     for candidate in candidates:
-        address = normalize_address(candidate)
-        if address is not None and is_public(address):
-            return ClientIp(address, from_gateway=address == gateway)
-    return ClientIp(gateway, from_gateway=True)
+        address = public_address(candidate)
+        if address is not None:
+            return ClientIp(address, from_gateway=address == public_address(source_ip))
+    return ClientIp(normalize_address(source_ip) or source_ip, from_gateway=True)

@@ -36,6 +36,8 @@ class ProjectFilters:
         return cls(tuple(parsed), frozenset(profile_ids))
 
     def check_ip(self, address: str) -> None:
+        if not self.blocked_networks:
+            return
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

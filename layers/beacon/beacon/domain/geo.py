@@ -7,6 +7,7 @@ headers: every value is therefore validated or bounded, and a malformed one is d
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -152,8 +153,7 @@ def build_geo(
     return None if geo.is_empty else geo
 
 
-def _decoded_header(headers: Mapping[str, str], name: str) -> str | None:
-    raw = headers.get(name)
+def _decoded_value(raw: object) -> str | None:
     if not isinstance(raw, str) or not raw:
         return None
     # unquote never raises: undecodable bytes become U+FFFD, a stray "%" stays as it is. Not unquote_plus:
@@ -161,16 +161,49 @@ def _decoded_header(headers: Mapping[str, str], name: str) -> str | None:
     return unquote(raw[:_MAX_ENCODED_LENGTH], errors="replace")
 
 
+_VIEWER_HEADERS = (
+    VIEWER_COUNTRY,
+    VIEWER_COUNTRY_NAME,
+    VIEWER_COUNTRY_REGION,
+    VIEWER_COUNTRY_REGION_NAME,
+    VIEWER_CITY,
+    VIEWER_POSTAL_CODE,
+    VIEWER_LATITUDE,
+    VIEWER_LONGITUDE,
+    VIEWER_TIME_ZONE,
+)
+# Viewers of one place send the same values: decoding and checking them cost ~8 µs a request. Sets of values
+# longer than this altogether are not cached (bounds the cache's memory: they are unusual, or forged).
+CACHE_SIZE = 4096
+_CACHED_LENGTH = 512
+
+
+def _geo_from_values(values: tuple[object, ...]) -> Geo | None:
+    """`values` in the order of _VIEWER_HEADERS."""
+    country, country_name, region, region_name, city, postal_code, latitude, longitude, time_zone = (
+        _decoded_value(value) for value in values
+    )
+    return build_geo(
+        country=country,
+        country_name=country_name,
+        region=region,
+        region_name=region_name,
+        city=city,
+        postal_code=postal_code,
+        latitude=latitude,
+        longitude=longitude,
+        time_zone=time_zone,
+    )
+
+
+_cached_geo_from_values = functools.lru_cache(maxsize=CACHE_SIZE)(_geo_from_values)
+
+
 def geo_from_viewer_headers(headers: Mapping[str, str]) -> Geo | None:
     """The viewer's location from CloudFront-Viewer-* headers (names lower-cased); None when there is none."""
-    return build_geo(
-        country=_decoded_header(headers, VIEWER_COUNTRY),
-        country_name=_decoded_header(headers, VIEWER_COUNTRY_NAME),
-        region=_decoded_header(headers, VIEWER_COUNTRY_REGION),
-        region_name=_decoded_header(headers, VIEWER_COUNTRY_REGION_NAME),
-        city=_decoded_header(headers, VIEWER_CITY),
-        postal_code=_decoded_header(headers, VIEWER_POSTAL_CODE),
-        latitude=_decoded_header(headers, VIEWER_LATITUDE),
-        longitude=_decoded_header(headers, VIEWER_LONGITUDE),
-        time_zone=_decoded_header(headers, VIEWER_TIME_ZONE),
-    )
+    values = tuple(headers.get(name) for name in _VIEWER_HEADERS)
+    size = 0
+    for value in values:
+        if value is not None:
+            size += len(value) if isinstance(value, str) else _CACHED_LENGTH + 1  # (only strings are hashable here)
+    return _cached_geo_from_values(values) if size <= _CACHED_LENGTH else _geo_from_values(values)

@@ -100,6 +100,8 @@ class DeviceInfo:
 
     def with_overrides(self, overrides: Mapping[str, str]) -> DeviceInfo:
         """Given, non-empty values win; a `device` outside the four types is ignored to keep the invariant."""
+        if not overrides:
+            return self
         changes: dict[str, str] = {}
         for key, field_name in _OVERRIDE_FIELDS.items():
             value = overrides.get(key)
