@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from beacon.domain.batch import BATCH_WORKERS, BatchOutcome, ingest_batch
+from beacon.domain.enrich import Enricher
 from beacon.domain.entities import Caller, ClientType, Event, RequestMeta
 from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.ingest import Stores, ingest
@@ -145,6 +146,31 @@ def test_batches_are_stored_on_one_pool_of_threads_per_container() -> None:
     assert all(name.startswith("beacon-batch") for name in store.threads)
     assert len(store.threads) <= BATCH_WORKERS
     assert sum(1 for thread in threading.enumerate() if thread.name.startswith("beacon-batch")) <= BATCH_WORKERS
+
+
+def test_items_of_one_batch_are_enriched_once_per_distinct_set_of_overrides() -> None:
+    # Given a batch of 30 plain items and 10 that override the device's os, counting how often the device ids
+    # (and with them everything else the request gives) are derived
+    derivations: list[bool] = []
+
+    def stack_secret() -> bytes:
+        derivations.append(True)
+        return b"unit-test-stack-secret"
+
+    enricher = Enricher(stack_secret=stack_secret)
+    items = [item(f"plain{index}") for index in range(30)] + [item(f"os{index}", __os="Plan 9") for index in range(10)]
+    store = FakeEventStore()
+
+    # When it is ingested
+    outcome = ingest_batch(items, CALLER, META, fake_stores(store), enricher, NOW, "batch#shared", None)
+
+    # Then each set of overrides was enriched once, and every item carries its own set's device
+    assert len(outcome.results) == 40
+    assert len(derivations) == 2
+    systems = {event.name: event.device.get("os") for event in tracked(store)}
+    assert {systems[f"os{index}"] for index in range(10)} == {"Plan 9"}
+    assert {systems[f"plain{index}"] for index in range(30)} == {"macOS"}
+    assert len({event.device_id for event in tracked(store)}) == 1
 
 
 def test_item_refused_by_the_domain_rejects_only_itself() -> None:

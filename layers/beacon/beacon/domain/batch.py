@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from beacon.domain.enrich import Enricher
+from beacon.domain.enrich import Enricher, SharedEnricher
 from beacon.domain.entities import BotDetected, Caller, RequestMeta, TrackResult
 from beacon.domain.errors import BeaconError, DependencyUnavailableError
 from beacon.domain.ingest import Stores, ingest
@@ -62,11 +62,13 @@ def ingest_batch(
         except ValidationError as exc:
             outcome.rejected.append((index, validation_error_response(exc)))
 
+    shared = SharedEnricher(enricher, meta, now)
+
     def store(entry: tuple[int, Any]) -> Stored:
         index, request = entry
         try:
             key = f"{batch_key}#{index}"
-            return index, ingest(request, caller, meta, stores, enricher, now, store_ip, key, sent_at)
+            return index, ingest(request, caller, meta, stores, shared, now, store_ip, key, sent_at)
         except BeaconError as exc:
             return index, exc
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from beacon.domain.client_ip import ClientIp, resolve_client_ip
 from beacon.domain.entities import RequestMeta
@@ -55,3 +56,45 @@ class Enricher:
             if geo is not None:
                 return geo
         return self.geoip.lookup(ip.address) if self.geoip is not None else None
+
+
+class EnrichmentSource(Protocol):
+    def enrich(
+        self,
+        project_id: str,
+        meta: RequestMeta,
+        now: datetime,
+        ip_override: str | None = None,
+        device_overrides: dict[str, str] | None = None,
+        device_id_override: str | None = None,
+    ) -> Enrichment: ...
+
+
+@dataclass
+class SharedEnricher:
+    """The items of one batch share its request and receipt time, so each distinct set of overrides among them
+    is enriched once instead of once per item (bench/cpu.py: a third of an item's CPU)."""
+
+    enricher: Enricher
+    meta: RequestMeta
+    now: datetime
+    _done: dict[tuple[object, ...], Enrichment] = field(default_factory=dict, init=False)
+
+    def enrich(
+        self,
+        project_id: str,
+        meta: RequestMeta,
+        now: datetime,
+        ip_override: str | None = None,
+        device_overrides: dict[str, str] | None = None,
+        device_id_override: str | None = None,
+    ) -> Enrichment:
+        if meta is not self.meta or now != self.now:
+            return self.enricher.enrich(project_id, meta, now, ip_override, device_overrides, device_id_override)
+        overrides = tuple(sorted(device_overrides.items())) if device_overrides else ()
+        key = (project_id, ip_override, overrides, device_id_override)
+        found = self._done.get(key)
+        if found is None:  # items on two threads may both enrich: the same answer either way
+            found = self.enricher.enrich(project_id, meta, now, ip_override, device_overrides, device_id_override)
+            self._done[key] = found
+        return found

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from beacon.domain.enrich import Enricher, Enrichment
+from beacon.domain.enrich import Enricher, Enrichment, EnrichmentSource
 from beacon.domain.entities import (
     BotDetected,
     Caller,
@@ -121,7 +121,7 @@ def ingest(
     caller: Caller,
     meta: RequestMeta,
     stores: Stores,
-    enricher: Enricher,
+    enricher: EnrichmentSource,
     now: datetime,
     store_ip: bool = False,
     idempotency_key: str | None = None,
