@@ -6,6 +6,7 @@ timeouts are explicit and well under the functions' 10 s timeout.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -42,10 +43,22 @@ UNAVAILABLE_CODES = frozenset(
 )
 
 
-def _boto3_client(service: str) -> Any:
-    import boto3  # imported lazily: cold start pays for it only where a client is needed
+_session_lock = threading.Lock()
 
-    return boto3.session.Session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+@cache
+def _session() -> Any:
+    from botocore.session import get_session  # imported lazily: cold start pays for it only where a client is needed
+
+    return get_session()
+
+
+def _boto3_client(service: str) -> Any:
+    """A client of the container's one botocore session: a second client reuses the endpoint rules, partitions
+    and models the first one loaded, instead of a new session loading them again (a cold start creates up to
+    two). Sessions are not thread-safe, hence the lock; clients are."""
+    with _session_lock:
+        return _session().create_client(service, config=CLIENT_CONFIG)
 
 
 @cache
