@@ -11,11 +11,12 @@ them with (TRACK_REQUEST_ADAPTER; for a batch BATCH_REQUEST_ADAPTER, then TRACK_
 nothing else. Both run over the same inputs in alternating rounds after a warm-up; a request's CPU time
 (process_time_ns, so a batch's worker threads count) is divided by its events, each event is one sample, and
 the figure is the median over the rounds of each round's median. The first request of a fresh function (cold
-caches: the user-agent parser and bot matcher are built then) is reported beside it, as information.
+caches: the user-agent parser and bot matcher are built then) and the sizes of the stored events' DynamoDB items
+(1 write unit per started KB) are reported beside it, as information.
 
-Run from the repository root: PYTHONPATH=layers/beacon:. .venv/bin/python -m bench.cpu [--profile]
+Run from the repository root: PYTHONPATH=layers/beacon:. .venv/bin/python -m bench.cpu [--profile [--kind batch]]
 ``--profile`` runs the mix under cProfile instead and prints the top functions by own and cumulative time.
-Writes bench/results/cpu.json. Takes about 20 s.
+Writes bench/results/cpu.json. Takes about 5 s.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import pytest
 from beacon.domain import batch
 from beacon.domain.ingest import Stores
 from beacon.models.requests import BATCH_REQUEST_ADAPTER, TRACK_REQUEST_ADAPTER
+from beacon.store.dynamodb import item_size
+from beacon.store.events import event_to_item
 from bench.mix import MixRequest, build_mix, proxy_event
 from bench.report import machine, print_ratios, ratio, write_results
 from tests.unit.fakes import FakeEventStore, FakeSessionStore
@@ -47,6 +50,8 @@ from tests.unit.handlers import FakeLambdaContext, load_track_function, wire_tra
 
 ROUNDS = 11
 TARGET = 3.0
+KB = 1024
+RETENTION_DAYS = 400
 T = TypeVar("T")
 
 
@@ -130,8 +135,9 @@ def timed(work: Callable[[Any], object], inputs: list[Any], requests: list[MixRe
     return Round(samples)
 
 
-def check_answers(function: TrackFunction, requests: list[MixRequest]) -> dict[int, int]:
-    """Run the mix once and check every answer is the one the mix expects (no duplicates, no errors)."""
+def check_answers(function: TrackFunction, requests: list[MixRequest]) -> tuple[dict[int, int], list[int]]:
+    """Run the mix once and check every answer is the one the mix expects (no duplicates, no errors);
+    the answers' statuses and the sizes of the DynamoDB items of the events it stored."""
     statuses: dict[int, int] = {}
     for index, request in enumerate(requests):
         response = function.invoke(proxy_event(request, index))
@@ -147,8 +153,9 @@ def check_answers(function: TrackFunction, requests: list[MixRequest]) -> dict[i
     stored = sum(1 for event in events.events if event.name != "session_start")
     if stored != sent:
         raise RuntimeError(f"{sent} track events sent but {stored} stored: repeats were taken for duplicates")
+    sizes = sorted(item_size(event_to_item(event, RETENTION_DAYS)) for event in events.events)
     function.forget_repeats()
-    return statuses
+    return statuses, sizes
 
 
 def first_request_us(function: TrackFunction, request: MixRequest) -> float:
@@ -163,7 +170,7 @@ def measure(rounds: int) -> dict[str, Any]:
     with quiet():
         cold_us = first_request_us(function, requests[0])  # caches empty: the UA parser and bot matcher build now
         function.forget_repeats()
-        statuses = check_answers(function, requests)  # warm-up, and proof that every request did its work
+        statuses, sizes = check_answers(function, requests)  # warm-up, and proof that every request did its work
         handler_rounds: list[Round] = []
         floor_rounds: list[Round] = []
         bodies = list(requests)
@@ -200,6 +207,13 @@ def measure(rounds: int) -> dict[str, Any]:
         "batched_us_per_event": {"handler": round(batched[0], 2), "floor": round(batched[1], 2)},
         "mean_us_per_event": {"handler": round(handler_mean, 2), "floor": round(floor_mean, 2)},
         "first_request_us": round(cold_us, 1),
+        "event_item_bytes": {
+            "median": statistics.median(sizes),
+            "p95": sizes[int(len(sizes) * 0.95)],
+            "max": sizes[-1],
+            "over_1kb": sum(1 for size in sizes if size > KB),
+            "events": len(sizes),
+        },
         "ratios": [
             ratio(
                 "track handler CPU per event / json.loads+pydantic floor",
@@ -282,6 +296,11 @@ def main() -> None:
         f"mix {results['mix']}"
     )
     print(f"  first request of a fresh function (cold caches): {results['first_request_us'] / 1000:.1f} ms")
+    sizes = results["event_item_bytes"]
+    print(
+        f"  event items as DynamoDB bills them: median {sizes['median']} B, p95 {sizes['p95']} B,"
+        f" max {sizes['max']} B; {sizes['over_1kb']} of {sizes['events']} over 1 KB"
+    )
     print_ratios(results["ratios"])
     path = write_results("cpu", results)
     print(f"  {time.perf_counter() - started:.0f} s; results in {path}")
