@@ -46,7 +46,6 @@ from beacon.models.validation import validation_error_response
 from beacon.observability import logger, metrics, tracer
 from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.events import DynamoDBEventStore
-from beacon.store.geoip import MaxMindGeoIpLookup
 from beacon.store.idempotency import DynamoDBIdempotencyStore
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
@@ -80,7 +79,11 @@ def rejected_store() -> DynamoDBRejectedEventStore:
 
 @cache
 def enricher() -> Enricher:
-    geoip = MaxMindGeoIpLookup(settings.geoip_database_path) if settings.geoip_database_path else None
+    geoip = None
+    if settings.geoip_database_path:
+        from beacon.store.geoip import MaxMindGeoIpLookup  # maxminddb is imported only where a database is set
+
+        geoip = MaxMindGeoIpLookup(settings.geoip_database_path)
     return Enricher(stack_secret=SecretsManagerStackSecret(settings.device_salt_secret), geoip=geoip)
 
 
