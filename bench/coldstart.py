@@ -1,38 +1,39 @@
 """Cold-start benchmark (issue 8, measurement 3): a fresh process that imports a function and serves its first
 event, against a fresh process that only does ``import boto3`` (which every Lambda pays anyway).
 
-Run from the repository root: PYTHONPATH=layers/beacon:. .venv/bin/python -m bench.coldstart
-Takes about a minute (plus a first-time download of boto3 for Python 3.13 into .local/bench/).
+Run from the repository root: PYTHONPATH=layers/beacon:. .venv/bin/python -m bench.coldstart [--source-only]
+Takes about 30 s (plus, the first time, a download of boto3 for Python 3.13 into .local/bench/).
+``--source-only`` builds the layer without its byte code, to see what shipping it saves.
 
 What runs, and why it is close to Lambda:
-- The interpreter is CPython 3.13, the functions' runtime (found on PATH or under ~/.pyenv; without one the
-  benchmark says so and skips).
-- The layer is built by layers/beacon/Makefile, the recipe `sam build` runs, with the same requirements and the
-  same removals (boto3/botocore/s3transfer, bin/, tests/, foreign byte code); only PLATFORM is this machine's
-  (manylinux2014_x86_64 here, aarch64 in the real build) so its wheels import here. The functions are built by
-  their own Makefiles. Nothing comes from the dev venv.
-- Lambda provides boto3: one `pip install --target` of the boto3 version pinned in requirements-dev.txt, made
-  by Python 3.13 (so with its byte code compiled, as the runtime's own copy is shipped: the runtime image's
-  site-packages were installed by pip, which compiles) sits last on sys.path of both processes, after the
-  function and the layer, as /var/runtime does after /var/task and /opt/python.
+- The interpreter is CPython 3.13, the functions' runtime (BEACON_PYTHON313, python3.13 on PATH or a pyenv
+  install; without one the benchmark says so and skips).
+- The layer is built by layers/beacon/Makefile, the recipe `sam build` runs, with the same requirements, the
+  same removals (boto3/botocore/s3transfer, bin/, tests/, foreign byte code) and the same byte code; only
+  PLATFORM is this machine's (manylinux2014_x86_64 here, aarch64 in the real build) so its wheels import here.
+  The functions are built by their own Makefiles. Nothing comes from the dev venv.
+- Lambda provides boto3: one `pip install --target` of the boto3 version pinned in requirements-dev.txt, made by
+  Python 3.13 and so with its byte code compiled. That is how the runtime's copy is taken to be shipped (its
+  site-packages are installed by pip, which compiles; AWS documents no figure either way). The function's
+  processes find it last on sys.path, after the function and the layer, as /var/runtime comes after /var/task
+  and /opt/python; the baseline process has it alone, as a Lambda without Beacon's layer.
 - /opt and /var/task are read-only in Lambda, so nothing imported from the layer or the function can leave a
-  __pycache__ behind: every process runs with ``-B``. Byte code counts only where it is *shipped* (the layer
-  ships it when its build found a Python 3.13, see the Makefile).
+  __pycache__ behind: every process runs with ``-B``. Byte code counts only where it is *shipped*.
 - The child gets the function's environment from template.yaml (local/template.py), Lambda's own variables
   (LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME, a sampled _X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS on
-  127.0.0.1) so Powertools' Tracer is live as under `Tracing: Active`, and dummy credentials.
+  127.0.0.1) so Powertools' Tracer is live as under the template's `Tracing: Active`, and dummy credentials.
 - The first event is real work against DynamoDB Local and the Secrets Manager emulator (local.stack, in
   memory, on free ports): the track function stores events/track.json's event (authorizer context given);
   the authorizer checks events/authorizer.json's headers, rewritten to a client created for the run. So the
-  first event's cost includes creating boto3 clients and the first calls, as in Lambda. Nothing leaves
-  127.0.0.1.
+  first event's cost includes creating AWS clients and the first calls, as in Lambda. Nothing leaves 127.0.0.1.
 
 Each figure is the median of ROUNDS fresh processes per kind, interleaved (baseline, track, authorizer, in a
 rotating order) so machine noise hits all of them; a warm-up round (page cache) is not counted. The target
-ratio is on the process's wall time (spawn to exit, as the parent sees it); the same ratio without the
-interpreter's own start-up (timed inside the child from its first line) is printed beside it. One extra
-process per function runs with ``-X importtime`` for the breakdown of where init goes. Writes
-bench/results/coldstart.json.
+ratio is on the process's wall time (spawn to exit, as the parent sees it); beside it, the same ratio without
+the interpreter's own start-up (timed inside the child from its first line) and on CPU time (steadier on a
+busy machine). Extra, untimed processes give the breakdown: one per function with ``-X importtime`` (where
+init goes), and SECOND_EVENT_RUNS per function that serve a second, warm event (what the first event spends
+only once, for the SnapStart estimate). Writes bench/results/coldstart.json.
 """
 
 from __future__ import annotations
