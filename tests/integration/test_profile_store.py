@@ -195,6 +195,28 @@ def test_increment_of_a_string_property_is_invalid_and_changes_nothing(store, pr
     assert store.get_profile(project_id, "u-1") == before
 
 
+@pytest.mark.parametrize(
+    ("path", "start", "delta"),
+    [
+        (["n"], "1", "1e-100"),  # the sum needs more than 38 significant digits
+        (["n"], "9e125", "9e125"),  # the sum is beyond DynamoDB's largest number
+        (["stats", "n"], "1", "1e-100"),  # the same, on a dot path
+    ],
+)
+def test_increment_whose_sum_dynamodb_cannot_hold_is_a_400_and_changes_nothing(store, project_id, path, start, delta):
+    # Given a counter
+    store.add_to_property(project_id, "u-1", path, Decimal(start), NOW)
+    before = store.get_profile(project_id, "u-1")
+    # When an increment would make a number DynamoDB cannot store
+    with pytest.raises(InvalidRequestError) as error:
+        store.add_to_property(project_id, "u-1", path, Decimal(delta), LATER)
+    # Then it is a 400 about the property (never a 503: nothing is down), and the counter is unchanged
+    assert error.value.status == 400
+    assert error.value.details is not None
+    assert [detail["field"] for detail in error.value.details] == ["payload.property"]
+    assert store.get_profile(project_id, "u-1") == before
+
+
 def test_increment_through_a_value_that_is_not_a_map_is_invalid_and_changes_nothing(store, project_id):
     # Given a profile whose "stats" is a string
     store.identify(project_id, ProfileUpdate("u-1", properties={"stats": "x"}), NOW)

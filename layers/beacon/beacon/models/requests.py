@@ -194,7 +194,7 @@ def _property_path(value: str) -> str:
 class _CounterPayload(_Payload):
     profileId: ProfileId
     property: Annotated[str, Field(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_property_path)]
-    value: Annotated[float, Field(gt=0, le=MAX_NUMBER_MAGNITUDE, allow_inf_nan=False)] = 1
+    value: Annotated[float, Field(ge=MIN_NUMBER_MAGNITUDE, le=MAX_NUMBER_MAGNITUDE, allow_inf_nan=False)] = 1
 
 
 class IncrementPayload(_CounterPayload):

@@ -27,8 +27,18 @@ TRANSACTION_UNAVAILABLE_REASONS = frozenset(
     }
 )
 
+
+class _ExactDeserializer(TypeDeserializer):
+    """boto3's deserializer with numbers read exactly. DynamoDB answers a number such as 9e125 with all its
+    digits ("9000…0", 126 of them), which boto3's 38-digit decimal context refuses (decimal.Rounded): a
+    large counter would make its profile unreadable."""
+
+    def _deserialize_n(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_deserializer = _ExactDeserializer()
 
 
 def to_dynamodb_json(value: Any) -> Any:

@@ -259,6 +259,8 @@ class DynamoDBProfileStore(DynamoDBRepository):
             code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 raise not_numeric(path, "existing value is not numeric") from exc
+            if out_of_number_range(exc):
+                raise not_numeric(path, "the result would not be a DynamoDB number (38 digits, below 1e126)") from exc
             if code != "ValidationException" or len(path) == 1:
                 raise
         # A parent map is missing: create each level if absent (idempotent, race-free), then add once.
@@ -266,6 +268,8 @@ class DynamoDBProfileStore(DynamoDBRepository):
         try:
             self._update(key, builder, **condition)
         except ClientError as exc:
+            if out_of_number_range(exc):
+                raise not_numeric(path, "the result would not be a DynamoDB number (38 digits, below 1e126)") from exc
             if error_code(exc) in ("ValidationException", "ConditionalCheckFailedException"):
                 raise not_numeric(path, "the path crosses a value that is not an object") from exc
             raise
@@ -336,6 +340,14 @@ class DynamoDBProfileStore(DynamoDBRepository):
             if error_code(exc) == "ValidationException":  # the merged item would exceed DynamoDB's 400 KB
                 raise InvalidRequestError(f"The {kind} cannot hold these properties (item size limit)") from exc
             raise
+
+
+def out_of_number_range(exc: ClientError) -> bool:
+    """DynamoDB refused the sum itself: more than 38 significant digits, or a magnitude it cannot hold."""
+    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    return error_code(exc) == "ValidationException" and any(
+        word in message for word in ("precision", "overflow", "underflow")
+    )
 
 
 def not_numeric(path: list[str], reason: str) -> InvalidRequestError:
