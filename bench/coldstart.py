@@ -357,7 +357,7 @@ def snapstart_estimate(median: dict[str, float], second_event_ms: float) -> dict
         "first_event_one_time_ms": round(one_time, 1),
         "warm_event_ms": second_event_ms,
         "init_share": round(median["init_ms"] / total, 2),
-        "init_and_one_time_share": round((median["init_ms"] + one_time) / total, 2),
+        "init_and_one_time_share": round(min((median["init_ms"] + one_time) / total, 1.0), 2),
     }
 
 
