@@ -29,6 +29,7 @@ from beacon.domain.errors import (
 from beacon.domain.filters import BlockedByFilterError
 from beacon.domain.ingest import Stores, current_ids, ingest, request_bot
 from beacon.domain.rejections import RejectedEvent, truncated_payload
+from beacon.domain.useragent import warm_up
 from beacon.models.authorizer_context import caller_from_context
 from beacon.models.body import decode_body
 from beacon.models.requests import parse_batch_request, parse_track_request
@@ -44,6 +45,7 @@ from beacon.models.responses import (
 )
 from beacon.models.validation import validation_error_response
 from beacon.observability import logger, metrics, tracer
+from beacon.snapstart import before_snapshot
 from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.events import DynamoDBEventStore
 from beacon.store.idempotency import DynamoDBIdempotencyStore
@@ -85,6 +87,10 @@ def enricher() -> Enricher:
 
         geoip = MaxMindGeoIpLookup(settings.geoip_database_path)
     return Enricher(stack_secret=SecretsManagerStackSecret(settings.device_salt_secret), geoip=geoip)
+
+
+# With SnapStart the snapshot holds the user-agent parser, the bot rules and the AWS clients, built once.
+before_snapshot(warm_up, stores, rejected_store, enricher)
 
 
 # -- request and response plumbing -----------------------------------------------------------------------
