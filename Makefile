@@ -83,10 +83,17 @@ client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|
 clients: bootstrap ## the client lifecycle: make clients [CMD="list|show ID|rotate ID|revoke ID"] [STACK=name] (or ./beacon clients)
 	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)")
 
-bench: bootstrap ## benchmarks, ratios measured side by side in one run (results in bench/results/)
-	$(PY) -m bench.useragent
+bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side by side in one run, with its target (bench/results/)
+	@date +%s > .bench-started
+	$(PY) -m bench.cpu
+	$(PY) -m bench.handler
+	$(PY) -m bench.coldstart
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m bench.package
 	$(PY) -m bench.ingest
 	$(PY) -m bench.reads
+	$(PY) -m bench.useragent
+	$(PY) -m bench.cost
+	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
 
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m beacon.models.openapi docs/openapi.json
