@@ -94,14 +94,15 @@ def per_million_events(
 
 
 def cold_start_inputs() -> dict[str, float] | None:
-    """Init durations from bench.coldstart, when it ran (median ms from process start to first answer)."""
+    """From bench.coldstart, when it ran: the median ms a fresh process spends on init plus its first event
+    (billed since 2025-08-01, init included), per function."""
     results = read_results("coldstart")
-    if not results:
-        return None
-    found: dict[str, float] = {}
-    for key, value in results.get("summary", {}).items():
-        if key in ("track_init_ms", "authorizer_init_ms") and isinstance(value, int | float):
-            found[key] = float(value)
+    medians = (results or {}).get("median_ms", {})
+    found = {
+        f"{name}_init_ms": float(medians[name]["total_ms"])
+        for name in ("track", "authorizer")
+        if isinstance(medians.get(name, {}).get("total_ms"), int | float)
+    }
     return found or None
 
 
