@@ -576,6 +576,13 @@ def make_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
 
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY, ...) goes through the gateway too and, matching no route, gets the
+            # template's JSON gateway response rather than http.server's HTML 501.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             if os.environ.get("BEACON_GATEWAY_QUIET") != "1":
                 super().log_message(format, *args)
