@@ -557,6 +557,9 @@ def make_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "BeaconLocalGateway"
+        # Headers and body go out in two writes: with Nagle's algorithm on, a keep-alive client's delayed ACK
+        # held every answer back about 40 ms.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
