@@ -41,10 +41,22 @@ ERRORS = {
     401: "Invalid client credentials (or a secret is required)",
     403: "Not allowed for this client",
     404: "Not found",
+    409: "Conflicts with stored data (an alias that already names another profile, or a profile with aliases)",
     413: "Request body too large",
     429: "Rate limited (see Retry-After)",
     503: "A dependency is unavailable; retry later (see Retry-After)",
 }
+
+
+@dataclass(frozen=True)
+class Header:
+    name: str
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+# The track function refuses any other length with 400 (functions/track/app.py, MAX_IDEMPOTENCY_KEY_LENGTH).
+IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 128}
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,7 @@ class Operation:
     body: Any = None
     query: type[BaseModel] | None = None
     path_model: type[BaseModel] | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[Header, ...] = ()
 
 
 def errors(*statuses: int) -> dict[int, tuple[str, Any]]:
@@ -77,13 +89,17 @@ OPERATIONS = [
         {
             200: ("Stored; the ids the API assigned", TrackResponse),
             202: ("A likely bot, on a request without a secret: nothing stored", BotResponse),
-            **errors(400, 401, 413, 429, 503),
+            **errors(400, 401, 409, 413, 429, 503),
         },
         security=WRITE_SECURITY,
         body=TrackRequest,
         headers=(
-            ("Idempotency-Key", "The whole request is stored once per key and project within 7 days."),
-            ("openpanel-sent-at", "The client's send time; corrects the event time for the client's clock skew."),
+            Header(
+                "Idempotency-Key",
+                "The whole request is stored once per key and project within 7 days.",
+                IDEMPOTENCY_KEY_SCHEMA,
+            ),
+            Header("openpanel-sent-at", "The client's send time; corrects the event time for the client's clock skew."),
         ),
     ),
     Operation(
@@ -96,6 +112,13 @@ OPERATIONS = [
         {200: ("Accepted and rejected items, by index", BatchResponse), **errors(400, 401, 413, 429, 503)},
         security=WRITE_SECURITY,
         body=BatchRequest,
+        headers=(
+            Header(
+                "Idempotency-Key",
+                "Each item is stored once per key, index and project within 7 days (default key: the body's hash).",
+                IDEMPOTENCY_KEY_SCHEMA,
+            ),
+        ),
     ),
     Operation(
         "get",
@@ -202,8 +225,14 @@ def build_openapi() -> dict[str, Any]:
 def _operation(operation: Operation, ref_of: dict[str, Any]) -> dict[str, Any]:
     parameters = _parameters(operation.path_model, "path") + _parameters(operation.query, "query")
     parameters += [
-        {"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
-        for name, text in operation.headers
+        {
+            "name": header.name,
+            "in": "header",
+            "required": False,
+            "description": header.description,
+            "schema": header.schema,
+        }
+        for header in operation.headers
     ]
     document: dict[str, Any] = {
         "tags": [operation.tag],
