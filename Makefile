@@ -56,6 +56,7 @@ test-unit: bootstrap ## unit tests only (no sockets)
 soak: bootstrap ## long forms (not in CI): 60 s of load through the local gateway, the fuzz suite's big profile
 	BEACON_SOAK_SECONDS=$(or $(SOAK_SECONDS),60) $(PY) -m pytest -q -s tests/load
 	HYPOTHESIS_PROFILE=beacon-soak $(PY) -m pytest -q tests/fuzz --hypothesis-show-statistics
+	HYPOTHESIS_PROFILE=beacon-soak $(PY) -m pytest -q tests/e2e/test_openapi_schemathesis.py --hypothesis-show-statistics
 
 lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint and pip-audit of the layer's locked deps
 	$(VENV)/bin/ruff check .
