@@ -161,16 +161,17 @@ def _decoded_value(raw: object) -> str | None:
     return unquote(raw[:_MAX_ENCODED_LENGTH], errors="replace")
 
 
-_VIEWER_HEADERS = (
-    VIEWER_COUNTRY,
-    VIEWER_COUNTRY_NAME,
-    VIEWER_COUNTRY_REGION,
-    VIEWER_COUNTRY_REGION_NAME,
-    VIEWER_CITY,
-    VIEWER_POSTAL_CODE,
-    VIEWER_LATITUDE,
-    VIEWER_LONGITUDE,
-    VIEWER_TIME_ZONE,
+# Each viewer header and the build_geo() argument it gives.
+_VIEWER_FIELDS = (
+    (VIEWER_COUNTRY, "country"),
+    (VIEWER_COUNTRY_NAME, "country_name"),
+    (VIEWER_COUNTRY_REGION, "region"),
+    (VIEWER_COUNTRY_REGION_NAME, "region_name"),
+    (VIEWER_CITY, "city"),
+    (VIEWER_POSTAL_CODE, "postal_code"),
+    (VIEWER_LATITUDE, "latitude"),
+    (VIEWER_LONGITUDE, "longitude"),
+    (VIEWER_TIME_ZONE, "time_zone"),
 )
 # Viewers of one place send the same values: decoding and checking them cost ~8 µs a request. Sets of values
 # longer than this altogether are not cached (bounds the cache's memory: they are unusual, or forged).
@@ -179,21 +180,9 @@ _CACHED_LENGTH = 512
 
 
 def _geo_from_values(values: tuple[object, ...]) -> Geo | None:
-    """`values` in the order of _VIEWER_HEADERS."""
-    country, country_name, region, region_name, city, postal_code, latitude, longitude, time_zone = (
-        _decoded_value(value) for value in values
-    )
-    return build_geo(
-        country=country,
-        country_name=country_name,
-        region=region,
-        region_name=region_name,
-        city=city,
-        postal_code=postal_code,
-        latitude=latitude,
-        longitude=longitude,
-        time_zone=time_zone,
-    )
+    """`values` in the order of _VIEWER_FIELDS."""
+    decoded = {name: _decoded_value(value) for (_, name), value in zip(_VIEWER_FIELDS, values, strict=True)}
+    return build_geo(**decoded)
 
 
 _cached_geo_from_values = functools.lru_cache(maxsize=CACHE_SIZE)(_geo_from_values)
@@ -201,7 +190,7 @@ _cached_geo_from_values = functools.lru_cache(maxsize=CACHE_SIZE)(_geo_from_valu
 
 def geo_from_viewer_headers(headers: Mapping[str, str]) -> Geo | None:
     """The viewer's location from CloudFront-Viewer-* headers (names lower-cased); None when there is none."""
-    values = tuple(headers.get(name) for name in _VIEWER_HEADERS)
+    values = tuple(headers.get(header) for header, _ in _VIEWER_FIELDS)
     size = 0
     for value in values:
         if value is not None:

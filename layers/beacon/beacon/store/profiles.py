@@ -260,7 +260,7 @@ class DynamoDBProfileStore(DynamoDBRepository):
             if code == "ConditionalCheckFailedException":
                 raise not_numeric(path, "existing value is not numeric") from exc
             if out_of_number_range(exc):
-                raise not_numeric(path, "the result would not be a DynamoDB number (38 digits, below 1e126)") from exc
+                raise not_numeric(path, OUT_OF_RANGE) from exc
             if code != "ValidationException" or len(path) == 1:
                 raise
         # A parent map is missing: create each level if absent (idempotent, race-free), then add once.
@@ -269,7 +269,7 @@ class DynamoDBProfileStore(DynamoDBRepository):
             self._update(key, builder, **condition)
         except ClientError as exc:
             if out_of_number_range(exc):
-                raise not_numeric(path, "the result would not be a DynamoDB number (38 digits, below 1e126)") from exc
+                raise not_numeric(path, OUT_OF_RANGE) from exc
             if error_code(exc) in ("ValidationException", "ConditionalCheckFailedException"):
                 raise not_numeric(path, "the path crosses a value that is not an object") from exc
             raise
@@ -340,6 +340,9 @@ class DynamoDBProfileStore(DynamoDBRepository):
             if error_code(exc) == "ValidationException":  # the merged item would exceed DynamoDB's 400 KB
                 raise InvalidRequestError(f"The {kind} cannot hold these properties (item size limit)") from exc
             raise
+
+
+OUT_OF_RANGE = "the result would not be a DynamoDB number (38 digits, below 1e126)"
 
 
 def out_of_number_range(exc: ClientError) -> bool:
