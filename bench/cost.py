@@ -110,7 +110,9 @@ def run() -> dict[str, Any]:
     handler, ingest = read_results("handler"), read_results("ingest")
     if handler is None or ingest is None:
         raise SystemExit("bench.cost needs bench/results/handler.json and ingest.json: run `make bench`")
-    globals_ = read_template().data.get("Globals", {}).get("Function", {})
+    template = read_template()
+    globals_ = template.data.get("Globals", {}).get("Function", {})
+    client_cache_seconds = float(template.functions()["AuthorizerFunction"].environment["CLIENT_CACHE_SECONDS"])
     memory_mb = int(globals_.get("MemorySize", 128))
     memory_gb = memory_mb / 1024
     track, units = handler["track"], ingest["write_units_per_event"]
@@ -149,8 +151,9 @@ def run() -> dict[str, Any]:
         "usd_per_million_events": table,
         "fixed_monthly": {
             "Secrets Manager: one secret per client, plus the stack's two": price("secrets_manager_secret_month"),
-            "Secrets Manager: GetSecretValue per warm authorizer container and active client (every 30 s)": round(
-                30 * 24 * 3600 / 30 * price("secrets_manager_call"), 2
+            "Secrets Manager: GetSecretValue per warm authorizer container and active client"
+            f" (every {client_cache_seconds:g} s)": round(
+                30 * 24 * 3600 / client_cache_seconds * price("secrets_manager_call"), 2
             ),
         },
     }
