@@ -25,9 +25,10 @@ from beacon.models.authorizer_context import caller_from_context
 from beacon.models.reads import EntityQuery, ExportEventsQuery, GroupPath, ProfileEventsQuery, ProfilePath
 from beacon.models.responses import ErrorResponse, FieldErrorDetail
 from beacon.models.validation import validation_error_response
-from beacon.observability import logger, metrics, tracer
+from beacon.observability import logger, metrics
 from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.reads import DynamoDBEntityReader, DynamoDBEventReader
+from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
 settings = ReadSettings.from_env()

@@ -44,7 +44,7 @@ from beacon.models.responses import (
     TrackResponse,
 )
 from beacon.models.validation import validation_error_response
-from beacon.observability import logger, metrics, tracer
+from beacon.observability import logger, metrics
 from beacon.snapstart import before_snapshot
 from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.events import DynamoDBEventStore
@@ -53,6 +53,7 @@ from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
 from beacon.store.sessions import DynamoDBSessionStore
+from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
 settings = TrackSettings.from_env()
