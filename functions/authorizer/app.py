@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.config import AuthorizerSettings
+from beacon.authorizer_config import AuthorizerSettings
 from beacon.domain.auth import authenticate
 from beacon.domain.errors import InvalidCredentialsError
 from beacon.models.authorizer_context import caller_to_context
