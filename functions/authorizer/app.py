@@ -11,16 +11,13 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerRequestEvent,
-    APIGatewayAuthorizerResponse,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.config import AuthorizerSettings
+from beacon.authorizer_config import AuthorizerSettings
 from beacon.domain.auth import authenticate
 from beacon.domain.errors import InvalidCredentialsError
 from beacon.models.authorizer_context import caller_to_context
+from beacon.models.authorizer_event import MethodArn, allow_all_policy, request_headers
 from beacon.observability import logger
 from beacon.store.clients import SecretsManagerClientStore
 
@@ -32,21 +29,9 @@ def client_store() -> SecretsManagerClientStore:
     return SecretsManagerClientStore(settings.client_secret_prefix, settings.client_cache_seconds)
 
 
-def build_policy(event: APIGatewayAuthorizerRequestEvent, principal_id: str) -> APIGatewayAuthorizerResponse:
-    arn = event.parsed_arn
-    return APIGatewayAuthorizerResponse(
-        principal_id=principal_id,
-        region=arn.region,
-        aws_account_id=arn.aws_account_id,
-        api_id=arn.api_id,
-        stage=arn.stage,
-    )
-
-
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = APIGatewayAuthorizerRequestEvent(event)
-    headers = request.headers
+    headers = request_headers(event)
     try:
         authenticated = authenticate(
             headers.get("openpanel-client-id"),
@@ -59,9 +44,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("invalid client credentials")
         raise Exception("Unauthorized") from None  # the exact message API Gateway maps to 401
     caller = authenticated.caller
-    policy = build_policy(request, caller.client_id)
-    # The usage plan that rate-limits this client is found through its API key (ApiKeySourceType AUTHORIZER).
-    policy.usage_identifier_key = authenticated.api_key or None
-    policy.context = caller_to_context(caller)
-    policy.allow_all_routes()
-    return policy.asdict()
+    return allow_all_policy(
+        caller.client_id,
+        MethodArn.parse(event["methodArn"]),
+        # The usage plan that rate-limits this client is found through its API key (ApiKeySourceType AUTHORIZER).
+        usage_identifier_key=authenticated.api_key or None,
+        context=caller_to_context(caller),
+    )
