@@ -44,7 +44,7 @@ class MethodArn:
 
 def request_headers(event: Mapping[str, Any]) -> dict[str, str]:
     """The request's headers by lower-cased name (HTTP names are case-insensitive); of duplicates, the last."""
-    headers: Mapping[str, str] = event["headers"] or {}
+    headers: Mapping[str, str] = event.get("headers") or {}
     return {name.lower(): value for name, value in headers.items()}
 
 
