@@ -50,6 +50,7 @@ from beacon.domain.ingest import (
     Ingestion,
     Stores,
     check_track_event,
+    enrichment_items,
     identify_profile,
     ingest,
     request_bot,
@@ -147,20 +148,25 @@ def ingest_batch(
 class FastItem:
     index: int
     checked: CheckedTrack
+    enriched: tuple[dict[str, str], dict[str, Any]]  # shared by the items of one enrichment
+    _time: tuple[datetime, datetime, bool] | None = None  # (receipt time, event time, from past)
 
     @property
     def ids(self) -> DeviceIds:
         return self.checked.context.enrichment.ids
 
     def event_time(self, claim: BatchClaim, sent_at: str | None) -> tuple[datetime, bool]:
-        return resolve_event_time(self.checked.request.payload.properties.timestamp, claim.received_at, sent_at)
+        if self._time is None or self._time[0] != claim.received_at:
+            raw = self.checked.request.payload.properties.timestamp
+            self._time = (claim.received_at, *resolve_event_time(raw, claim.received_at, sent_at))
+        return self._time[1], self._time[2]
 
     def event(self, claim: BatchClaim, sent_at: str | None, answer: TrackResult) -> Event:
         """The item's event as the claim fixes it: the same id, time and key on every attempt."""
         event_time, from_past = self.event_time(claim, sent_at)
         event_id = batch_event_id(event_time, claim.nonce, self.index)
         return self.checked.build_event(
-            event_id, event_time, from_past, claim.received_at, answer.device_id, answer.session_id
+            event_id, event_time, from_past, claim.received_at, answer.device_id, answer.session_id, self.enriched
         )
 
 
@@ -229,6 +235,7 @@ class FastBatch:
             outcome.not_stored += [index for index, _ in entries]
             return []
         resolved: dict[str, str] = {}  # each distinct profile id is read once per batch
+        enriched: dict[int, tuple[dict[str, str], dict[str, Any]]] = {}  # by enrichment (shared per overrides)
         items = []
         for index, request in entries:
             try:
@@ -241,7 +248,10 @@ class FastBatch:
                 context = Ingestion(
                     self.caller, enrichment, self.now, self.stores, self.store_ip, filters, None, self.sent_at, resolved
                 )
-                items.append(FastItem(index, check_track_event(request, context)))
+                checked = check_track_event(request, context)
+                if id(enrichment) not in enriched:
+                    enriched[id(enrichment)] = enrichment_items(enrichment)
+                items.append(FastItem(index, checked, enriched[id(enrichment)]))
             except BeaconError as exc:
                 outcome.refuse(index, exc)
         return items

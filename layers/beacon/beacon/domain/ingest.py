@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from beacon.domain.enrich import Enricher, Enrichment, EnrichmentSource
 from beacon.domain.entities import (
@@ -251,9 +251,12 @@ class CheckedTrack:
         received_at: datetime,
         device_id: str,
         session_id: str,
+        enriched: tuple[dict[str, str], dict[str, Any]] | None = None,
     ) -> Event:
+        """`enriched`: the enrichment's device and geo items, when the caller has them already (a batch)."""
         payload, context = self.request.payload, self.context
-        reserved, enrichment = payload.properties, context.enrichment
+        reserved = payload.properties
+        device, geo = enriched or enrichment_items(context.enrichment)
         return Event(
             id=event_id,
             project_id=context.project_id,
@@ -268,11 +271,16 @@ class CheckedTrack:
             received_at=received_at,
             from_past=from_past,
             revenue=reserved.revenue,
-            device=enrichment.device.as_item(),
-            geo=enrichment.geo.as_item() if enrichment.geo is not None else {},
-            ip=enrichment.ip.address if context.store_ip else None,
+            device=device,
+            geo=geo,
+            ip=context.enrichment.ip.address if context.store_ip else None,
             client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
         )
+
+
+def enrichment_items(enrichment: Enrichment) -> tuple[dict[str, str], dict[str, Any]]:
+    """The device and geo maps an event stores."""
+    return enrichment.device.as_item(), enrichment.geo.as_item() if enrichment.geo is not None else {}
 
 
 def check_track_event(request: TrackEventRequest, context: Ingestion) -> CheckedTrack:
