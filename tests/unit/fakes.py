@@ -63,14 +63,18 @@ class FakeEventStore:
         answer = self.claims.get((project_id, key))
         return answer if isinstance(answer, TrackResult) else None
 
-    def batch_claim(self, project_id: str, key: str, now: datetime) -> BatchClaim | None:
+    def _held(self, project_id: str, key: str, now: datetime) -> BatchClaim | None:
         claim = self.claims.get((project_id, key))
         if not isinstance(claim, BatchClaim) or claim.received_at + IDEMPOTENCY_WINDOW < now:
             return None
         return claim
 
+    def batch_claim(self, project_id: str, key: str, now: datetime) -> BatchClaim | None:
+        return self._held(project_id, key, now)
+
     def claim_batch(self, project_id: str, key: str, claim: BatchClaim) -> BatchClaim:
-        held = self.batch_claim(project_id, key, claim.received_at)
+        """The conditional write: a claim already held (and not expired) wins."""
+        held = self._held(project_id, key, claim.received_at)
         if held is not None:
             return held
         self.claims[(project_id, key)] = claim
