@@ -4,8 +4,8 @@ Two paths, one answer per index:
 
 * The fast path takes plain track events (no `__id` of their own), nearly all of a batch. Every check runs
   first, with no write (a refused item is rejected alone); `__identify` profile writes follow (idempotent).
-  Then one consistent read of the batch's claim (key `batch#<key>#claim`, the key being the Idempotency-Key
-  header or a hash of client and body). Without a claim: the session is continued, or started with its
+  Then one consistent read of the batch's claim (`<project>#batch#<key>#claim`, the key being the
+  Idempotency-Key header or a hash of client and body). Without a claim: the session is continued, or started with its
   `session_start`, once per distinct device; the claim is written (a conditional Put: a concurrent copy of
   the batch that loses the race adopts the winner's claim); then the events are written without conditions,
   in groups of FAST_WRITE_GROUP, groups in parallel. Their ids derive from the claim (its nonce and the
@@ -14,7 +14,7 @@ Two paths, one answer per index:
   could not take is answered `notStored` (503) and the retry writes it. About 1 write unit per event, plus 1
   per device and 1 for the claim, instead of 5 (DATA_MODEL.md).
 * Every other item (identify, increment, alias, group…, and track events carrying their own `__id`) is
-  ingested as a single POST /track would be, under the idempotency key `batch#<key>#<index>`, on the
+  ingested as a single POST /track would be, under the idempotency key `req#batch#<key>#<index>`, on the
   container's shared pool of threads. So is a fast-path item that a retry finds missing from the claim (it
   was refused or not stored before the claim was written).
 
