@@ -211,6 +211,8 @@ class CapacityRecorder:
         params = context.get("bench_params", {})
         if http_response.status_code == 200 or model.name in ("PutItem", "UpdateItem"):  # failed conditions bill too
             self.aws_write += aws_write_units(model.name, params)
+        if model.name == "BatchWriteItem":  # unprocessed items are not billed (they are sent, and billed, again)
+            self.aws_write -= aws_write_units(model.name, {"RequestItems": parsed.get("UnprocessedItems") or {}})
 
     def take(self) -> dict[str, float]:
         taken = {"read": self.read, "write": self.write, "aws_write": self.aws_write}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+import threading
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,20 +13,40 @@ from beacon.domain.enrich import Enricher
 from beacon.domain.entities import BotDetected, ClientType, Event, GroupUpdate, ProfileUpdate, TrackResult
 from beacon.domain.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 from beacon.domain.filters import NO_FILTERS, ProjectFilters
-from beacon.domain.ingest import Stores
+from beacon.domain.ingest import BatchClaim, Stores
 from beacon.domain.rejections import RejectedEvent
 from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
 
+IDEMPOTENCY_WINDOW = timedelta(days=7)  # as beacon/store/idempotency.py keeps claims
+
+
+# The idempotency table holds both kinds of claim: a key's answer, and a batch's claim.
+IdempotencyRecord = TrackResult | BatchClaim
+
 
 class FakeEventStore:
-    """An EventStore that keeps what it is given, and the idempotency keys it claimed (with their answers)."""
+    """An EventStore that keeps what it is given, and the idempotency keys it claimed (with their answers); it is
+    the fake IdempotencyStore too."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self.claims: dict[tuple[str, str], TrackResult] = {}
+        self.claims: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._writes = threading.Lock()  # a batch writes its groups of events on several threads
 
     def put_event(self, event: Event) -> None:
         self.events.append(event)
+
+    def put_events(self, events: list[Event]) -> list[Event]:
+        """Unconditional, as BatchWriteItem: an event written again replaces the one with its key."""
+        keys = {(event.id, event.created_at) for event in events}
+        with self._writes:
+            self.events[:] = [event for event in self.events if (event.id, event.created_at) not in keys]
+            self.events.extend(events)
+        return []
+
+    def missing_events(self, events: list[Event]) -> list[Event]:
+        stored = {(event.id, event.created_at) for event in self.events}
+        return [event for event in events if (event.id, event.created_at) not in stored]
 
     def claim(self, event: Event, idempotency_key: str | None) -> None:
         if idempotency_key is None:
@@ -39,7 +60,25 @@ class FakeEventStore:
         self.put_event(event)
 
     def previous_answer(self, project_id: str, key: str) -> TrackResult | None:
-        return self.claims.get((project_id, key))
+        answer = self.claims.get((project_id, key))
+        return answer if isinstance(answer, TrackResult) else None
+
+    def _held(self, project_id: str, key: str, now: datetime) -> BatchClaim | None:
+        claim = self.claims.get((project_id, key))
+        if not isinstance(claim, BatchClaim) or claim.received_at + IDEMPOTENCY_WINDOW < now:
+            return None
+        return claim
+
+    def batch_claim(self, project_id: str, key: str, now: datetime) -> BatchClaim | None:
+        return self._held(project_id, key, now)
+
+    def claim_batch(self, project_id: str, key: str, claim: BatchClaim) -> BatchClaim:
+        """The conditional write: a claim already held (and not expired) wins."""
+        held = self._held(project_id, key, claim.received_at)
+        if held is not None:
+            return held
+        self.claims[(project_id, key)] = claim
+        return claim
 
 
 class UnavailableEventStore:
@@ -50,6 +89,12 @@ class UnavailableEventStore:
 
     def put_claimed_event(self, event: Event, idempotency_key: str) -> None:
         self.put_event(event)
+
+    def put_events(self, events: list[Event]) -> list[Event]:
+        raise DependencyUnavailableError("DynamoDB is unavailable (ThrottlingException); retry later")
+
+    def missing_events(self, events: list[Event]) -> list[Event]:
+        raise DependencyUnavailableError("DynamoDB is unavailable (ThrottlingException); retry later")
 
     def previous_answer(self, project_id: str, key: str) -> TrackResult | None:
         return None
@@ -93,7 +138,7 @@ class FakeProfileStore:
     def __init__(self) -> None:
         self.profiles: dict[tuple[str, str], dict[str, Any]] = {}
         self.aliases: dict[tuple[str, str], str] = {}
-        self.claims: dict[tuple[str, str], TrackResult] = {}
+        self.claims: dict[tuple[str, str], IdempotencyRecord] = {}
         self.groups: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _profile(self, project_id: str, profile_id: str, now: datetime) -> dict[str, Any]:

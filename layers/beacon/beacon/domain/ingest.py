@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from beacon.domain.enrich import Enricher, Enrichment, EnrichmentSource
 from beacon.domain.entities import (
@@ -56,9 +56,38 @@ class EventStore(Protocol):
         """Store the event and claim the key atomically; DuplicateEventError when the key was used."""
         ...
 
+    def put_events(self, events: list[Event]) -> list[Event]:
+        """Store events unconditionally (a batch claim guards them: writing one again writes the same key), as
+        many as the store takes; the ones it did not store. DependencyUnavailableError when it took none."""
+        ...
+
+    def missing_events(self, events: list[Event]) -> list[Event]:
+        """Those of `events` not stored yet, by key (consistent)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BatchClaim:
+    """What the first attempt of a batch decided for its fast-path items (beacon/domain/batch.py), so that any
+    retry rebuilds exactly the same events: the receipt time (event times derive from it), the nonce event ids
+    derive from, a digest of the batch as sent, and each item's answer by index."""
+
+    received_at: datetime
+    nonce: str
+    digest: str
+    answers: dict[int, TrackResult]
+
 
 class IdempotencyStore(Protocol):
     def previous_answer(self, project_id: str, key: str) -> TrackResult | None: ...
+    def batch_claim(self, project_id: str, key: str, now: datetime) -> BatchClaim | None:
+        """The unexpired claim of a batch key (consistent read), or None."""
+        ...
+
+    def claim_batch(self, project_id: str, key: str, claim: BatchClaim) -> BatchClaim:
+        """Claim the key with `claim` unless an unexpired claim holds it; the claim that holds it now (`claim`
+        itself when this call won)."""
+        ...
 
 
 class ProfileStore(Protocol):
@@ -103,6 +132,7 @@ class Ingestion:
     filters: ProjectFilters = NO_FILTERS
     idempotency_key: str | None = None  # from the Idempotency-Key header, or a batch's body and index
     sent_at: str | None = None  # the client's clock when it sent the request (clock-skew correction)
+    resolved: dict[str, str] | None = None  # canonical profile ids already read, shared by a batch's items
 
     @property
     def project_id(self) -> str:
@@ -111,7 +141,11 @@ class Ingestion:
     def resolve(self, profile_id: str) -> str:
         """The canonical profile id; a blocked id, as sent or resolved, refuses the request (before any write)."""
         self.filters.check_profile(profile_id)
-        canonical = self.stores.profiles.resolve_profile_id(self.project_id, profile_id)
+        canonical = self.resolved.get(profile_id) if self.resolved is not None else None
+        if canonical is None:
+            canonical = self.stores.profiles.resolve_profile_id(self.project_id, profile_id)
+            if self.resolved is not None:
+                self.resolved[profile_id] = canonical
         self.filters.check_profile(canonical)
         return canonical
 
@@ -200,38 +234,76 @@ def apply_profile_request(
     return assignment
 
 
-def track_event(request: TrackEventRequest, context: Ingestion) -> SessionAssignment:
+@dataclass(frozen=True)
+class CheckedTrack:
+    """A track event that passed every check that can refuse it; nothing is written yet."""
+
+    request: TrackEventRequest
+    context: Ingestion
+    profile_id: str | None  # canonical
+    identify: IdentifyPayload | None
+
+    def build_event(
+        self,
+        event_id: str,
+        event_time: datetime,
+        from_past: bool,
+        received_at: datetime,
+        device_id: str,
+        session_id: str,
+        enriched: tuple[dict[str, str], dict[str, Any]] | None = None,
+    ) -> Event:
+        """`enriched`: the enrichment's device and geo items, when the caller has them already (a batch)."""
+        payload, context = self.request.payload, self.context
+        reserved = payload.properties
+        device, geo = enriched or enrichment_items(context.enrichment)
+        return Event(
+            id=event_id,
+            project_id=context.project_id,
+            client_id=context.caller.client_id,
+            name=payload.name,
+            properties=reserved.ordinary,
+            profile_id=self.profile_id,
+            groups=payload.groups,
+            device_id=device_id,
+            session_id=session_id,
+            created_at=event_time,
+            received_at=received_at,
+            from_past=from_past,
+            revenue=reserved.revenue,
+            device=device,
+            geo=geo,
+            ip=context.enrichment.ip.address if context.store_ip else None,
+            client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
+        )
+
+
+def enrichment_items(enrichment: Enrichment) -> tuple[dict[str, str], dict[str, Any]]:
+    """The device and geo maps an event stores."""
+    return enrichment.device.as_item(), enrichment.geo.as_item() if enrichment.geo is not None else {}
+
+
+def check_track_event(request: TrackEventRequest, context: Ingestion) -> CheckedTrack:
+    """Every refusal a track event can meet after the IP filter (revenue, __identify, blocked profiles), with
+    its profile id resolved; a batch runs it for all its items before writing anything."""
     payload = request.payload
     reserved = payload.properties
     if reserved.revenue is not None and not context.caller.secret_auth:
         raise RevenueRequiresSecretError()
     identify = _event_identify(reserved.identify, payload.profileId)
     profile_id = context.resolve(payload.profileId) if payload.profileId is not None else None
+    return CheckedTrack(request, context, profile_id, identify)
+
+
+def track_event(request: TrackEventRequest, context: Ingestion) -> SessionAssignment:
+    checked = check_track_event(request, context)
+    reserved = request.payload.properties
     event_time, from_past = resolve_event_time(reserved.timestamp, context.now, context.sent_at)
-    if identify is not None:
-        identify_profile(identify, context)
-    enrichment = context.enrichment
+    if checked.identify is not None:
+        identify_profile(checked.identify, context)
 
     def build_event(device_id: str, session_id: str) -> Event:
-        return Event(
-            id=new_event_id(event_time),
-            project_id=context.project_id,
-            client_id=context.caller.client_id,
-            name=payload.name,
-            properties=reserved.ordinary,
-            profile_id=profile_id,
-            groups=payload.groups,
-            device_id=device_id,
-            session_id=session_id,
-            created_at=event_time,
-            received_at=context.now,
-            from_past=from_past,
-            revenue=reserved.revenue,
-            device=enrichment.device.as_item(),
-            geo=enrichment.geo.as_item() if enrichment.geo is not None else {},
-            ip=enrichment.ip.address if context.store_ip else None,
-            client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
-        )
+        return checked.build_event(new_event_id(event_time), event_time, from_past, context.now, device_id, session_id)
 
     stores = context.stores
     # An event's own __id wins over the request's key; without either, OpenPanel's double-send rule applies.
@@ -248,7 +320,14 @@ def track_event(request: TrackEventRequest, context: Ingestion) -> SessionAssign
 
     try:
         return store_in_session(
-            stores.sessions, context.project_id, enrichment.ids, context.now, build_event, store_event, key, fingerprint
+            stores.sessions,
+            context.project_id,
+            context.enrichment.ids,
+            context.now,
+            build_event,
+            store_event,
+            key,
+            fingerprint,
         )
     except DuplicateEventError as duplicate:
         return _first_answer(duplicate, key, context)

@@ -5,6 +5,10 @@ moves a live session backwards. One conditional write per event continues a sess
 started in one transaction together with its `session_start` event and the event itself, so a
 request either stores all three or none. Concurrent first events race on the start condition: one
 wins, the others continue its session, and exactly one `session_start` is stored.
+
+A batch's fast path (beacon/domain/batch.py) takes the session once per device, not once per event:
+`session_for_batch` continues it, or starts it in one transaction with its `session_start` alone; the
+batch's events follow under the batch's claim.
 """
 
 from __future__ import annotations
@@ -128,4 +132,23 @@ def store_in_session(
             with contextlib.suppress(Exception):  # best effort: the store may be down for this too
                 store.forget_fingerprint(project_id, active.device_id, fingerprint)
         raise
+    return active
+
+
+def session_for_batch(
+    store: SessionStore, project_id: str, ids: DeviceIds, now: datetime, build_first: Callable[[str, str], Event]
+) -> SessionAssignment:
+    """The device's session for a batch's events: the active one continued, or a new one started together with
+    its session_start (built from `build_first`, the device's earliest event in the batch). The events are not
+    stored here. A lost race to start joins the winner's session, so exactly one session_start is stored."""
+    active = continue_active_session(store, project_id, ids, now)
+    if active is not None:
+        return active
+    session_id = new_session_id()
+    start = session_start_event(build_first(ids.today, session_id))
+    if store.start_session(project_id, ids.today, session_id, now, [start]):
+        return SessionAssignment(ids.today, session_id)
+    active = continue_active_session(store, project_id, ids, now)
+    if active is None:
+        raise DependencyUnavailableError("Session contention; retry")
     return active

@@ -1,15 +1,20 @@
-"""The events table: one item per stored event. The item layout is documented in DATA_MODEL.md."""
+"""The events table: one item per stored event. The item layout is documented in DATA_MODEL.md.
+
+Single events are written with a condition (never overwrite); a batch's events, guarded by the batch's claim
+(their keys are the same on every attempt), with BatchWriteItem: a quarter of the requests, no condition.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import Event
-from beacon.domain.errors import ConflictError
+from beacon.domain.errors import ConflictError, DependencyUnavailableError
 from beacon.store.aws import error_code
 from beacon.store.dynamodb import (
     DynamoDBRepository,
@@ -28,6 +33,11 @@ if TYPE_CHECKING:
 # 8 x 1,000 writes/s per project. Readers query all shards and merge. Changing it needs a migration.
 EVENT_SHARDS = 8
 PROFILE_INDEX = "byProfile"
+WRITE_GROUP = 25  # BatchWriteItem's limit
+READ_GROUP = 100  # BatchGetItem's limit
+# Unprocessed items (the table or a partition throttling) are sent again after these pauses, then given up:
+# the batch answers them notStored (503) and its retry writes them.
+UNPROCESSED_RETRY_DELAYS = (0.025, 0.05, 0.1)
 
 __all__ = ["EVENT_SHARDS", "PROFILE_INDEX", "DynamoDBEventStore", "event_to_item", "item_to_dict", "to_dynamodb_json"]
 item_to_dict = deserialize_item
@@ -43,10 +53,15 @@ def event_shard(event_id: str) -> int:
     return hashlib.blake2b(event_id.encode(), digest_size=2).digest()[0] % EVENT_SHARDS
 
 
+def event_key(event: Event) -> tuple[str, str]:
+    """(pk, sk): the project's shard, and event time then id."""
+    return f"{event.project_id}#{event_shard(event.id)}", f"{isoformat_ms(event.created_at)}#{event.id}"
+
+
 def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
-    sort_key = f"{isoformat_ms(event.created_at)}#{event.id}"
+    partition_key, sort_key = event_key(event)
     item: dict[str, Any] = {
-        "pk": f"{event.project_id}#{event_shard(event.id)}",
+        "pk": partition_key,
         "sk": sort_key,
         "id": event.id,
         "projectId": event.project_id,
@@ -125,3 +140,50 @@ class DynamoDBEventStore(DynamoDBRepository):
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise ConflictError("An event with this id already exists") from exc
             raise
+
+    def put_events(self, events: list[Event]) -> list[Event]:
+        """BatchWriteItem, 25 events a request; unprocessed ones are sent again after short pauses. Plain Puts: the
+        batch's claim guarantees an event written again is the same event under the same key."""
+        failed: list[Event] = []
+        for start in range(0, len(events), WRITE_GROUP):
+            group = events[start : start + WRITE_GROUP]
+            by_key = {event_key(event): event for event in group}
+            requests: list[Any] = [
+                {"PutRequest": {"Item": event_to_item(event, self._retention_days)}} for event in group
+            ]
+            for delay in (*UNPROCESSED_RETRY_DELAYS, None):
+                with translate_errors():
+                    response: Any = self.client.batch_write_item(RequestItems={self._table: requests})
+                requests = list(response.get("UnprocessedItems", {}).get(self._table, []))
+                if not requests or delay is None:
+                    break
+                time.sleep(delay)
+            for request in requests:
+                item = request["PutRequest"]["Item"]
+                failed.append(by_key[(item["pk"]["S"], item["sk"]["S"])])
+        return failed
+
+    def missing_events(self, events: list[Event]) -> list[Event]:
+        """Those not in the table: BatchGetItem of their keys, consistent, 100 a request."""
+        found: set[tuple[str, str]] = set()
+        keys = [event_key(event) for event in events]
+        for start in range(0, len(keys), READ_GROUP):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[start : start + READ_GROUP]],
+                    "ProjectionExpression": "pk, sk",
+                    "ConsistentRead": True,
+                }
+            }
+            for delay in (*UNPROCESSED_RETRY_DELAYS, None):
+                with translate_errors():
+                    response: Any = self.client.batch_get_item(RequestItems=request)
+                stored = response["Responses"].get(self._table, [])
+                found.update((item["pk"]["S"], item["sk"]["S"]) for item in stored)
+                request = dict(response.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+                if delay is None:
+                    raise DependencyUnavailableError("DynamoDB is unavailable (UnprocessedKeys); retry later")
+                time.sleep(delay)
+        return [event for event, key in zip(events, keys, strict=True) if key not in found]
