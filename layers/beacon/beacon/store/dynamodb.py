@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from beacon.domain.errors import DuplicateEventError
@@ -28,17 +29,111 @@ TRANSACTION_UNAVAILABLE_REASONS = frozenset(
 )
 
 
-class _ExactDeserializer(TypeDeserializer):
-    """boto3's deserializer with numbers read exactly. DynamoDB answers a number such as 9e125 with all its
-    digits ("9000…0", 126 of them), which boto3's 38-digit decimal context refuses (decimal.Rounded): a
-    large counter would make its profile unreadable."""
-
-    def _deserialize_n(self, value: str) -> Decimal:
-        return Decimal(value)
+# boto3's DYNAMODB_CONTEXT: numbers are written only if DynamoDB can hold them exactly (38 digits, its range).
+DYNAMODB_CONTEXT = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 
 
-_serializer = TypeSerializer()
-_deserializer = _ExactDeserializer()
+def _boto3_binary() -> type | None:
+    """boto3's Binary wrapper if boto3 is loaded (only then can a value be one); Beacon writes no binary values."""
+    types = sys.modules.get("boto3.dynamodb.types")
+    binary: type | None = None if types is None else types.Binary
+    return binary
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, (int, Decimal)):
+        return True
+    if isinstance(value, float):
+        raise TypeError("Float types are not supported. Use Decimal types instead.")
+    return False
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_binary(value: Any) -> bool:
+    binary = _boto3_binary()
+    return isinstance(value, (bytearray, bytes)) or (binary is not None and isinstance(value, binary))
+
+
+def _is_set_of(value: Any, is_member: Callable[[Any], bool]) -> bool:
+    return isinstance(value, AbstractSet) and False not in map(is_member, value)
+
+
+def _number(value: Any) -> str:
+    number = str(DYNAMODB_CONTEXT.create_decimal(value))
+    if number in ("Infinity", "NaN"):
+        raise TypeError("Infinity and NaN not supported")
+    return number
+
+
+def _binary(value: Any) -> Any:
+    """A value _is_binary accepted: bytes as they are, boto3's Binary unwrapped."""
+    return value if isinstance(value, (bytes, bytearray)) else value.value
+
+
+def _serialize(value: Any) -> dict[str, Any]:
+    """boto3's TypeSerializer.serialize, check for check in its order, without importing boto3 (~20 ms of a
+    cold start): None, bool, int/Decimal (float refused), str, bytes, number/string/binary sets, mappings,
+    lists and tuples; anything else is a TypeError."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if _is_number(value):
+        return {"N": _number(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if _is_binary(value):
+        return {"B": _binary(value)}
+    if _is_set_of(value, _is_number):
+        return {"NS": [_number(member) for member in value]}
+    if _is_set_of(value, _is_string):
+        return {"SS": list(value)}
+    if _is_set_of(value, _is_binary):
+        return {"BS": [_binary(member) for member in value]}
+    if isinstance(value, Mapping):
+        return {"M": {key: _serialize(item) for key, item in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [_serialize(item) for item in value]}
+    raise TypeError(f'Unsupported type "{type(value)}" for value "{value}"')
+
+
+def _deserialize_binary(value: Any) -> Any:
+    from boto3.dynamodb.types import Binary  # as boto3 answers binary values; Beacon writes none
+
+    return Binary(value)
+
+
+def _deserialize(value: dict[str, Any]) -> Any:
+    """boto3's TypeDeserializer.deserialize, except that numbers are read exactly: DynamoDB answers a number
+    such as 9e125 with all its digits ("9000…0", 126 of them), which boto3's 38-digit context refuses
+    (decimal.Rounded): a large counter would make its profile unreadable."""
+    if not value:
+        raise TypeError("Value must be a nonempty dictionary whose key is a valid dynamodb type.")
+    kind = next(iter(value))
+    data = value[kind]
+    match f"{kind}".lower():
+        case "null":
+            return None
+        case "bool" | "s":
+            return data
+        case "n":
+            return Decimal(data)
+        case "b":
+            return _deserialize_binary(data)
+        case "ns":
+            return set(map(Decimal, data))
+        case "ss":
+            return set(data)
+        case "bs":
+            return set(map(_deserialize_binary, data))
+        case "l":
+            return [_deserialize(item) for item in data]
+        case "m":
+            return {key: _deserialize(item) for key, item in data.items()}
+    raise TypeError(f"Dynamodb type {kind} is not supported")
 
 
 def to_dynamodb_json(value: Any) -> Any:
@@ -53,15 +148,15 @@ def to_dynamodb_json(value: Any) -> Any:
 
 
 def serialize(value: Any) -> Any:
-    return _serializer.serialize(to_dynamodb_json(value))
+    return _serialize(to_dynamodb_json(value))
 
 
 def serialize_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in to_dynamodb_json(item).items()}
+    return {key: _serialize(value) for key, value in to_dynamodb_json(item).items()}
 
 
 def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return {key: _deserialize(value) for key, value in item.items()}
 
 
 def cancellation_codes(exc: ClientError) -> list[str | None]:
