@@ -545,3 +545,21 @@ def test_importing_the_models_does_not_import_email_validator() -> None:
 
     # Then email-validator is left for the first address (it costs ~20 ms of cold start)
     assert answer.stdout.strip() == "False"
+
+
+def test_validating_an_email_never_needs_dnspython() -> None:
+    # Given a fresh interpreter in which dnspython cannot be imported (the layer does not ship it)
+    code = (
+        "import sys; sys.modules['dns'] = None\n"
+        "from beacon.models.requests import parse_track_request\n"
+        'body = \'{"type": "identify", "payload": {"profileId": "1", "email": "Ada@Example.com"}}\'\n'
+        "print(parse_track_request(body).payload.email)"
+    )
+
+    # When it validates an identify request's email
+    layer = Path(__file__).resolve().parents[2] / "layers" / "beacon"
+    env = {**os.environ, "PYTHONPATH": str(layer)}
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+
+    # Then the address is validated and normalised without it (no deliverability check is made)
+    assert answer.stdout.strip() == "Ada@example.com"
