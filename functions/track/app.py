@@ -217,6 +217,7 @@ def track_batch() -> Response[str]:
         batch.sentAt,
         settings.stores_ip(caller.project_id),
         settings.max_body_bytes,
+        body,
     )
     keep_rejected(
         [

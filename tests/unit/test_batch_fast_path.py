@@ -3,6 +3,7 @@ once per device, and a retry (or a concurrent copy) rebuilds the same events ins
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -324,3 +325,34 @@ def test_a_group_write_that_fails_whole_is_not_stored_and_the_retry_completes_it
     assert retry.not_stored == [] and len(retry.results) == 10
     assert sorted(event.name for event in tracked(store)) == sorted(f"e{i}" for i in range(10))
     assert len({event.session_id for event in store.events}) == 1
+
+
+def run_body(stores: Stores, items: list[Any], key: str, limit: int = 64 * 1024) -> BatchOutcome:
+    """As the track function calls it: with the request's bytes."""
+    body = json.dumps({"batch": items}).encode()
+    return ingest_batch(items, CALLER, META, stores, UNIT_TEST_ENRICHER, NOW, key, None, False, limit, body)
+
+
+def test_with_the_request_bytes_other_bytes_under_the_same_key_never_overwrite_and_the_same_bytes_complete() -> None:
+    # Given a batch stored under an Idempotency-Key, identified by its request's bytes
+    store = FakeEventStore()
+    stores = fake_stores(store)
+    first = run_body(stores, [item("a", n=1), item("b", n=2)], "batch#bytes-key")
+    stored = list(tracked(store))
+    del store.events[-1]  # one of its events is lost, as if its write had failed
+
+    # When other bytes come under the same key, nothing is rewritten; the same bytes again complete the batch
+    other = run_body(stores, [item("x", n=9), item("y", n=8)], "batch#bytes-key")
+    assert other.results == first.results
+    assert len(tracked(store)) == 1
+    again = run_body(stores, [item("a", n=1), item("b", n=2)], "batch#bytes-key")
+    assert again.results == first.results
+    assert tracked(store) == stored
+
+
+def test_with_the_request_bytes_an_item_over_the_event_limit_is_still_a_413_of_its_own() -> None:
+    store = FakeEventStore()
+    stores = fake_stores(store)
+    outcome = run_body(stores, [item("small"), item("big", text="x" * 3000)], "batch#sizes", limit=2048)
+    assert [(index, error.status) for index, error in outcome.rejected] == [(1, 413)]
+    assert [event.name for event in tracked(store)] == ["small"]
