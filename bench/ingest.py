@@ -35,12 +35,9 @@ from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
 from beacon.store.clients import SecretsManagerClientStore
 from beacon.store.dynamodb import item_size
-from beacon.store.events import EVENT_SHARDS, DynamoDBEventStore
-from beacon.store.idempotency import DynamoDBIdempotencyStore
-from beacon.store.profiles import DynamoDBProfileStore
-from beacon.store.projects import DynamoDBProjectSettingsStore
-from beacon.store.sessions import DynamoDBSessionStore
+from beacon.store.events import EVENT_SHARDS
 from local.stack import LocalStack, free_port
+from local.stores import dynamodb_stores
 from local.template import read_template
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
@@ -235,25 +232,10 @@ def aws_write_units(operation: str, params: dict[str, Any]) -> float:
     return 0
 
 
-def real_stores(client: Any, template_env: dict[str, str]) -> Stores:
-    events = DynamoDBEventStore(
-        template_env["EVENTS_TABLE"], 30, client=client, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
-    )
-    return Stores(
-        events=events,
-        profiles=DynamoDBProfileStore(
-            template_env["ENTITIES_TABLE"], client=client, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
-        ),
-        sessions=DynamoDBSessionStore(template_env["SESSIONS_TABLE"], events),
-        projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=client),
-        idempotency=DynamoDBIdempotencyStore(template_env["IDEMPOTENCY_TABLE"], client=client),
-    )
-
-
 def measure_units(stack: LocalStack, template_env: dict[str, str]) -> dict[str, Any]:
     client = stack.boto3_client("dynamodb")  # its own client: the hooks touch nothing else
     recorder = CapacityRecorder(client)
-    stores = real_stores(client, template_env)
+    stores = dynamodb_stores(client, template_env)
     enricher = Enricher(stack_secret=lambda: b"bench-stack-secret")
     project_id = f"bench-units-{uuid.uuid4().hex[:8]}"
     caller = Caller(project_id, str(uuid.uuid4()), ClientType.WRITE, True)
@@ -321,7 +303,7 @@ def run() -> dict[str, Any]:
                 (f"track_batch_of_{BATCH_SIZE}", batch_project),
             ):
                 throughput[name]["stored"] = count_events(dynamodb, template_env["EVENTS_TABLE"], project)
-            in_process = measure_in_process(real_stores(dynamodb, template_env), "bench-in-process")
+            in_process = measure_in_process(dynamodb_stores(dynamodb, template_env), "bench-in-process")
             units = measure_units(stack, template_env)
         finally:
             stack.stop()

@@ -19,12 +19,9 @@ import beacon.store.events
 from beacon.domain.batch import BatchOutcome, ingest_batch
 from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.ingest import Stores
-from beacon.store.events import DynamoDBEventStore
-from beacon.store.idempotency import DynamoDBIdempotencyStore
 from beacon.store.profiles import DynamoDBProfileStore
-from beacon.store.projects import DynamoDBProjectSettingsStore
-from beacon.store.sessions import DynamoDBSessionStore
 from local.stack import LocalStack
+from local.stores import dynamodb_stores
 from tests.integration.test_write_costs import CapacityRecorder
 from tests.unit.fakes import UNIT_TEST_ENRICHER
 
@@ -71,24 +68,9 @@ class UnprocessedEvents:
         return AWSResponse(request.url, 200, headers, _Body(answer))
 
 
-def stores_on(client: Any, template_env: dict[str, str]) -> Stores:
-    events = DynamoDBEventStore(
-        template_env["EVENTS_TABLE"], 30, client=client, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
-    )
-    return Stores(
-        events=events,
-        profiles=DynamoDBProfileStore(
-            template_env["ENTITIES_TABLE"], client=client, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
-        ),
-        sessions=DynamoDBSessionStore(template_env["SESSIONS_TABLE"], events),
-        projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=client),
-        idempotency=DynamoDBIdempotencyStore(template_env["IDEMPOTENCY_TABLE"], client=client),
-    )
-
-
 @pytest.fixture
 def stores(dynamodb: Any, template_env: dict[str, str]) -> Stores:
-    return stores_on(dynamodb, template_env)
+    return dynamodb_stores(dynamodb, template_env)
 
 
 def send(stores: Stores, project_id: str, items: list[Any], key: str = "batch#b1", at: datetime = NOW) -> BatchOutcome:
@@ -123,7 +105,7 @@ def test_a_retry_after_unprocessed_items_completes_the_batch_without_duplicates(
     fault = UnprocessedEvents(dynamodb)
     hook: Any = fault
     client.meta.events.register("before-send.dynamodb", hook)
-    stores = stores_on(client, template_env)
+    stores = dynamodb_stores(client, template_env)
     send(stores, project_id, [item("warm_up")], key="batch#warm")
     items = [item(f"e{i}", n=i) for i in range(60)]
     fault.failing = {"e3", "e30", "e59"}
@@ -210,7 +192,7 @@ def test_a_batch_of_50_plain_events_from_one_device_costs_at_most_1_5_write_unit
     # Given stores on a client that asks DynamoDB Local for the capacity every call consumes
     client = local_stack.boto3_client("dynamodb")
     recorder = CapacityRecorder(client)
-    stores = stores_on(client, template_env)
+    stores = dynamodb_stores(client, template_env)
     if warm:
         send(stores, project_id, [item("warm_up")], key="batch#warm")
     recorder.take()
