@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -36,11 +34,11 @@ from beacon.models.requests import parse_track_request
 from beacon.store.clients import SecretsManagerClientStore
 from beacon.store.dynamodb import item_size
 from beacon.store.events import EVENT_SHARDS
+from bench.report import machine, write_results
 from local.stack import LocalStack, free_port
 from local.stores import dynamodb_stores
 from local.template import read_template
 
-RESULTS = Path(__file__).parent / "results" / "ingest.json"
 ROUNDS = 5
 SINGLE_EVENTS_PER_ROUND = 100
 BATCH_SIZE = 1000
@@ -308,8 +306,7 @@ def run() -> dict[str, Any]:
         finally:
             stack.stop()
     return {
-        "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": machine(),
         "backend": "DynamoDB Local (in memory) through the local gateway, sequential client",
         "throughput": throughput,
         "in_process_domain": in_process,
@@ -338,9 +335,7 @@ def main() -> None:
     print("write units per event  : DynamoDB Local reports (read, write) | AWS would bill (write)")
     for name, units in results["write_units_per_event"].items():
         print(f"  {name:<32} read {units['read']:<5} write {units['write']:<5} | AWS write {units['aws_write']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    print(f"written to {write_results('ingest', results)}")
 
 
 if __name__ == "__main__":

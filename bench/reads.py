@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import tempfile
@@ -33,11 +32,11 @@ from beacon.store.dynamodb import item_size
 from beacon.store.events import EVENT_SHARDS, event_to_item
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.reads import OVERFETCH, DynamoDBEntityReader, DynamoDBEventReader
+from bench.report import machine, write_results
 from local.gateway import LocalLambdaContext
 from local.stack import LocalStack
 from local.template import ROOT, FunctionSpec, read_template
 
-RESULTS = Path(__file__).parent / "results" / "reads.json"
 EVENT_TEMPLATE = ROOT / "events" / "export_events.json"  # a read client's GET, as API Gateway hands it on
 PROJECT = "bench"
 PROFILES = 2_000
@@ -332,8 +331,7 @@ def run(event_count: int) -> dict[str, Any]:
             "naive_over_lazy_time": round(naive["ms_median"] / default["ms_median"], 2),
         }
         return {
-            "python": platform.python_version(),
-            "machine": f"{platform.system()} {platform.machine()}",
+            "machine": machine(),
             "events": event_count,
             "load_seconds": round(load_seconds, 1),
             "item_bytes_median": sizes[len(sizes) // 2],
@@ -354,7 +352,7 @@ def main() -> None:
     print(
         f"{results['events']} events loaded in {results['load_seconds']} s "
         f"(median item {results['item_bytes_median']} bytes), "
-        f"Python {results['python']}, {results['machine']}"
+        f"{results['machine']}"
     )
     print(f"{'per page':44} {'ms med':>7} {'p90':>7} {'max':>7} {'store':>6} {'RCU':>6} {'reqs':>5} {'events':>6}")
     for name, row in results["per_page"].items():
@@ -370,9 +368,7 @@ def main() -> None:
         f"naive/lazy read units {ratios['naive_over_lazy_rcu']}×, naive/lazy time {ratios['naive_over_lazy_time']}×"
     )
     print(f"total {results['seconds']} s")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {RESULTS}")
+    print(f"written to {write_results('reads', results)}")
 
 
 if __name__ == "__main__":

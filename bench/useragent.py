@@ -8,19 +8,16 @@ everything; writes them to bench/results/useragent.json. Takes ~15 s.
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 from beacon.domain import useragent
-
-RESULTS = Path(__file__).parent / "results" / "useragent.json"
+from bench.report import machine, write_results
 
 AGENTS = [
     # desktop browsers
@@ -187,8 +184,7 @@ def run() -> dict[str, Any]:
         "bot_rules_only": _cold_start_ms("_bot_rules()", runs=5),
     }
     return {
-        "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()}",
+        "machine": machine(),
         "packages": {name: version(name) for name in ("ua-parser", "ua-parser-rs", "crawler-user-agents")},
         "agents": len(AGENTS),
         "median_us_per_agent": median_us,
@@ -202,7 +198,7 @@ def run() -> dict[str, Any]:
 def main() -> None:
     results = run()
     median_us, ratios, cold = results["median_us_per_agent"], results["ratios"], results["cold_start_ms"]
-    print(f"{results['agents']} agents, Python {results['python']}, {results['machine']}")
+    print(f"{results['agents']} agents, {results['machine']}")
     print("median µs per agent")
     for key, value in median_us.items():
         print(f"  {key:34} {value:10.3f}")
@@ -218,9 +214,7 @@ def main() -> None:
     print(f"    parser alone                         {cold['parser_only']['first_ms']:8.1f}")
     print(f"    bot rules alone                      {cold['bot_rules_only']['first_ms']:8.1f}")
     print(f"total {results['seconds']} s")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {RESULTS}")
+    print(f"written to {write_results('useragent', results)}")
 
 
 if __name__ == "__main__":
