@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import socket
+from types import ModuleType
 from typing import NoReturn
 
 import pytest
+
+from tests.unit.fakes import FakeEventStore
+from tests.unit.handlers import load_track_function, wire_track_function
 
 
 def _refuse_network(*args: object, **kwargs: object) -> NoReturn:
@@ -18,3 +22,14 @@ def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", _refuse_network)
     monkeypatch.setattr(socket, "create_connection", _refuse_network)
     monkeypatch.setattr(socket, "getaddrinfo", _refuse_network)
+
+
+# The track function, loaded once per test module, and its stores faked per test (a module may wire its own).
+@pytest.fixture(scope="module")
+def track_app() -> ModuleType:
+    return load_track_function()
+
+
+@pytest.fixture
+def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
+    return wire_track_function(track_app, monkeypatch)

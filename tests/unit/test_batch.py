@@ -29,7 +29,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, response_header
+from tests.unit.handlers import FakeLambdaContext, load_event, response_header
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SAFARI = (
@@ -345,11 +345,6 @@ def test_batch_sent_at_corrects_every_item_by_the_same_clock_error() -> None:
 # -- through the track function -----------------------------------------------------------------------
 # Requests refused whole publish no application metric; Powertools warns about the empty flush.
 handler_warnings = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
-@pytest.fixture(scope="module")
-def track_app() -> ModuleType:
-    return load_track_function()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from beacon.domain.errors import InvalidRequestError, PayloadTooLargeError
 from beacon.models.body import decode_body
 from tests.unit.fakes import FakeEventStore, tracked
-from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, wire_track_function
+from tests.unit.handlers import FakeLambdaContext, load_event
 
 BATCH_LIMIT = 5 * 1024 * 1024  # the batch endpoint's decompressed-size limit (MAX_BATCH_BYTES)
 BOMB_MEGABYTES = 50
@@ -154,16 +154,6 @@ def test_unsupported_content_encoding_is_an_invalid_request(encoding: str) -> No
 
 
 # -- through the track function -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def track_app() -> ModuleType:
-    return load_track_function()
-
-
-@pytest.fixture
-def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
-    return wire_track_function(track_app, monkeypatch)
-
-
 def compressed_request(path: str, data: bytes, encoding: str = "gzip") -> dict[str, Any]:
     """The committed track event, sent to `path` with a compressed body as API Gateway delivers it."""
     event = load_event("track")

@@ -24,7 +24,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, wire_track_function
+from tests.unit.handlers import FakeLambdaContext, load_event
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SAFARI = (
@@ -237,16 +237,6 @@ def test_identical_payload_from_another_device_within_2_seconds_is_stored() -> N
 
 
 # -- Idempotency-Key through the track function ---------------------------------------------------------
-@pytest.fixture(scope="module")
-def track_app() -> ModuleType:
-    return load_track_function()
-
-
-@pytest.fixture
-def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
-    return wire_track_function(track_app, monkeypatch)
-
-
 def track_with_key(track_app: ModuleType, key: str, payload: dict[str, Any]) -> tuple[int, Any]:
     return send_with_key(track_app, key, {"type": "track", "payload": payload})
 

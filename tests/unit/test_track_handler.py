@@ -22,15 +22,10 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_track_function, response_header, wire_track_function
+from tests.unit.handlers import FakeLambdaContext, load_event, response_header, wire_track_function
 
 # 404s and 503s publish no application metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
-@pytest.fixture(scope="module")
-def track_app() -> ModuleType:
-    return load_track_function()
 
 
 @pytest.fixture
