@@ -115,16 +115,14 @@ def store_in_session(
     DuplicateEventError when it repeats an idempotency key or is a double send."""
     active = continue_active_session(store, project_id, ids, now, fingerprint)
     if active is None:
-        session_id = new_session_id()
-        event = build_event(ids.today, session_id)
-        started = store.start_session(
-            project_id, ids.today, session_id, now, [session_start_event(event), event], idempotency_key, fingerprint
-        )
+
+        def with_start(session_id: str) -> list[Event]:
+            event = build_event(ids.today, session_id)
+            return [session_start_event(event), event]
+
+        active, started = _start_or_join(store, project_id, ids, now, with_start, idempotency_key, fingerprint)
         if started:
-            return SessionAssignment(ids.today, session_id)
-        active = continue_active_session(store, project_id, ids, now)  # lost the race: join the winner's session
-        if active is None:
-            raise DependencyUnavailableError("Session contention; retry")
+            return active
     try:
         store_event(build_event(active.device_id, active.session_id))
     except DependencyUnavailableError:
@@ -142,13 +140,30 @@ def session_for_batch(
     its session_start (built from `build_first`, the device's earliest event in the batch). The events are not
     stored here. A lost race to start joins the winner's session, so exactly one session_start is stored."""
     active = continue_active_session(store, project_id, ids, now)
-    if active is not None:
-        return active
+    if active is None:
+        active, _ = _start_or_join(
+            store, project_id, ids, now, lambda session_id: [session_start_event(build_first(ids.today, session_id))]
+        )
+    return active
+
+
+def _start_or_join(
+    store: SessionStore,
+    project_id: str,
+    ids: DeviceIds,
+    now: datetime,
+    events_for: Callable[[str], list[Event]],
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+) -> tuple[SessionAssignment, bool]:
+    """Start a session for today's device id, storing `events_for(its id)` with it; whether this call started it.
+    When another request started one first, its session is joined (its events were not stored)."""
     session_id = new_session_id()
-    start = session_start_event(build_first(ids.today, session_id))
-    if store.start_session(project_id, ids.today, session_id, now, [start]):
-        return SessionAssignment(ids.today, session_id)
-    active = continue_active_session(store, project_id, ids, now)
+    if store.start_session(
+        project_id, ids.today, session_id, now, events_for(session_id), idempotency_key, fingerprint
+    ):
+        return SessionAssignment(ids.today, session_id), True
+    active = continue_active_session(store, project_id, ids, now)  # lost the race: join the winner's session
     if active is None:
         raise DependencyUnavailableError("Session contention; retry")
-    return active
+    return active, False
