@@ -269,12 +269,13 @@ class FastBatch:
     def identify(self, items: list[FastItem], outcome: BatchOutcome) -> list[FastItem]:
         """`__identify` updates the profile before the event is stored (idempotent, so repeated by a retry);
         items that carry the same identify write it once. The items still to store."""
-        done: dict[str, BeaconError | None] = {}
+        done: dict[tuple[str, int], BeaconError | None] = {}
         kept = []
         for item in items:
             identify = item.checked.identify
             if identify is not None:
-                key = f"{identify.model_dump_json()}\x1f{item.checked.context.enrichment!r}"
+                # the items of one enrichment share its object (SharedEnricher), as in check()
+                key = (identify.model_dump_json(), id(item.checked.context.enrichment))
                 if key not in done:
                     try:
                         identify_profile(identify, item.checked.context)
