@@ -97,7 +97,7 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
 
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
-	$(PY) -m beacon.models.openapi docs/openapi.json
+	$(PY) -m admin.openapi docs/openapi.json
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(SAM) deploy --guided

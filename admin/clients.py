@@ -30,7 +30,7 @@ from beacon.domain.auth import (
     rotate_secret,
 )
 from beacon.domain.entities import ClientType
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.errors import DependencyUnavailableError
 from beacon.store.clients import SecretsManagerClientStore, client_record_to_secret
 
 if TYPE_CHECKING:

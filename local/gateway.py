@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from beacon.domain.auth import ClientLookup
+from beacon.domain.ports import ClientLookup
 from local.template import (
     LOCAL_ACCOUNT,
     LOCAL_REGION,

@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from beacon.authorizer_config import AuthorizerSettings
 from beacon.domain.auth import authenticate
-from beacon.domain.errors import InvalidCredentialsError
-from beacon.models.authorizer_context import caller_to_context
-from beacon.models.authorizer_event import MethodArn, allow_all_policy, request_headers
+from beacon.errors import InvalidCredentialsError
+from beacon.gateway.authorizer_context import caller_to_context
+from beacon.gateway.authorizer_event import MethodArn, allow_all_policy, request_headers
 from beacon.observability import logger
 from beacon.store.clients import SecretsManagerClientStore
 

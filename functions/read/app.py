@@ -15,19 +15,19 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from beacon.config import ReadSettings
 from beacon.domain import reads
 from beacon.domain.entities import Caller
-from beacon.domain.errors import BeaconError, DependencyUnavailableError
-from beacon.models.authorizer_context import caller_from_context
+from beacon.domain.ports import Readers
+from beacon.gateway.read_responses import events_page_response, group_response, profile_response
+from beacon.gateway.requests import event_caller
+from beacon.gateway.responses import ErrorPolicy, register_error_handlers
 from beacon.models.reads import EntityQuery, ExportEventsQuery, GroupPath, ProfileEventsQuery, ProfilePath
-from beacon.models.responses import ErrorResponse, FieldErrorDetail
-from beacon.models.validation import validation_error_response
 from beacon.observability import logger, metrics
 from beacon.store.device_salt import SecretsManagerStackSecret
-from beacon.store.reads import DynamoDBEntityReader, DynamoDBEventReader
+from beacon.store.factory import read_stores
 from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
@@ -35,11 +35,8 @@ settings = ReadSettings.from_env()
 
 
 @cache
-def readers() -> reads.Readers:
-    return reads.Readers(
-        events=DynamoDBEventReader(settings.events_table),
-        entities=DynamoDBEntityReader(settings.entities_table),
-    )
+def readers() -> Readers:
+    return read_stores(settings)
 
 
 @cache
@@ -53,8 +50,23 @@ def json_response(status: int, body: str, headers: dict[str, str] | None = None)
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
+def model_response(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> Response[str]:
+    return json_response(status, body.model_dump_json(exclude_none=True), headers)
+
+
+register_error_handlers(
+    app,
+    ErrorPolicy(
+        respond=model_response,
+        refused_metric="ReadsRejected",
+        invalid_message="Invalid request parameters",
+        count_not_found=True,
+    ),
+)
+
+
 def current_caller() -> Caller:
-    return caller_from_context(app.current_event.request_context.authorizer.raw_event)
+    return event_caller(app.current_event.raw_event)
 
 
 def query_parameters() -> dict[str, str]:
@@ -70,7 +82,7 @@ def path_parameter(value: str) -> str:
 @tracer.capture_method(capture_response=False)  # pages and profiles are user data: not into X-Ray
 def export_events() -> Response[str]:
     query = ExportEventsQuery.model_validate(query_parameters())
-    page = reads.export_events(current_caller(), query, readers(), cursors(), datetime.now(UTC))
+    page = events_page_response(reads.export_events(current_caller(), query, readers(), cursors(), datetime.now(UTC)))
     metrics.add_metric(name="EventsRead", unit=MetricUnit.Count, value=page.meta.count)
     return json_response(200, page.model_dump_json())
 
@@ -80,7 +92,8 @@ def export_events() -> Response[str]:
 def profile_events(profileId: str) -> Response[str]:
     path = ProfilePath(profileId=path_parameter(profileId))
     query = ProfileEventsQuery.model_validate(query_parameters())
-    page = reads.profile_events(current_caller(), path.profileId, query, readers(), cursors(), datetime.now(UTC))
+    read = reads.profile_events(current_caller(), path.profileId, query, readers(), cursors(), datetime.now(UTC))
+    page = events_page_response(read)
     metrics.add_metric(name="EventsRead", unit=MetricUnit.Count, value=page.meta.count)
     return json_response(200, page.model_dump_json())
 
@@ -89,9 +102,8 @@ def profile_events(profileId: str) -> Response[str]:
 @tracer.capture_method(capture_response=False)
 def profile(profileId: str) -> Response[str]:
     path = ProfilePath(profileId=path_parameter(profileId))
-    answer = reads.read_profile(
-        current_caller(), path.profileId, EntityQuery.model_validate(query_parameters()), readers()
-    )
+    query = EntityQuery.model_validate(query_parameters())
+    answer = profile_response(reads.read_profile(current_caller(), path.profileId, query, readers()))
     metrics.add_metric(name="ProfilesRead", unit=MetricUnit.Count, value=1)
     return json_response(200, answer.model_dump_json())
 
@@ -100,39 +112,10 @@ def profile(profileId: str) -> Response[str]:
 @tracer.capture_method(capture_response=False)
 def group(groupId: str) -> Response[str]:
     path = GroupPath(groupId=path_parameter(groupId))
-    answer = reads.read_group(current_caller(), path.groupId, EntityQuery.model_validate(query_parameters()), readers())
+    query = EntityQuery.model_validate(query_parameters())
+    answer = group_response(reads.read_group(current_caller(), path.groupId, query, readers()))
     metrics.add_metric(name="GroupsRead", unit=MetricUnit.Count, value=1)
     return json_response(200, answer.model_dump_json())
-
-
-def error_response(status: int, message: str, details: list[FieldErrorDetail] | None = None) -> Response[str]:
-    body = ErrorResponse(error=message, status=status, details=details).model_dump_json(exclude_none=True)
-    headers = {"Retry-After": str(DependencyUnavailableError.retry_after_seconds)} if status == 503 else None
-    return json_response(status, body, headers)
-
-
-@app.exception_handler(ValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
-def handle_validation_error(exc: ValidationError) -> Response[str]:
-    metrics.add_metric(name="ReadsRejected", unit=MetricUnit.Count, value=1)
-    answer = validation_error_response(exc)
-    return error_response(400, "Invalid request parameters", answer.details)
-
-
-@app.exception_handler(BeaconError)  # type: ignore[untyped-decorator]
-def handle_beacon_error(exc: BeaconError) -> Response[str]:
-    if isinstance(exc, DependencyUnavailableError):
-        logger.warning("dependency unavailable", extra={"reason": exc.message})
-        metrics.add_metric(name="DependencyUnavailable", unit=MetricUnit.Count, value=1)
-    else:
-        metrics.add_metric(name="ReadsRejected", unit=MetricUnit.Count, value=1)
-    details = None if exc.details is None else [FieldErrorDetail(**detail) for detail in exc.details]
-    return error_response(exc.status, exc.message, details)
-
-
-@app.not_found
-def handle_not_found(_: Exception) -> Response[str]:
-    metrics.add_metric(name="ReadsRejected", unit=MetricUnit.Count, value=1)
-    return error_response(404, "Not found")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,7 +1,8 @@
 """The authorizer's typed settings, read from the environment once per container (at cold start).
 
-Kept apart from beacon.config on purpose: importing pydantic costs about 85 ms of cold start, which the
-authorizer would pay for two values. A frozen dataclass does the same checks, and bad values still fail at init.
+Kept apart from beacon.config on purpose: importing pydantic is a large part of a cold start, which the authorizer
+would pay for two values (docs/DESIGN.md §23). A frozen dataclass does the same checks, and bad values still fail at
+init.
 """
 
 from __future__ import annotations

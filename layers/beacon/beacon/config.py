@@ -1,6 +1,6 @@
 """Typed settings, read from the environment once per container (at cold start).
 
-The authorizer's are in beacon.authorizer_config, without pydantic: importing it would cost that function ~85 ms.
+The authorizer's are in beacon.authorizer_config, without pydantic, whose import that function need not pay.
 """
 
 from __future__ import annotations

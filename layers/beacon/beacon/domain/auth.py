@@ -15,11 +15,14 @@ import secrets
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from beacon.domain.entities import Caller, ClientType
-from beacon.domain.errors import InvalidCredentialsError
 from beacon.domain.origins import origin_allowed
+from beacon.errors import InvalidCredentialsError
+
+if TYPE_CHECKING:
+    from beacon.domain.ports import ClientLookup
 
 PROJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_SECRET_LENGTH = 256
@@ -62,12 +65,6 @@ class ClientRecord:
             and previous.matches(secret)
             for previous in self.previous_secrets
         )
-
-
-class ClientLookup(Protocol):
-    def get_client(self, client_id: str, fresh: bool = False) -> ClientRecord | None:
-        """The client record; `fresh` asks to bypass a cache (the store may limit how often)."""
-        ...
 
 
 @dataclass(frozen=True)

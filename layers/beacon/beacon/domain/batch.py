@@ -1,4 +1,6 @@
-"""`POST /track/batch`: every item is validated and checked on its own, so one bad event rejects only itself.
+"""`POST /track/batch`: every item is checked and stored on its own, so one bad event rejects only itself.
+
+The items arrive validated one by one (beacon/gateway/requests.py: a Rejection for each invalid one).
 
 Two paths, one answer per index:
 
@@ -12,7 +14,7 @@ Two paths, one answer per index:
   item's index) and their times from its receipt time, so a retry rebuilds the very same keys: it writes only
   the events missing from the events table, and answers every index as the claim does. An event the store
   could not take is answered `notStored` (503) and the retry writes it. About 1 write unit per event, plus 1
-  per device and 1 for the claim, instead of 5 (DATA_MODEL.md).
+  per device and 1 for the claim, instead of 5 (store/DATA_MODEL.md).
 * Every other item (identify, increment, alias, group…, and track events carrying their own `__id`) is
   ingested as a single POST /track would be, under the idempotency key `req#batch#<key>#<index>`, on the
   container's shared pool of threads. So is a fast-path item that a retry finds missing from the claim (it
@@ -20,114 +22,89 @@ Two paths, one answer per index:
 
 A claim whose digest of the batch differs (the same Idempotency-Key on other bytes) is answered from, never
 rewritten: what the first batch stored is never overwritten.
-
-The threads are one pool per container: starting up to 16 new threads for every batch cost more CPU than
-storing its items (bench/cpu.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import ValidationError
-
+from beacon.domain.concurrency import run_all
 from beacon.domain.enrich import Enricher, SharedEnricher
-from beacon.domain.entities import BotDetected, Caller, ClientType, Event, RequestMeta, TrackResult
-from beacon.domain.errors import BeaconError, DependencyUnavailableError
+from beacon.domain.entities import BatchClaim, BotDetected, ClientType, Event, RequestContext, TrackResult
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.ids import DeviceIds
-from beacon.domain.ingest import (
-    BatchClaim,
-    CheckedTrack,
-    Ingestion,
-    Stores,
-    check_track_event,
-    enrichment_items,
-    identify_profile,
-    ingest,
-    request_bot,
-)
-from beacon.domain.sessions import SessionAssignment, session_for_batch
-from beacon.models.requests import TRACK_REQUEST_ADAPTER, TrackEventRequest
-from beacon.models.responses import ErrorResponse, FieldErrorDetail
-from beacon.models.validation import validation_error_response
+from beacon.domain.ingest import ingest, request_bot
+from beacon.domain.ports import Stores
+from beacon.domain.profiles import identify_profile
+from beacon.domain.sessions import DeviceSessions, NewSession, SessionAssignment, session_start_event
+from beacon.domain.track import CheckedTrack, DeviceAndGeo, check_track_event, enrichment_items, open_track
+from beacon.errors import BeaconError, DependencyUnavailableError, Rejection
+from beacon.models.requests import TrackEventRequest, TrackRequest
 
-BATCH_WORKERS = 16
 FAST_WRITE_GROUP = 25  # events per write request (DynamoDB's BatchWriteItem takes 25)
 Stored = tuple[int, TrackResult | BotDetected | BeaconError]
-T = TypeVar("T")
-R = TypeVar("R")
+
+
+def batch_key(client_id: str, idempotency_key: str | None, body: bytes) -> str:
+    """The key a batch is claimed and its items are deduplicated under. Without an Idempotency-Key, the batch's
+    own bytes identify it: resending the same batch stores nothing twice."""
+    return "batch#" + (idempotency_key or hashlib.sha256(client_id.encode() + body).hexdigest()[:40])
+
+
+def batch_digest(body: bytes, sent_at: str | None) -> str:
+    """What the batch said, as sent: a claim made for other bytes under the same key is answered, never rewritten."""
+    digest = hashlib.blake2b(repr(sent_at).encode(), digest_size=8)
+    digest.update(body)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch as received (beacon/gateway/requests.py reads it): each item validated, or refused on its own."""
+
+    items: list[TrackRequest | Rejection]
+    key: str  # batch_key()
+    digest: str  # batch_digest()
 
 
 @dataclass
 class BatchOutcome:
     results: list[tuple[int, TrackResult]] = field(default_factory=list)
-    rejected: list[tuple[int, ErrorResponse]] = field(default_factory=list)
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     not_stored: list[int] = field(default_factory=list)
 
     def refuse(self, index: int, error: BeaconError) -> None:
         if isinstance(error, DependencyUnavailableError):
             self.not_stored.append(index)
-            return
-        details = [FieldErrorDetail(**detail) for detail in error.details] if error.details else None
-        self.rejected.append((index, ErrorResponse(error=error.message, status=error.status, details=details)))
+        else:
+            self.rejected.append((index, error.rejection()))
 
 
-def ingest_batch(
-    items: list[Any],
-    caller: Caller,
-    meta: RequestMeta,
-    stores: Stores,
-    enricher: Enricher,
-    now: datetime,
-    batch_key: str,
-    sent_at: str | None = None,
-    store_ip: bool = False,
-    max_event_bytes: int = 64 * 1024,
-    body: bytes | None = None,
-) -> BatchOutcome:
-    """`body`, the request's bytes when known, identifies the batch's content for its claim, and when it is within
-    one event's limit no item needs measuring (re-encoding every item cost ~8 µs per event, bench/cpu.py)."""
+def ingest_batch(batch: Batch, context: RequestContext, stores: Stores, enricher: Enricher) -> BatchOutcome:
+    """Every item stored or refused on its own, one answer per index (module docstring)."""
     outcome = BatchOutcome()
-    valid = []
-    digest = hashlib.blake2b(repr(sent_at).encode(), digest_size=8)
-    if body is not None:
-        digest.update(body)
-    measure = body is None or len(body) > max_event_bytes
-    for index, item in enumerate(items):
-        if measure:
-            dumped = json.dumps(item, default=str)
-            if body is None:
-                digest.update(b"\x1e" + dumped.encode("utf-8", "surrogatepass"))
-            if len(dumped) > max_event_bytes:  # each event is held to POST /track's limit
-                error = ErrorResponse(error=f"Event exceeds {max_event_bytes} bytes", status=413, details=None)
-                outcome.rejected.append((index, error))
-                continue
-        try:
-            valid.append((index, TRACK_REQUEST_ADAPTER.validate_python(item)))
-        except ValidationError as exc:
-            outcome.rejected.append((index, validation_error_response(exc)))
+    valid: list[tuple[int, TrackRequest]] = []
+    for index, item in enumerate(batch.items):
+        if isinstance(item, Rejection):
+            outcome.rejected.append((index, item))
+        else:
+            valid.append((index, item))
+    shared = SharedEnricher(enricher, context.meta, context.received_at)
 
-    shared = SharedEnricher(enricher, meta, now)
-
-    def store(entry: tuple[int, Any]) -> Stored:
+    def store(entry: tuple[int, TrackRequest]) -> Stored:
         index, request = entry
         try:
-            key = f"{batch_key}#{index}"
-            return index, ingest(request, caller, meta, stores, shared, now, store_ip, key, sent_at)
+            item_context = replace(context, idempotency_key=f"{batch.key}#{index}")
+            return index, ingest(request, item_context, stores, shared)
         except BeaconError as exc:
             return index, exc
 
     # Read clients and likely bots take the single-event path, which refuses or drops each item as POST /track.
-    fast_path = caller.client_type is not ClientType.READ and request_bot(caller, meta) is None
+    fast_path = context.caller.client_type is not ClientType.READ and request_bot(context) is None
     fast = [(i, r) for i, r in valid if fast_path and isinstance(r, TrackEventRequest) and not r.payload.properties.id]
     fast_indexes = {index for index, _ in fast}
     single = [entry for entry in valid if entry[0] not in fast_indexes]
@@ -135,15 +112,8 @@ def ingest_batch(
     if fast:
         # First, so that the other items (an identify answers the device's current session) see the sessions the
         # fast path continued or started: the same answers on every attempt.
-        batch = FastBatch(caller, meta, stores, shared, now, batch_key, sent_at, store_ip, digest.hexdigest())
-        single += batch.store(fast, outcome)
-    if len(single) <= 1:
-        stored = [store(entry) for entry in single]
-    else:
-        pending = [shared_pool().submit(store, entry) for entry in single]
-        wait(pending)  # all of them, even when one failed unexpectedly, as leaving a `with` pool did
-        stored = [future.result() for future in pending]
-    for index, result in stored:
+        single += FastBatch(context, stores, shared, batch.key, batch.digest).store(fast, outcome)
+    for index, result in run_all(store, single):
         if isinstance(result, TrackResult):
             outcome.results.append((index, result))
         elif isinstance(result, BeaconError):
@@ -158,12 +128,12 @@ def ingest_batch(
 class FastItem:
     index: int
     checked: CheckedTrack
-    enriched: tuple[dict[str, str], dict[str, Any]]  # shared by the items of one enrichment
+    enriched: DeviceAndGeo  # shared by the items of one enrichment
     _time: tuple[datetime, datetime, bool] | None = None  # (receipt time, event time, from past)
 
     @property
     def ids(self) -> DeviceIds:
-        return self.checked.context.enrichment.ids
+        return self.checked.ingestion.enrichment.ids
 
     def event_time(self, claim: BatchClaim, sent_at: str | None) -> tuple[datetime, bool]:
         if self._time is None or self._time[0] != claim.received_at:
@@ -171,33 +141,35 @@ class FastItem:
             self._time = (claim.received_at, *resolve_event_time(raw, claim.received_at, sent_at))
         return self._time[1], self._time[2]
 
-    def event(self, claim: BatchClaim, sent_at: str | None, answer: TrackResult) -> Event:
+    def event(self, claim: BatchClaim, sent_at: str | None, session: TrackResult | NewSession) -> Event:
         """The item's event as the claim fixes it: the same id, time and key on every attempt."""
         event_time, from_past = self.event_time(claim, sent_at)
         event_id = batch_event_id(event_time, claim.nonce, self.index)
-        return self.checked.build_event(
-            event_id, event_time, from_past, claim.received_at, answer.device_id, answer.session_id, self.enriched
-        )
+        return self.checked.build(event_id, event_time, from_past, claim.received_at, session, self.enriched)
 
 
 @dataclass
 class FastBatch:
     """One batch's fast path (module docstring)."""
 
-    caller: Caller
-    meta: RequestMeta
+    context: RequestContext
     stores: Stores
     enricher: SharedEnricher
-    now: datetime
     batch_key: str
-    sent_at: str | None
-    store_ip: bool
     digest: str
     nonce: str = field(default_factory=lambda: os.urandom(8).hex())  # of the claim this attempt would write
 
     @property
     def project_id(self) -> str:
-        return self.caller.project_id
+        return self.context.project_id
+
+    @property
+    def now(self) -> datetime:
+        return self.context.received_at
+
+    @property
+    def sent_at(self) -> str | None:
+        return self.context.sent_at
 
     def store(self, entries: list[tuple[int, TrackEventRequest]], outcome: BatchOutcome) -> list[tuple[int, Any]]:
         """Store the entries' events, answering each in `outcome`; the entries left to the single-event path."""
@@ -249,16 +221,9 @@ class FastBatch:
         items = []
         for index, request in entries:
             try:
-                reserved = request.payload.properties
-                ip = str(reserved.ip) if reserved.ip is not None and self.caller.secret_auth else None  # no forgeries
-                enrichment = self.enricher.enrich(
-                    self.project_id, self.meta, self.now, ip, reserved.device_overrides, reserved.deviceId
-                )
-                filters.check_ip(enrichment.ip.address)
-                context = Ingestion(
-                    self.caller, enrichment, self.now, self.stores, self.store_ip, filters, None, self.sent_at, resolved
-                )
-                checked = check_track_event(request, context)
+                opened = open_track(request, self.context, self.stores, self.enricher, filters)
+                enrichment = opened.enrichment
+                checked = check_track_event(request, replace(opened, resolved=resolved))
                 if id(enrichment) not in enriched:
                     enriched[id(enrichment)] = enrichment_items(enrichment)
                 items.append(FastItem(index, checked, enriched[id(enrichment)]))
@@ -275,10 +240,10 @@ class FastBatch:
             identify = item.checked.identify
             if identify is not None:
                 # the items of one enrichment share its object (SharedEnricher), as in check()
-                key = (identify.model_dump_json(), id(item.checked.context.enrichment))
+                key = (identify.model_dump_json(), id(item.checked.ingestion.enrichment))
                 if key not in done:
                     try:
-                        identify_profile(identify, item.checked.context)
+                        identify_profile(identify, item.checked.ingestion)
                         done[key] = None
                     except BeaconError as exc:
                         done[key] = exc
@@ -298,13 +263,16 @@ class FastBatch:
         draft = BatchClaim(self.now, self.nonce, self.digest, {})
 
         def take_session(ids: DeviceIds) -> SessionAssignment | BeaconError:
-            first = min(devices[ids], key=lambda item: item.event_time(draft, self.sent_at)[0])
-
-            def build_first(device_id: str, session_id: str) -> Event:
-                return first.event(draft, self.sent_at, TrackResult(device_id, session_id))
-
+            """The device's session: the active one continued, or a new one started with its session_start (built
+            from the device's earliest event in the batch); a lost race joins the winner's session."""
+            sessions = DeviceSessions(self.stores.sessions, self.project_id, ids, self.now)
             try:
-                return session_for_batch(self.stores.sessions, self.project_id, ids, self.now, build_first)
+                placed = sessions.place_event()
+                if not isinstance(placed, NewSession):
+                    return placed
+                first = min(devices[ids], key=lambda item: item.event_time(draft, self.sent_at)[0])
+                start = session_start_event(first.event(draft, self.sent_at, placed))
+                return sessions.start_or_join(placed, [start])[0]
             except BeaconError as exc:
                 return exc
 
@@ -340,18 +308,3 @@ def batch_event_id(event_time: datetime, nonce: str, index: int) -> str:
     bits derived from the batch claim's random nonce and the item's index: the same id on every attempt."""
     millis = int(event_time.timestamp() * 1000)
     return f"{millis:012x}{hashlib.blake2b(f'{nonce}#{index}'.encode(), digest_size=8).hexdigest()}"
-
-
-def run_all(function: Callable[[T], R], inputs: Sequence[T]) -> list[R]:
-    """`function` over `inputs`, in order; on the shared pool when there is more than one."""
-    if len(inputs) <= 1:
-        return [function(value) for value in inputs]
-    futures: list[Future[R]] = [shared_pool().submit(function, value) for value in inputs]
-    wait(futures)
-    return [future.result() for future in futures]
-
-
-@cache
-def shared_pool() -> Executor:
-    """One pool per container, created at the first batch (never during init), reused while warm."""
-    return ThreadPoolExecutor(max_workers=BATCH_WORKERS, thread_name_prefix="beacon-batch")

@@ -1,4 +1,4 @@
-"""Enrichment: what Beacon derives from the request itself (API.md § Enrichment)."""
+"""Enrichment: what Beacon derives from the request itself (docs/API.md, Enrichment)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Protocol
 
 from beacon.domain.client_ip import ClientIp, resolve_client_ip
 from beacon.domain.entities import RequestMeta
-from beacon.domain.geo import Geo, GeoIpLookup, geo_from_viewer_headers
+from beacon.domain.geo import Geo, geo_from_viewer_headers
 from beacon.domain.ids import DeviceIds, derive_device_ids
+from beacon.domain.ports import GeoIpLookup
 from beacon.domain.useragent import DeviceInfo, parse_user_agent
 
 

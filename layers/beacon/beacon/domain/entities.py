@@ -36,6 +36,32 @@ class RequestMeta:
 
 
 @dataclass(frozen=True)
+class RequestContext:
+    """One request as its handler saw it, built once (beacon/gateway/requests.py) and passed down whole: who sent
+    it and with what trust, from where, when it arrived, the client's own clock and its idempotency key."""
+
+    caller: Caller
+    meta: RequestMeta
+    received_at: datetime  # the server's clock: sessions, event times and retention follow it
+    store_ip: bool = False  # the project opted in to keeping raw client IPs
+    sent_at: str | None = None  # the client's clock when it sent the request (clock-skew correction)
+    idempotency_key: str | None = None  # the Idempotency-Key header
+
+    @property
+    def project_id(self) -> str:
+        return self.caller.project_id
+
+    @property
+    def trusted(self) -> bool:
+        """Sent with the client secret (a server): only then may a request vouch for a client IP or revenue."""
+        return self.caller.secret_auth
+
+    def ip_override(self, ip: object | None) -> str | None:
+        """`__ip` counts only from a trusted caller: a browser could otherwise forge its address."""
+        return str(ip) if ip is not None and self.trusted else None
+
+
+@dataclass(frozen=True)
 class Event:
     id: str
     project_id: str
@@ -60,6 +86,32 @@ class Event:
 class TrackResult:
     device_id: str
     session_id: str
+
+
+@dataclass(frozen=True)
+class BatchClaim:
+    """What the first attempt of a batch decided for its fast-path items (beacon/domain/batch.py), so that any
+    retry rebuilds exactly the same events: the receipt time (event times derive from it), the nonce event ids
+    derive from, a digest of the batch as sent, and each item's answer by index."""
+
+    received_at: datetime
+    nonce: str
+    digest: str
+    answers: dict[int, TrackResult]
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Both ends inclusive, UTC, millisecond precision (the precision events are stored with)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[dict[str, Any]]  # plain data in the wire shape of ExportEvent, newest first
+    resume_after: str | None  # opaque storage position the next page starts strictly after; None: no more
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from beacon.domain.errors import InvalidCredentialsError
+from beacon.errors import BlockedByFilterError
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class BlockedByFilterError(InvalidCredentialsError):
-    public_message = "Blocked by a project filter"
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,3 @@ class ProjectFilters:
 
 
 NO_FILTERS = ProjectFilters()
-
-
-class ProjectSettingsStore(Protocol):
-    def get_filters(self, project_id: str) -> ProjectFilters: ...

@@ -47,8 +47,8 @@ def derive_device_ids(stack_secret: bytes, project_id: str, user_agent: str, ip:
     return _device_ids(stack_secret, project_id, user_agent, ip, now.date())
 
 
-# A warm container sees the same visitors again within a day: their ids are remembered (two HMACs, ~6 µs, less
-# per event; 4,096 entries are about 1.5 MB). The date is part of the key, so ids still change at midnight.
+# A warm container sees the same visitors again within a day: their ids are remembered (two HMACs less per
+# event; 4,096 entries are about 1.5 MB). The date is part of the key, so ids still change at midnight.
 @functools.lru_cache(maxsize=4096)
 def _device_ids(stack_secret: bytes, project_id: str, user_agent: str, ip: str, day: date) -> DeviceIds:
     return DeviceIds(

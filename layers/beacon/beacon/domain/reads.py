@@ -14,10 +14,11 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from beacon.domain.entities import Caller, ClientType
-from beacon.domain.errors import (
+from beacon.domain.entities import Caller, ClientType, TimeWindow
+from beacon.domain.ports import Readers
+from beacon.errors import (
     ForbiddenError,
     InvalidCredentialsError,
     InvalidRequestError,
@@ -27,13 +28,8 @@ from beacon.models.reads import (
     DEFAULT_WINDOW_HOURS,
     MAX_WINDOW_DAYS,
     EntityQuery,
-    EventsPageResponse,
-    ExportEvent,
     ExportEventsQuery,
-    GroupResponse,
-    PageMeta,
     ProfileEventsQuery,
-    ProfileResponse,
 )
 
 READER_TYPES = frozenset({ClientType.READ, ClientType.ROOT})
@@ -41,53 +37,43 @@ MAX_WINDOW = timedelta(days=MAX_WINDOW_DAYS)
 DEFAULT_WINDOW = timedelta(hours=DEFAULT_WINDOW_HOURS)
 
 
-# -- what the domain needs from storage ----------------------------------------------------------------------
+# -- what a read answers (beacon/gateway/read_responses.py turns each into its response) ------------------------
 
 
 @dataclass(frozen=True)
-class TimeWindow:
-    """Both ends inclusive, UTC, millisecond precision (the precision events are stored with)."""
-
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class EventPage:
+class EventsRead:
     events: list[dict[str, Any]]  # plain data in the wire shape of ExportEvent, newest first
-    resume_after: str | None  # opaque storage position the next page starts strictly after; None: no more
-
-
-class EventReader(Protocol):
-    def project_events(
-        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: str | None
-    ) -> EventPage: ...
-
-    def profile_events(
-        self,
-        project_id: str,
-        profile_id: str,
-        window: TimeWindow,
-        limit: int,
-        after: str | None,
-        event_name: str | None,
-    ) -> EventPage: ...
-
-    def profile_activity(self, project_id: str, profile_id: str) -> tuple[str | None, str | None]:
-        """The times of the profile's oldest and newest stored events (None, None when it has none)."""
-        ...
-
-
-class EntityReader(Protocol):
-    def resolve_profile_id(self, project_id: str, profile_id: str) -> str: ...
-    def get_profile(self, project_id: str, profile_id: str) -> dict[str, Any] | None: ...
-    def get_group(self, project_id: str, group_id: str) -> dict[str, Any] | None: ...
+    next_cursor: str | None  # signed; None: no more pages
 
 
 @dataclass(frozen=True)
-class Readers:
-    events: EventReader
-    entities: EntityReader
+class ProfileView:
+    profile_id: str  # canonical
+    project_id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    avatar: str | None
+    properties: dict[str, Any]
+    groups: list[str]
+    aliases: list[str]
+    device: dict[str, Any] | None
+    geo: dict[str, Any] | None
+    created_at: str | None
+    updated_at: str | None
+    first_seen_at: str | None
+    last_seen_at: str | None
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group_id: str
+    project_id: str
+    type: str | None
+    name: str | None
+    properties: dict[str, Any]
+    created_at: str | None
+    updated_at: str | None
 
 
 # -- who may read what ---------------------------------------------------------------------------------------
@@ -214,14 +200,14 @@ def _unb64(text: str) -> bytes:
 
 def export_events(
     caller: Caller, query: ExportEventsQuery, readers: Readers, cursors: CursorCodec, now: datetime
-) -> EventsPageResponse:
+) -> EventsRead:
     project = readable_project(caller, query.projectId)
     return _events_page(project, "export", query, query.profileId, readers, cursors, now)
 
 
 def profile_events(
     caller: Caller, profile_id: str, query: ProfileEventsQuery, readers: Readers, cursors: CursorCodec, now: datetime
-) -> EventsPageResponse:
+) -> EventsRead:
     project = readable_project(caller, query.projectId)
     return _events_page(project, "profile", query, profile_id, readers, cursors, now)
 
@@ -234,7 +220,7 @@ def _events_page(
     readers: Readers,
     cursors: CursorCodec,
     now: datetime,
-) -> EventsPageResponse:
+) -> EventsRead:
     if query.cursor is not None:
         state = cursors.decode(query.cursor, project, kind)
         _check_same_query(state, query, profile)
@@ -257,10 +243,7 @@ def _events_page(
     else:
         page = readers.events.profile_events(project, state.canonical, state.window, query.limit, after, state.event)
     next_cursor = None if page.resume_after is None else cursors.encode(replace(state, after=page.resume_after))
-    return EventsPageResponse(
-        data=[ExportEvent.model_validate(event) for event in page.events],
-        meta=PageMeta(count=len(page.events), next=next_cursor),
-    )
+    return EventsRead(page.events, next_cursor)
 
 
 def _check_same_query(state: CursorState, query: ProfileEventsQuery, profile: str | None) -> None:
@@ -284,7 +267,7 @@ def _iso(moment: datetime) -> str:
 # -- profiles and groups -------------------------------------------------------------------------------------
 
 
-def read_profile(caller: Caller, profile_id: str, query: EntityQuery, readers: Readers) -> ProfileResponse:
+def read_profile(caller: Caller, profile_id: str, query: EntityQuery, readers: Readers) -> ProfileView:
     project = readable_project(caller, query.projectId)
     canonical = readers.entities.resolve_profile_id(project, profile_id)
     profile = readers.entities.get_profile(project, canonical)
@@ -293,11 +276,11 @@ def read_profile(caller: Caller, profile_id: str, query: EntityQuery, readers: R
         raise NotFoundError("Profile not found")
     profile = profile or {}
     created, updated = profile.get("createdAt"), profile.get("updatedAt")
-    return ProfileResponse(
-        profileId=canonical,
-        projectId=project,
-        firstName=profile.get("firstName"),
-        lastName=profile.get("lastName"),
+    return ProfileView(
+        profile_id=canonical,
+        project_id=project,
+        first_name=profile.get("firstName"),
+        last_name=profile.get("lastName"),
         email=profile.get("email"),
         avatar=profile.get("avatar"),
         properties=profile.get("properties", {}),
@@ -305,24 +288,24 @@ def read_profile(caller: Caller, profile_id: str, query: EntityQuery, readers: R
         aliases=profile.get("aliases", []),
         device=profile.get("device"),
         geo=profile.get("geo"),
-        createdAt=created,
-        updatedAt=updated,
-        firstSeenAt=min((time for time in (created, oldest) if time), default=None),
-        lastSeenAt=max((time for time in (updated, newest) if time), default=None),
+        created_at=created,
+        updated_at=updated,
+        first_seen_at=min((time for time in (created, oldest) if time), default=None),
+        last_seen_at=max((time for time in (updated, newest) if time), default=None),
     )
 
 
-def read_group(caller: Caller, group_id: str, query: EntityQuery, readers: Readers) -> GroupResponse:
+def read_group(caller: Caller, group_id: str, query: EntityQuery, readers: Readers) -> GroupView:
     project = readable_project(caller, query.projectId)
     group = readers.entities.get_group(project, group_id)
     if group is None:
         raise NotFoundError("Group not found")
-    return GroupResponse(
-        id=group_id,
-        projectId=project,
+    return GroupView(
+        group_id=group_id,
+        project_id=project,
         type=group.get("type"),
         name=group.get("name"),
         properties=group.get("properties", {}),
-        createdAt=group.get("createdAt"),
-        updatedAt=group.get("updatedAt"),
+        created_at=group.get("createdAt"),
+        updated_at=group.get("updatedAt"),
     )

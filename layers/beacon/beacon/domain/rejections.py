@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 MAX_KEPT_PAYLOAD_BYTES = 4096
 
@@ -24,7 +24,3 @@ class RejectedEvent:
 def truncated_payload(raw: bytes | str) -> str:
     data = raw.encode() if isinstance(raw, str) else raw
     return data[:MAX_KEPT_PAYLOAD_BYTES].decode("utf-8", errors="replace")
-
-
-class RejectedEventStore(Protocol):
-    def put_rejected(self, rejected: list[RejectedEvent]) -> None: ...

@@ -1,18 +1,16 @@
 """User-agent → device (os, browser, device type, brand, model), and bot detection.
 
-Parsing uses uap-core's rules (ua-parser-builtins) through ua-parser's `regex` resolver, the compiled
-ua-parser-rs matcher. `bench/useragent.py` (bench/results/useragent.json) measured, over the same 40 varied
-agents, a median of 12 µs per agent against 520 µs for the pure-Python `basic` resolver (44x faster), so it
-is the resolver used here. A whole uncached `parse_user_agent` (parse + classification) takes ≈ 17 µs and
-`detect_bot` ≈ 15 µs; a cached repeat ≈ 0.07 µs. Both sit behind an LRU because the same agent arrives
-millions of times (4096 entries: ~2 MB for ordinary agents; API Gateway caps a header at 10 KB, so 40 MB at
-worst).
+Parsing uses uap-core's rules (ua-parser-builtins) through ua-parser's `regex` resolver, the compiled ua-parser-rs
+matcher: `bench/useragent.py` measures it against the pure-Python `basic` resolver over the same varied agents, and
+it is dozens of times faster, so it is the resolver used here. `parse_user_agent` and `detect_bot` sit behind an
+LRU because the same agent arrives millions of times (4096 entries: ~2 MB for ordinary agents; API Gateway caps a
+header at 10 KB, so 40 MB at worst).
 
-Everything heavy is built once, lazily, at first use. Importing this module costs ~6 ms (its own small
-regexes); building the parser costs ~135 ms (ua-parser's import and its Rust matcher) and the bot matcher
-~27 ms, ~160 ms together, which an eager import would add to every cold start. Lazy keeps that off functions
-that import the layer without parsing agents (the authorizer); a track request pays it once per container
-either way. `warm_up()` builds both now, for a caller that prefers the init phase.
+Everything heavy is built once, lazily, at first use. Importing this module compiles only its own small regexes;
+building the parser (ua-parser's import and its Rust matcher) and the bot matcher is most of a track function's
+first event (docs/DESIGN.md §23), which an eager import would add to every cold start. Lazy keeps that off functions
+that import the layer without parsing agents (the authorizer); a track request pays it once per container either
+way. `warm_up()` builds both now, for a caller that prefers the init phase.
 
 Device type: ua-parser has none, so `classify_device` decides, first rule that applies:
   server   empty agent, or one whose first product is an HTTP client or runtime (curl, Wget, Go-http-client,
@@ -210,7 +208,7 @@ def _infer_brand(name: str) -> str | None:
 @functools.cache
 def _parser() -> Callable[[str], PartialResult]:
     """ua-parser's compiled resolver over uap-core's rules, resolving browser, os and device at once."""
-    # Imported here: ua-parser's import (~35 ms) and the Rust matcher (~110 ms) are paid at first use.
+    # Imported here: ua-parser's import and the Rust matcher are paid at first use.
     from ua_parser import Domain, load_lazy_builtins
     from ua_parser.regex import Resolver
 
@@ -345,8 +343,8 @@ def _bot_rules() -> _BotRules:
         if _NOT_BOTS_TAG not in entry.get("tags", [])
     ]
     entries.extend(_EXTRA_BOT_PATTERNS)
-    # The Rust engine matches ~1,500 patterns at once in ~1.5 µs (Python's `re` needs ~0.6 ms for one big
-    # alternation). It reports the first pattern in list order that matches, as the list's own helper does.
+    # The Rust engine matches all the patterns at once, far faster than one big alternation in Python's `re`
+    # (bench/useragent.py). It reports the first pattern in list order that matches, as the list's own helper does.
     matcher = ua_parser_rs.UserAgentExtractor(
         (pattern, str(index), None, None, None, None) for index, (pattern, _) in enumerate(entries)
     )

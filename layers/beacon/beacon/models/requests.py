@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     IPvAnyAddress,
     NonNegativeInt,
+    PrivateAttr,
     Strict,
     TypeAdapter,
     field_validator,
@@ -29,7 +30,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic.networks import validate_email
 from pydantic_core import CoreSchema, core_schema
 
-from beacon.domain.errors import InvalidRequestError, PayloadTooLargeError
+from beacon.errors import InvalidRequestError, PayloadTooLargeError
 
 MAX_PROPERTY_DEPTH = 5
 MAX_PROPERTY_KEYS = 200
@@ -48,7 +49,7 @@ MAX_ID_LENGTH = 256
 class _LazyEmail:
     """pydantic's EmailStr, validated by the same function (same normalisation, same errors, same schema), but
     email-validator is imported at the first address rather than when the models are built: its import compiles
-    its RFC regexes (~20 ms of every cold start, most events carry no email)."""
+    its RFC regexes, which most events (they carry no email) need not pay for at cold start."""
 
     @classmethod
     def __get_pydantic_core_schema__(cls, _source: type[Any], _handler: GetCoreSchemaHandler) -> CoreSchema:
@@ -295,6 +296,11 @@ TrackRequest = Annotated[
 ]
 
 TRACK_REQUEST_ADAPTER: TypeAdapter[TrackRequest] = TypeAdapter(TrackRequest)
+TRACK_REQUEST_MODELS: tuple[type[BaseModel], ...] = get_args(get_args(TrackRequest)[0])
+# The discriminator's values, read off the union: a new request type is one model added to it.
+REQUEST_TYPES: frozenset[str] = frozenset(
+    get_args(model.model_fields["type"].annotation)[0] for model in TRACK_REQUEST_MODELS
+)
 
 
 def parse_track_request(body: str | bytes) -> TrackRequest:
@@ -310,6 +316,15 @@ class BatchRequest(BaseModel):
 
     batch: list[Any] = Field(max_length=MAX_BATCH_EVENTS)
     sentAt: str | None = Field(default=None, max_length=64)
+    _body: bytes = PrivateAttr(default=b"")  # the request's bytes: they identify the batch (not part of the wire)
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @classmethod
+    def parse_body(cls, body: bytes) -> BatchRequest:
+        return parse_batch_request(body)
 
 
 BATCH_REQUEST_ADAPTER: TypeAdapter[BatchRequest] = TypeAdapter(BatchRequest)
@@ -325,4 +340,6 @@ def parse_batch_request(body: str | bytes) -> BatchRequest:
         ) from exc
     if isinstance(raw, dict) and isinstance(raw.get("batch"), list) and len(raw["batch"]) > MAX_BATCH_EVENTS:
         raise PayloadTooLargeError(f"A batch holds at most {MAX_BATCH_EVENTS} events")
-    return BATCH_REQUEST_ADAPTER.validate_python(raw)
+    batch = BATCH_REQUEST_ADAPTER.validate_python(raw)
+    batch._body = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    return batch

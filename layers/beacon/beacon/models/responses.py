@@ -50,3 +50,12 @@ class BatchResponse(BaseModel):
     accepted: int
     rejected: list[BatchRejection]
     results: list[BatchResult]
+
+
+class NotStoredResponse(BaseModel):
+    """503 for a batch: the items named could not be stored (a dependency failed); the same batch sent again stores
+    them, and never stores an item twice."""
+
+    error: str
+    status: int
+    notStored: list[int]

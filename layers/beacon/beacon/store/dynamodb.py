@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from beacon.domain.errors import DuplicateEventError
+from beacon.errors import DuplicateEventError
 from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, dynamodb_client, error_code, unavailable
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ def _binary(value: Any) -> Any:
 
 
 def _serialize(value: Any) -> dict[str, Any]:
-    """boto3's TypeSerializer.serialize, check for check in its order, without importing boto3 (~20 ms of a
-    cold start): None, bool, int/Decimal (float refused), str, bytes, number/string/binary sets, mappings,
+    """boto3's TypeSerializer.serialize, check for check in its order, without importing boto3 (a cold start's
+    cost, docs/DESIGN.md §23): None, bool, int/Decimal (float refused), str, bytes, number/string/binary sets, mappings,
     lists and tuples; anything else is a TypeError."""
     if value is None:
         return {"NULL": True}
@@ -170,14 +170,12 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        if error_code(exc) in UNAVAILABLE_CODES:
+        code = error_code(exc)
+        if code in UNAVAILABLE_CODES or (
+            code == "TransactionCanceledException"
+            and set(cancellation_codes(exc)) & (TRANSACTION_UNAVAILABLE_REASONS | UNAVAILABLE_CODES)
+        ):
             raise unavailable("DynamoDB", exc) from exc
-        if error_code(exc) == "TransactionCanceledException":
-            reasons = set(cancellation_codes(exc))
-            if reasons & TRANSACTION_UNAVAILABLE_REASONS:
-                raise unavailable("DynamoDB", exc) from exc
-            if reasons & UNAVAILABLE_CODES or "TransactionConflict" in reasons:
-                raise unavailable("DynamoDB", exc) from exc
         raise
     except TRANSPORT_ERRORS as exc:
         raise unavailable("DynamoDB", exc) from exc

@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import Event
-from beacon.domain.errors import ConflictError, DependencyUnavailableError
+from beacon.errors import ConflictError, DependencyUnavailableError
 from beacon.store.aws import error_code
 from beacon.store.dynamodb import (
     DynamoDBRepository,
-    deserialize_item,
     serialize_item,
-    to_dynamodb_json,
     transact,
     translate_errors,
 )
@@ -29,7 +27,7 @@ from beacon.store.idempotency import claim_action
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# Append-only keys of one busy project are spread over this many partitions (DESIGN.md §5):
+# Append-only keys of one busy project are spread over this many partitions (docs/DESIGN.md §5):
 # 8 x 1,000 writes/s per project. Readers query all shards and merge. Changing it needs a migration.
 EVENT_SHARDS = 8
 PROFILE_INDEX = "byProfile"
@@ -38,9 +36,6 @@ READ_GROUP = 100  # BatchGetItem's limit
 # Unprocessed items (the table or a partition throttling) are sent again after these pauses, then given up:
 # the batch answers them notStored (503) and its retry writes them.
 UNPROCESSED_RETRY_DELAYS = (0.025, 0.05, 0.1)
-
-__all__ = ["EVENT_SHARDS", "PROFILE_INDEX", "DynamoDBEventStore", "event_to_item", "item_to_dict", "to_dynamodb_json"]
-item_to_dict = deserialize_item
 
 
 def isoformat_ms(moment: datetime) -> str:

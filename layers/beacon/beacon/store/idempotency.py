@@ -11,9 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from beacon.domain.entities import Event, TrackResult
-from beacon.domain.errors import DependencyUnavailableError
-from beacon.domain.ingest import BatchClaim
+from beacon.domain.entities import BatchClaim, Event, TrackResult
+from beacon.errors import DependencyUnavailableError
 from beacon.store.aws import error_code
 from beacon.store.dynamodb import DynamoDBRepository, translate_errors
 
@@ -111,10 +110,6 @@ class DynamoDBIdempotencyStore(DynamoDBRepository):
         if item is None:
             return None
         return TrackResult(device_id=item["deviceId"]["S"], session_id=item["sessionId"]["S"])
-
-    @property
-    def table_name(self) -> str:
-        return self._table
 
     def batch_claim(self, project_id: str, key: str, now: datetime) -> BatchClaim | None:
         with translate_errors():

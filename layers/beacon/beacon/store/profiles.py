@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import GroupUpdate, ProfileUpdate, TrackResult
-from beacon.domain.errors import ConflictError, InvalidRequestError
+from beacon.errors import ConflictError, InvalidRequestError
 from beacon.store.aws import error_code
 from beacon.store.dynamodb import (
     DynamoDBRepository,

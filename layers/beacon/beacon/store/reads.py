@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from beacon.domain.reads import EventPage, TimeWindow
+from beacon.domain.entities import EventPage, TimeWindow
 from beacon.store.dynamodb import DynamoDBRepository, item_size, translate_errors
 from beacon.store.events import EVENT_SHARDS, PROFILE_INDEX, isoformat_ms
 from beacon.store.profiles import DynamoDBProfileStore
@@ -142,8 +142,8 @@ FAST_ITEMS_HOOK = "beacon-read-fast-query-items"
 def fast_query_items(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
     """botocore's before-parse hook for Query: take `Items` out of the body and hand them on as json.loads
     made them. They are DynamoDB JSON already, the shape the read path consumes; botocore's model-driven
-    parser spends ~85 µs of CPU per event doing the same (4.5x json.loads, bench/reads.py), most of a
-    page's function time. The rest of the body (Count, LastEvaluatedKey, ConsumedCapacity) is parsed as
+    parser spends several times json.loads' CPU per event doing the same (bench/reads.py measures it), most
+    of a page's function time. The rest of the body (Count, LastEvaluatedKey, ConsumedCapacity) is parsed as
     usual, and botocore adds `customized_response_dict` to what it parsed. Errors are left alone; the
     CRC32 check reads the HTTP response itself. The one difference: binary values stay base64 text."""
     if response_dict.get("status_code") != 200:

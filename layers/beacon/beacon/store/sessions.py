@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import Event
-from beacon.domain.errors import DuplicateEventError
 from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
+from beacon.errors import DuplicateEventError
 from beacon.store.aws import error_code
 from beacon.store.dynamodb import DynamoDBRepository, cancellation_codes, transact, translate_errors
 from beacon.store.events import DynamoDBEventStore, isoformat_ms
@@ -27,8 +27,11 @@ def session_key(project_id: str, device_id: str) -> dict[str, Any]:
 
 
 class DynamoDBSessionStore(DynamoDBRepository):
+    """`start_session` writes across tables in one transaction: the session item here, and the events' items and
+    idempotency claim as `events` (the events table's store) builds them."""
+
     def __init__(self, table_name: str, events: DynamoDBEventStore, client: DynamoDBClient | None = None) -> None:
-        super().__init__(table_name, client or events._client)
+        super().__init__(table_name, client)
         self._events = events
 
     @staticmethod

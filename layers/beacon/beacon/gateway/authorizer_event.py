@@ -1,7 +1,7 @@
 """The REST API's REQUEST authorizer and API Gateway: the event it reads and the IAM policy it answers with.
 
-Plain Python on purpose: Powertools' data_classes module (which has the same helpers) costs the authorizer
-about 55 ms of cold start, most of it for the other event types it imports.
+Plain Python on purpose: Powertools' data_classes module (which has the same helpers) would cost the
+authorizer a large part of its cold start, mostly for the other event types it imports (docs/DESIGN.md §23).
 https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html
 """
 

@@ -1,6 +1,6 @@
 """The API's OpenAPI 3.1 document, generated from the pydantic models (the wire contract's single source).
 
-`python -m beacon.models.openapi docs/openapi.json` rewrites the committed document; a test fails when it
+`python -m admin.openapi docs/openapi.json` (`make openapi`) rewrites the committed document; a test fails when it
 is stale or when its operations differ from template.yaml's routes.
 
 Why not Powertools' generator: it describes the routes of one resolver (one function), it flattens a
@@ -30,7 +30,7 @@ from beacon.models.reads import (
     ProfileResponse,
 )
 from beacon.models.requests import BatchRequest, TrackRequest
-from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, TrackResponse
+from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, NotStoredResponse, TrackResponse
 
 TITLE = "Beacon"
 VERSION = "1"
@@ -109,7 +109,15 @@ OPERATIONS = [
         "Track up to 1,000 events at once",
         "Each item of `batch` is a body `POST /track` accepts, validated on its own: valid items are stored "
         "even when others are rejected.",
-        {200: ("Accepted and rejected items, by index", BatchResponse), **errors(400, 401, 413, 429, 503)},
+        {
+            200: ("Accepted and rejected items, by index", BatchResponse),
+            **errors(400, 401, 413, 429),
+            503: (
+                "Some items could not be stored (a dependency failed), named by index in `notStored`; the others "
+                "were. Send the same batch again after `Retry-After`: stored items are not stored twice.",
+                NotStoredResponse,
+            ),
+        },
         security=WRITE_SECURITY,
         body=BatchRequest,
         headers=(

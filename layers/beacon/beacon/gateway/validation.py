@@ -1,12 +1,11 @@
-"""Turn pydantic validation errors into the API's error shape, from their structured fields only."""
+"""Turn pydantic validation errors into the API's refusal shape, from their structured fields only."""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
-from beacon.models.responses import ErrorResponse, FieldErrorDetail
-
-REQUEST_TYPES = frozenset({"track", "identify", "alias", "increment", "decrement", "group", "assign_group"})
+from beacon.errors import FieldError, Rejection
+from beacon.models.requests import REQUEST_TYPES
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -17,16 +16,16 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in parts) or "body"
 
 
-def validation_error_response(exc: ValidationError) -> ErrorResponse:
+def validation_rejection(exc: ValidationError) -> Rejection:
     errors = exc.errors(include_url=False, include_input=False)
     details = []
     for error in errors:
         path = _field_path(error["loc"])
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             path = "type"
-        details.append(FieldErrorDetail(field=path, message=error["msg"], type=error["type"]))
+        details.append(FieldError(field=path, message=error["msg"], type=error["type"]))
     if any(error["type"] == "json_invalid" for error in errors):
         message = "Invalid JSON body"
     else:
         message = "Invalid request body"
-    return ErrorResponse(error=message, status=400, details=details)
+    return Rejection(error=message, status=400, details=details)

@@ -1,6 +1,12 @@
-"""Domain errors. Each carries the HTTP status the API answers with, so one handler maps them all."""
+"""Beacon's errors: the bottom layer, imported by every other and importing none of them.
+
+Each error carries the HTTP status the API answers with, so one handler maps them all; `Rejection` is what a
+refused request (or batch item) is answered with, made from an error in one place.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class BeaconError(Exception):
@@ -11,6 +17,10 @@ class BeaconError(Exception):
         super().__init__(message or self.public_message)
         self.message = message or self.public_message
         self.details = details
+
+    def rejection(self) -> Rejection:
+        details = None if self.details is None else [FieldError(**detail) for detail in self.details]
+        return Rejection(error=self.message, status=self.status, details=details)
 
 
 class InvalidRequestError(BeaconError):
@@ -25,6 +35,12 @@ class InvalidCredentialsError(BeaconError):
 
 class RevenueRequiresSecretError(InvalidCredentialsError):
     public_message = "Revenue tracking requires a client secret"
+
+
+class BlockedByFilterError(InvalidCredentialsError):
+    """A project filter (blocked IP network or profile id) refused the request."""
+
+    public_message = "Blocked by a project filter"
 
 
 class ForbiddenError(BeaconError):
@@ -63,3 +79,21 @@ class DuplicateEventError(Exception):
         # Known for a double send caught on the session item; an idempotency key's answer is stored with it.
         self.session_id = session_id
         self.device_id = device_id
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One field at fault in a refused request: where (a dot path), what, and pydantic's error type."""
+
+    field: str
+    message: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A refusal as the API answers it (`{"error", "status", "details"}`), before it becomes a response."""
+
+    error: str
+    status: int
+    details: list[FieldError] | None = None

@@ -1,0 +1,179 @@
+"""Track events: every refusal checked first, then the event built once and stored in its session.
+
+A track event carrying `__identify` updates the profile first, then stores the event: an identify is
+idempotent, so a retry after a failed event write is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from beacon.domain.enrich import Enrichment, EnrichmentSource
+from beacon.domain.entities import Event, RequestContext, TrackResult
+from beacon.domain.event_time import resolve_event_time
+from beacon.domain.filters import ProjectFilters
+from beacon.domain.ids import new_event_id
+from beacon.domain.ingestion import Ingestion, open_ingestion
+from beacon.domain.ports import Stores
+from beacon.domain.profiles import first_answer, identify_profile
+from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
+from beacon.errors import (
+    DependencyUnavailableError,
+    DuplicateEventError,
+    InvalidRequestError,
+    RevenueRequiresSecretError,
+)
+from beacon.models.requests import EventIdentify, IdentifyPayload, TrackEventRequest
+
+DeviceAndGeo = tuple[dict[str, str], dict[str, Any]]
+
+
+def enrichment_items(enrichment: Enrichment) -> DeviceAndGeo:
+    """The device and geo maps an event stores."""
+    return enrichment.device.as_item(), enrichment.geo.as_item() if enrichment.geo is not None else {}
+
+
+@dataclass(frozen=True)
+class CheckedTrack:
+    """A track event that passed every check that can refuse it; nothing is written yet."""
+
+    request: TrackEventRequest
+    ingestion: Ingestion
+    profile_id: str | None  # canonical
+    identify: IdentifyPayload | None
+
+    def build_event(
+        self, event_id: str, event_time: datetime, from_past: bool, session: SessionAssignment | NewSession
+    ) -> Event:
+        return self.build(event_id, event_time, from_past, self.ingestion.now, session)
+
+    def build(
+        self,
+        event_id: str,
+        event_time: datetime,
+        from_past: bool,
+        received_at: datetime,
+        session: SessionAssignment | NewSession | TrackResult,
+        enriched: DeviceAndGeo | None = None,
+    ) -> Event:
+        """`enriched`: the enrichment's device and geo items, when the caller has them already (a batch)."""
+        payload, ingestion = self.request.payload, self.ingestion
+        reserved = payload.properties
+        device, geo = enriched or enrichment_items(ingestion.enrichment)
+        return Event(
+            id=event_id,
+            project_id=ingestion.project_id,
+            client_id=ingestion.request.caller.client_id,
+            name=payload.name,
+            properties=reserved.ordinary,
+            profile_id=self.profile_id,
+            groups=payload.groups,
+            device_id=session.device_id,
+            session_id=session.session_id,
+            created_at=event_time,
+            received_at=received_at,
+            from_past=from_past,
+            revenue=reserved.revenue,
+            device=device,
+            geo=geo,
+            ip=ingestion.enrichment.ip.address if ingestion.request.store_ip else None,
+            client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
+        )
+
+
+def open_track(
+    request: TrackEventRequest,
+    context: RequestContext,
+    stores: Stores,
+    enricher: EnrichmentSource,
+    filters: ProjectFilters | None = None,
+) -> Ingestion:
+    """The event's reserved properties may override the client IP (trusted callers only), device and device id."""
+    reserved = request.payload.properties
+    return open_ingestion(context, stores, enricher, reserved.ip, reserved.device_overrides, reserved.deviceId, filters)
+
+
+def check_track_event(request: TrackEventRequest, ingestion: Ingestion) -> CheckedTrack:
+    """Every refusal a track event can meet after the IP filter (revenue, __identify, blocked profiles), with
+    its profile id resolved; a batch runs it for all its items before writing anything."""
+    payload = request.payload
+    reserved = payload.properties
+    if reserved.revenue is not None and not ingestion.request.trusted:
+        raise RevenueRequiresSecretError()
+    identify = _event_identify(reserved.identify, payload.profileId)
+    profile_id = ingestion.resolve(payload.profileId) if payload.profileId is not None else None
+    return CheckedTrack(request, ingestion, profile_id, identify)
+
+
+def track_event(
+    request: TrackEventRequest, context: RequestContext, stores: Stores, enricher: EnrichmentSource
+) -> SessionAssignment:
+    """Store one track event in the device's session (starting one if none is active)."""
+    ingestion = open_track(request, context, stores, enricher)
+    checked = check_track_event(request, ingestion)
+    reserved = request.payload.properties
+    event_time, from_past = resolve_event_time(reserved.timestamp, ingestion.now, context.sent_at)
+    if checked.identify is not None:
+        identify_profile(checked.identify, ingestion)
+    # An event's own __id wins over the request's key; without either, OpenPanel's double-send rule applies.
+    request_key = f"req#{context.idempotency_key}" if context.idempotency_key else None
+    key = f"id#{reserved.id}" if reserved.id else request_key
+    fingerprint = None if key else _fingerprint(context.caller.client_id, request)
+    sessions = ingestion.sessions
+    try:
+        placed = sessions.place_event(fingerprint)
+        event = checked.build_event(new_event_id(event_time), event_time, from_past, placed)
+        if isinstance(placed, NewSession):
+            session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
+            if started:
+                return session
+            event = replace(event, device_id=session.device_id, session_id=session.session_id)
+        else:
+            session = placed
+        _store_in_session(event, key, fingerprint, stores)
+        return session
+    except DuplicateEventError as duplicate:
+        return first_answer(duplicate, key, ingestion)
+
+
+def _store_in_session(event: Event, key: str | None, fingerprint: str | None, stores: Stores) -> None:
+    """The event's write in a session already continued; its idempotency claim, if any, in the same transaction."""
+    try:
+        if key is None:
+            stores.events.put_event(event)
+        else:
+            stores.events.put_claimed_event(event, key)
+    except DependencyUnavailableError:
+        if fingerprint is not None:  # not stored: its retry must not count as a double send
+            with contextlib.suppress(Exception):  # best effort: the store may be down for this too
+                stores.sessions.forget_fingerprint(event.project_id, event.device_id, fingerprint)
+        raise
+
+
+def _fingerprint(client_id: str, request: TrackEventRequest) -> str:
+    body = request.model_dump_json(by_alias=True)
+    return hashlib.sha256(f"{client_id}\x1f{body}".encode()).hexdigest()[:32]
+
+
+def _event_identify(identify: EventIdentify | None, event_profile_id: str | None) -> IdentifyPayload | None:
+    if identify is None:
+        return None
+    profile_id = identify.profileId or event_profile_id
+    if profile_id is None:
+        raise InvalidRequestError(
+            "__identify needs a profileId (in __identify or on the event)",
+            details=[
+                {
+                    "field": "payload.properties.__identify.profileId",
+                    "message": "a profileId is required",
+                    "type": "missing",
+                }
+            ],
+        )
+    # Every field was validated with the event (the same field types; profileId as the event's or the
+    # identify's own): validating them again would cost more than the rest of the event (bench/cpu.py).
+    return IdentifyPayload.model_construct(**{**identify.model_dump(exclude_none=True), "profileId": profile_id})

@@ -1,0 +1,96 @@
+"""Request bodies as they arrive: base64 from API Gateway (binary media types), optionally gzip-compressed; and
+the Beacon envelope that hands Powertools' parser the decoded body to validate against a wire model."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from pydantic import TypeAdapter
+
+from beacon.errors import InvalidRequestError, PayloadTooLargeError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parser.envelopes.base import BaseEnvelope
+else:
+    # Importing BaseEnvelope imports every one of Powertools' built-in envelopes and their models, a large part
+    # of a cold start (docs/DESIGN.md §23). Powertools' parse() needs only a class whose instances have
+    # parse(data, model); type checkers see the real base class and hold this one to its signature.
+    BaseEnvelope = object
+
+DEFAULT_BODY_LIMIT = 64 * 1024
+M = TypeVar("M")
+
+
+def decode_body(body: str | None, is_base64: bool, content_encoding: str | None, limit: int) -> bytes:
+    """The request body's bytes, decompressed; PayloadTooLargeError past `limit` bytes either way."""
+    data = base64.b64decode(body or "") if is_base64 else (body or "").encode()
+    if len(data) > limit:
+        raise PayloadTooLargeError(f"Request body exceeds {limit} bytes")
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        return data
+    if encoding != "gzip":
+        raise InvalidRequestError(f"Unsupported Content-Encoding '{encoding[:32]}' (use gzip)")
+    return gunzip(data, limit)
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress at most `limit` bytes: a zip bomb stops at the limit instead of filling memory."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        output = decompressor.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise InvalidRequestError("Body is not valid gzip") from exc
+    if len(output) > limit or decompressor.unconsumed_tail:
+        raise PayloadTooLargeError(f"Decompressed body exceeds {limit} bytes")
+    if not decompressor.eof:
+        raise InvalidRequestError("Body is not valid gzip (truncated)")
+    return output
+
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header of a proxy event, by its lower-case name (HTTP header names are case-insensitive)."""
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def event_body(event: Mapping[str, Any], limit: int) -> bytes:
+    """The decoded body of an API Gateway proxy event."""
+    return decode_body(event.get("body"), bool(event.get("isBase64Encoded")), header(event, "content-encoding"), limit)
+
+
+_ADAPTERS: dict[int, tuple[Any, TypeAdapter[Any]]] = {}  # by id: annotated unions are not hashable
+
+
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    found = _ADAPTERS.get(id(model))
+    if found is None:
+        found = _ADAPTERS[id(model)] = (model, TypeAdapter(model))  # the model kept alive, so its id stays its own
+    return found[1]
+
+
+class BeaconEnvelope(BaseEnvelope):
+    """Powertools parser envelope for Beacon's request bodies: the proxy event's body decoded (base64, gzip within
+    `limit`), then validated against the model in one pass (a model with its own `parse_body` parses itself)."""
+
+    limit: ClassVar[int] = DEFAULT_BODY_LIMIT
+
+    def parse(self, data: dict[str, Any] | Any | None, model: type[M]) -> M:
+        body = event_body(data or {}, self.limit)
+        parse_body = getattr(model, "parse_body", None)
+        if parse_body is not None:
+            parsed: M = parse_body(body)
+            return parsed
+        return _adapter(model).validate_json(body)  # type: ignore[no-any-return]
+
+
+@cache
+def envelope(limit: int) -> type[BeaconEnvelope]:
+    """The envelope for bodies of at most `limit` bytes (Powertools instantiates envelopes without arguments)."""
+    return type(f"BeaconEnvelope{limit}", (BeaconEnvelope,), {"limit": limit})

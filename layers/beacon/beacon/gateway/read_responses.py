@@ -1,0 +1,45 @@
+"""The read API's answers, built at the edge from what the read domain returns."""
+
+from __future__ import annotations
+
+from beacon.domain.reads import EventsRead, GroupView, ProfileView
+from beacon.models.reads import EventsPageResponse, ExportEvent, GroupResponse, PageMeta, ProfileResponse
+
+
+def events_page_response(page: EventsRead) -> EventsPageResponse:
+    return EventsPageResponse(
+        data=[ExportEvent.model_validate(event) for event in page.events],
+        meta=PageMeta(count=len(page.events), next=page.next_cursor),
+    )
+
+
+def profile_response(view: ProfileView) -> ProfileResponse:
+    return ProfileResponse(
+        profileId=view.profile_id,
+        projectId=view.project_id,
+        firstName=view.first_name,
+        lastName=view.last_name,
+        email=view.email,
+        avatar=view.avatar,
+        properties=view.properties,
+        groups=view.groups,
+        aliases=view.aliases,
+        device=view.device,
+        geo=view.geo,
+        createdAt=view.created_at,
+        updatedAt=view.updated_at,
+        firstSeenAt=view.first_seen_at,
+        lastSeenAt=view.last_seen_at,
+    )
+
+
+def group_response(view: GroupView) -> GroupResponse:
+    return GroupResponse(
+        id=view.group_id,
+        projectId=view.project_id,
+        type=view.type,
+        name=view.name,
+        properties=view.properties,
+        createdAt=view.created_at,
+        updatedAt=view.updated_at,
+    )

@@ -1,0 +1,45 @@
+"""The one place the functions' stores are built: by the Lambda functions (from their settings, on the container's
+shared client), and by the local stack, the benchmarks and the tests (on a client of their own)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from beacon.config import ReadSettings, TrackSettings
+from beacon.domain.ports import Readers, Stores
+from beacon.store.events import DynamoDBEventStore
+from beacon.store.idempotency import DynamoDBIdempotencyStore
+from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.projects import DynamoDBProjectSettingsStore
+from beacon.store.rejected import DynamoDBRejectedEventStore
+from beacon.store.sessions import DynamoDBSessionStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def track_stores(settings: TrackSettings, client: DynamoDBClient | None = None) -> Stores:
+    """The track function's stores; `client` None: the container's shared DynamoDB client, created lazily."""
+    events = DynamoDBEventStore(
+        settings.events_table, settings.event_retention_days, client, idempotency_table=settings.idempotency_table
+    )
+    return Stores(
+        events=events,
+        profiles=DynamoDBProfileStore(settings.entities_table, client, idempotency_table=settings.idempotency_table),
+        sessions=DynamoDBSessionStore(settings.sessions_table, events, client),
+        projects=DynamoDBProjectSettingsStore(settings.entities_table, client),
+        idempotency=DynamoDBIdempotencyStore(settings.idempotency_table, client),
+    )
+
+
+def rejected_events_store(settings: TrackSettings, client: DynamoDBClient | None = None) -> DynamoDBRejectedEventStore:
+    return DynamoDBRejectedEventStore(settings.rejected_events_table, client)
+
+
+def read_stores(settings: ReadSettings, client: DynamoDBClient | None = None) -> Readers:
+    from beacon.store.reads import DynamoDBEntityReader, DynamoDBEventReader  # the track function never reads
+
+    return Readers(
+        events=DynamoDBEventReader(settings.events_table, client),
+        entities=DynamoDBEntityReader(settings.entities_table, client),
+    )
