@@ -16,8 +16,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import HEADER_EDGE_CHARACTERS, examples, header_texts, header_values
-from tests.unit.fakes import FakeClientLookup, client_record
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.support.fakes import FakeClientLookup, client_record
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
 
 CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"
 SECRET = "sec_fuzz-known-secret"

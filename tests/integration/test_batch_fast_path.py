@@ -23,7 +23,7 @@ from beacon.store.profiles import DynamoDBProfileStore
 from local.stack import LocalStack
 from local.stores import dynamodb_stores
 from tests.integration.test_write_costs import CapacityRecorder
-from tests.unit.fakes import UNIT_TEST_ENRICHER
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)

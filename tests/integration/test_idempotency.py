@@ -25,8 +25,8 @@ from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
 from beacon.store.sessions import DynamoDBSessionStore
-from tests.unit.fakes import UNIT_TEST_ENRICHER, accepted
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER, accepted
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
 
 pytestmark = [
     pytest.mark.integration,

@@ -8,8 +8,8 @@ from typing import NoReturn
 
 import pytest
 
-from tests.unit.fakes import FakeEventStore
-from tests.unit.handlers import load_track_function, wire_track_function
+from tests.unit.support.fakes import FakeEventStore
+from tests.unit.support.handlers import load_track_function, wire_track_function
 
 
 def _refuse_network(*args: object, **kwargs: object) -> NoReturn:

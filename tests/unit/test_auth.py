@@ -11,7 +11,7 @@ from beacon.domain.auth import MAX_SECRET_LENGTH, ClientRecord, authenticate, cr
 from beacon.domain.entities import Caller, ClientType
 from beacon.domain.errors import InvalidCredentialsError
 from beacon.store.clients import client_record_to_secret
-from tests.unit.fakes import FakeClientLookup, client_record
+from tests.unit.support.fakes import FakeClientLookup, client_record
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 
 from beacon.authorizer_config import AuthorizerSettings
 from local.template import ROOT
-from tests.unit.handlers import load_function
+from tests.unit.support.handlers import load_function
 
 PREFIX = "beacon/unit/clients/"
 

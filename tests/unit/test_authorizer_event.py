@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from beacon.models.authorizer_event import MethodArn, allow_all_policy, request_headers
 from local.gateway import policy_allows
-from tests.unit.handlers import load_event
+from tests.unit.support.handlers import load_event
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/POST/track"
 CONTEXT: dict[str, str | bool] = {"projectId": "project-a", "clientId": "c", "secretAuth": True}

@@ -10,8 +10,8 @@ import pytest
 from beacon.domain.auth import ClientLookup
 from beacon.domain.errors import DependencyUnavailableError
 from local.gateway import policy_allows
-from tests.unit.fakes import FakeClientLookup, UnavailableClientLookup, client_record
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.support.fakes import FakeClientLookup, UnavailableClientLookup, client_record
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
 
 # The credentials in events/authorizer.json.
 CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"

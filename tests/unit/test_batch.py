@@ -20,7 +20,7 @@ from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.ingest import Stores, ingest
 from beacon.domain.rejections import MAX_KEPT_PAYLOAD_BYTES
 from beacon.models.requests import MAX_BATCH_EVENTS, MAX_STRING_LENGTH, parse_track_request
-from tests.unit.fakes import (
+from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
     FakeProfileStore,
@@ -29,7 +29,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, response_header
+from tests.unit.support.handlers import FakeLambdaContext, load_event, response_header
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SAFARI = (

@@ -12,7 +12,7 @@ from beacon.domain.entities import Caller, ClientType, Event, RequestMeta, Track
 from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ingest import BatchClaim, Stores
-from tests.unit.fakes import (
+from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
     FakeProfileStore,

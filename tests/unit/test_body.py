@@ -16,8 +16,8 @@ import pytest
 
 from beacon.domain.errors import InvalidRequestError, PayloadTooLargeError
 from beacon.models.body import decode_body
-from tests.unit.fakes import FakeEventStore, tracked
-from tests.unit.handlers import FakeLambdaContext, load_event
+from tests.unit.support.fakes import FakeEventStore, tracked
+from tests.unit.support.handlers import FakeLambdaContext, load_event
 
 BATCH_LIMIT = 5 * 1024 * 1024  # the batch endpoint's decompressed-size limit (MAX_BATCH_BYTES)
 BOMB_MEGABYTES = 50

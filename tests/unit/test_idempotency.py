@@ -15,7 +15,7 @@ from beacon.domain.entities import Caller, ClientType, RequestMeta, TrackResult
 from beacon.domain.ingest import Stores, ingest
 from beacon.domain.sessions import DUPLICATE_WINDOW
 from beacon.models.requests import TrackRequest, parse_track_request
-from tests.unit.fakes import (
+from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
     FakeProfileStore,
@@ -24,7 +24,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event
+from tests.unit.support.handlers import FakeLambdaContext, load_event
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SAFARI = (

@@ -12,7 +12,7 @@ import pytest
 from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import TrackRequest, parse_track_request
-from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
 
 NOW = datetime(2026, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)
 SAFARI = (

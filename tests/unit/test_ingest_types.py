@@ -13,7 +13,14 @@ from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError
 from beacon.domain.ingest import ingest
 from beacon.models.requests import parse_track_request
-from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeProfileStore, accepted, fake_stores, tracked
+from tests.unit.support.fakes import (
+    UNIT_TEST_ENRICHER,
+    FakeEventStore,
+    FakeProfileStore,
+    accepted,
+    fake_stores,
+    tracked,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 PROJECT = "project-a"

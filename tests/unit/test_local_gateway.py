@@ -23,7 +23,7 @@ from local.template import (
     load_template,
     parse_mapping_expression,
 )
-from tests.unit.fakes import FakeClientLookup, client_record
+from tests.unit.support.fakes import FakeClientLookup, client_record
 
 CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"
 API_KEY = "key-of-the-client-" + "x" * 20

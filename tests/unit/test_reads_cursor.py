@@ -10,7 +10,7 @@ import pytest
 
 from beacon.domain.errors import InvalidRequestError
 from beacon.domain.reads import CursorState
-from tests.unit.reads_fakes import cursor_codec
+from tests.unit.support.read_fakes import cursor_codec
 
 STATE = CursorState(
     project="project-a",

@@ -11,7 +11,7 @@ from beacon.domain.entities import ClientType
 from beacon.domain.errors import ForbiddenError, InvalidCredentialsError, InvalidRequestError, NotFoundError
 from beacon.domain.reads import TimeWindow, resolve_window
 from beacon.models.reads import EntityQuery, ExportEventsQuery, ProfileEventsQuery
-from tests.unit.reads_fakes import (
+from tests.unit.support.read_fakes import (
     NOW,
     FakeEntityReader,
     FakeEventReader,

@@ -14,8 +14,8 @@ import pytest
 from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.reads import Readers
 from beacon.models.reads import EventsPageResponse, GroupResponse, ProfileResponse
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
-from tests.unit.reads_fakes import FakeEntityReader, FakeEventReader, cursor_codec, stored_event
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
+from tests.unit.support.read_fakes import FakeEntityReader, FakeEventReader, cursor_codec, stored_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 PROJECT = "example-project"  # the committed event's authorizer context

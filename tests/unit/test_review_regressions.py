@@ -117,7 +117,7 @@ def test_every_aws_call_gives_up_inside_the_function_timeout() -> None:
 def test_a_batch_event_larger_than_a_track_body_is_rejected_alone() -> None:
     from beacon.domain.batch import ingest_batch
     from beacon.domain.entities import Caller, ClientType, RequestMeta
-    from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, fake_stores, tracked
+    from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, fake_stores, tracked
 
     events = FakeEventStore()
     caller = Caller("p", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
@@ -140,7 +140,7 @@ def test_a_quick_retry_after_a_failed_event_write_is_stored_not_taken_for_a_doub
     from beacon.domain.entities import Caller, ClientType, Event, RequestMeta
     from beacon.domain.errors import DependencyUnavailableError
     from beacon.domain.ingest import ingest
-    from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, fake_stores, tracked
+    from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, fake_stores, tracked
 
     class FailingOnce(FakeEventStore):
         failed = False

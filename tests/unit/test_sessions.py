@@ -11,7 +11,7 @@ from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.ids import derive_device_ids
 from beacon.domain.ingest import current_ids, ingest
 from beacon.models.requests import parse_track_request
-from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
 
 SECRET = b"unit-test-stack-secret"
 CALLER = Caller("project-a", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)

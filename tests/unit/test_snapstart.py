@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from beacon.snapstart import before_snapshot
-from tests.unit.handlers import load_track_function
+from tests.unit.support.handlers import load_track_function
 
 
 def test_without_the_runtime_library_nothing_is_registered_and_nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:

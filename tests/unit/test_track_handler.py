@@ -11,7 +11,7 @@ import pytest
 
 from beacon.domain.ingest import Stores
 from beacon.models.requests import MAX_STRING_LENGTH
-from tests.unit.fakes import (
+from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
     FakeProfileStore,
@@ -22,7 +22,7 @@ from tests.unit.fakes import (
     fake_stores,
     tracked,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, response_header, wire_track_function
+from tests.unit.support.handlers import FakeLambdaContext, load_event, response_header, wire_track_function
 
 # 404s and 503s publish no application metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import FakeEventStore
+from tests.unit.support.fakes import FakeEventStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EVENTS_DIR = ROOT / "events"
 
 # Tracing off (no X-Ray daemon in tests); a namespace so Powertools can flush metrics.
@@ -86,7 +86,7 @@ def wire_track_function(
 ) -> FakeEventStore:
     """Give the loaded track function in-memory stores, the unit-test enricher and a rejected-events fake;
     returns the fake event store."""
-    from tests.unit.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeRejectedEventStore, fake_stores
+    from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeRejectedEventStore, fake_stores
 
     events = FakeEventStore()
     stores = fake_stores(events)
