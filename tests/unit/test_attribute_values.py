@@ -9,13 +9,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 from decimal import Decimal, Inexact, Rounded
-from pathlib import Path
 from typing import Any
 
 import pytest
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from beacon.store.dynamodb import deserialize_item, serialize, serialize_item
+from tests.constants import ROOT
 
 VALUES: list[Any] = [
     None,
@@ -187,7 +187,7 @@ def test_importing_the_store_does_not_import_boto3() -> None:
     )
 
     # When it imports the DynamoDB repositories
-    layer = Path(__file__).resolve().parents[2] / "layers" / "beacon"
+    layer = ROOT / "layers" / "beacon"
     env = {**os.environ, "PYTHONPATH": str(layer)}
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from local.template import load_template, read_template
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from tests.constants import TEMPLATE
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ from beacon.models.requests import (
 )
 from beacon.models.responses import ErrorResponse
 from beacon.models.validation import validation_error_response
+from tests.constants import ROOT
 
 
 def body(type_: str, payload: dict[str, Any]) -> str:
@@ -539,7 +539,7 @@ def test_importing_the_models_does_not_import_email_validator() -> None:
     code = "import sys, beacon.models.requests; print('email_validator' in sys.modules)"
 
     # When it imports the request models
-    layer = Path(__file__).resolve().parents[2] / "layers" / "beacon"
+    layer = ROOT / "layers" / "beacon"
     env = {**os.environ, "PYTHONPATH": str(layer)}
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
 
@@ -557,7 +557,7 @@ def test_validating_an_email_never_needs_dnspython() -> None:
     )
 
     # When it validates an identify request's email
-    layer = Path(__file__).resolve().parents[2] / "layers" / "beacon"
+    layer = ROOT / "layers" / "beacon"
     env = {**os.environ, "PYTHONPATH": str(layer)}
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
 

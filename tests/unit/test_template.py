@@ -1,13 +1,11 @@
 """Checks on template.yaml that a deployer relies on (no AWS, no SAM translation)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from local.template import load_template
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from tests.constants import TEMPLATE
 
 
 @pytest.fixture(scope="module")

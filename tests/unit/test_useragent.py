@@ -6,12 +6,12 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import crawleruseragents  # type: ignore[import-untyped]
 import pytest
 
 from beacon.domain.useragent import BotMatch, DeviceInfo, detect_bot, parse_user_agent
+from tests.constants import ROOT
 
 ANY = object()  # a detail the row does not assert
 
@@ -1005,7 +1005,7 @@ def test_importing_the_module_builds_nothing() -> None:
     )
 
     # When it imports the module
-    layer = Path(__file__).resolve().parents[2] / "layers" / "beacon"
+    layer = ROOT / "layers" / "beacon"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.constants import ROOT
 from tests.unit.support.fakes import FakeEventStore
 
-ROOT = Path(__file__).resolve().parents[3]
 EVENTS_DIR = ROOT / "events"
 
 # Tracing off (no X-Ray daemon in tests); a namespace so Powertools can flush metrics.
