@@ -96,6 +96,11 @@ def test_create_client_accepts_project_ids_of_1_to_64_safe_characters(project_id
     assert record.project_id == project_id
 
 
+def test_project_id_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(ValueError, match="project id"):
+        create_client("project-a\n", ClientType.WRITE, NOW)
+
+
 # -- authenticate ----------------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 from beacon.domain.entities import Event
 from beacon.domain.ids import derive_device_ids, new_event_id, new_session_id
 from beacon.store.dynamodb import item_size
-from beacon.store.events import EVENT_SHARDS, event_to_item, item_to_dict
+from beacon.store.events import EVENT_SHARDS, event_to_item, isoformat_ms, item_to_dict
 
 CREATED = datetime(2026, 3, 1, 12, 34, 56, 789123, tzinfo=UTC)
 RECEIVED = datetime(2026, 3, 1, 12, 35, 0, 1000, tzinfo=UTC)
@@ -87,6 +87,11 @@ def test_sort_keys_order_events_by_event_time() -> None:
 
     # Then sorting by key is sorting by time (a range query returns them in order)
     assert sort_keys == sorted(sort_keys)
+
+
+def test_sort_key_times_are_utc_whatever_the_input_zone() -> None:
+    two_hours_east = timezone(timedelta(hours=2))
+    assert isoformat_ms(datetime(2026, 3, 1, 14, 0, tzinfo=two_hours_east)) == "2026-03-01T12:00:00.000Z"
 
 
 def test_floats_become_exact_decimals() -> None:

@@ -16,10 +16,11 @@ import pytest
 from beacon.domain.batch import BATCH_WORKERS, BatchOutcome, ingest_batch
 from beacon.domain.enrich import Enricher
 from beacon.domain.entities import Caller, ClientType, Event, RequestMeta
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.domain.errors import DependencyUnavailableError, InvalidRequestError
+from beacon.domain.event_time import resolve_event_time
 from beacon.domain.ingest import Stores, ingest
 from beacon.domain.rejections import MAX_KEPT_PAYLOAD_BYTES
-from beacon.models.requests import MAX_BATCH_EVENTS, MAX_STRING_LENGTH, parse_track_request
+from beacon.models.requests import MAX_BATCH_EVENTS, MAX_STRING_LENGTH, parse_batch_request, parse_track_request
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -276,6 +277,29 @@ def test_counter_in_a_batch_retried_after_a_partial_failure_counts_once() -> Non
     assert dict(retry.results)[0] == dict(first.results)[0]
 
 
+def test_a_batch_event_larger_than_a_track_body_is_rejected_alone() -> None:
+    events = FakeEventStore()
+    caller = Caller("p", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
+    big = {"type": "track", "payload": {"name": "big", "properties": {f"k{i}": "v" * 3000 for i in range(40)}}}
+    small = {"type": "track", "payload": {"name": "small"}}
+    outcome = ingest_batch(
+        [big, small],
+        caller,
+        RequestMeta("r", "203.0.113.7", "curl/8.5.0"),
+        fake_stores(events),
+        UNIT_TEST_ENRICHER,
+        NOW,
+        "b",
+    )
+    assert [(index, error.status) for index, error in outcome.rejected] == [(0, 413)]
+    assert [event.name for event in tracked(events)] == ["small"]
+
+
+def test_a_batch_nested_thousands_deep_is_a_400_not_a_crash() -> None:
+    with pytest.raises(InvalidRequestError):
+        parse_batch_request("[" * 3000 + "]" * 3000)
+
+
 # -- sentAt: clock-skew correction ----------------------------------------------------------------------
 def test_client_clock_two_hours_ahead_is_corrected_and_its_timestamp_kept() -> None:
     # Given a client whose clock is 2 hours fast, sending 30 s after the event (both times on its clock)
@@ -325,6 +349,13 @@ def test_without_sent_at_a_timestamp_two_hours_ahead_falls_back_to_the_receipt_t
     [event] = tracked(store)
     assert event.created_at == NOW
     assert event.client_timestamp == timestamp
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "sent_at"), [("0001-01-01T00:00:00+01:00", None), ("0001-01-01T00:00:00", "2028-01-01T00:00:00Z")]
+)
+def test_extreme_timestamps_fall_back_to_the_receipt_time(timestamp: str, sent_at: str | None) -> None:
+    assert resolve_event_time(timestamp, NOW, sent_at) == (NOW, False)
 
 
 def test_batch_sent_at_corrects_every_item_by_the_same_clock_error() -> None:

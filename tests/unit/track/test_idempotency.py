@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from beacon.domain.entities import Caller, ClientType, RequestMeta, TrackResult
+from beacon.domain.entities import Caller, ClientType, Event, RequestMeta, TrackResult
+from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.ingest import Stores, ingest
 from beacon.domain.sessions import DUPLICATE_WINDOW
 from beacon.models.requests import TrackRequest, parse_track_request
@@ -234,6 +235,35 @@ def test_identical_payload_from_another_device_within_2_seconds_is_stored() -> N
 
     # Then both are stored: a double send is one device repeating itself
     assert len({e.device_id for e in tracked(store)}) == 2
+
+
+def test_a_quick_retry_after_a_failed_event_write_is_stored_not_taken_for_a_double_send() -> None:
+    class FailingOnce(FakeEventStore):
+        failed = False
+
+        def put_event(self, event: Event) -> None:
+            if event.name == "again" and not self.failed:
+                self.failed = True
+                raise DependencyUnavailableError("DynamoDB is unavailable")
+            super().put_event(event)
+
+    events = FailingOnce()
+    stores = fake_stores(events)
+    caller = Caller("p", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
+    meta = RequestMeta("r", "203.0.113.7", "curl/8.5.0")
+    request = parse_track_request(json.dumps({"type": "track", "payload": {"name": "again"}}))
+    ingest(
+        parse_track_request(json.dumps({"type": "track", "payload": {"name": "warm"}})),
+        caller,
+        meta,
+        stores,
+        UNIT_TEST_ENRICHER,
+        NOW,
+    )
+    with pytest.raises(DependencyUnavailableError):
+        ingest(request, caller, meta, stores, UNIT_TEST_ENRICHER, NOW + timedelta(seconds=1))
+    ingest(request, caller, meta, stores, UNIT_TEST_ENRICHER, NOW + timedelta(seconds=1, milliseconds=500))
+    assert [event.name for event in tracked(events)] == ["warm", "again"]
 
 
 # -- Idempotency-Key through the track function ---------------------------------------------------------

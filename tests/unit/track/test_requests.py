@@ -93,6 +93,12 @@ def test_track_accepts_a_numeric_profile_id_as_its_decimal_string() -> None:
     assert request.payload.profileId == "42"
 
 
+def test_an_integer_profile_id_is_the_same_profile_as_its_string() -> None:
+    as_number = parse_track_request(json.dumps({"type": "identify", "payload": {"profileId": 7}}))
+    as_string = parse_track_request(json.dumps({"type": "identify", "payload": {"profileId": "7"}}))
+    assert as_number.payload == as_string.payload
+
+
 def test_track_keeps_a_numeric_looking_string_profile_id_a_string() -> None:
     # Given a profile id that looks like a number but is sent as a string
     raw = track_body(profileId="007")
@@ -172,6 +178,26 @@ def test_track_accepts_event_names_of_1_to_80_characters(name: str) -> None:
 
     # When it is parsed / Then it is accepted
     assert accepted_track(raw).payload.name == name
+
+
+def nested(levels: int) -> dict[str, object]:
+    """`levels` objects deep, the properties object included, with a number at the bottom."""
+    value: object = 1
+    for level in range(levels):
+        value = {f"l{level}": value}
+    assert isinstance(value, dict)
+    return value
+
+
+def test_properties_exactly_at_the_depth_limit_are_accepted_with_a_leaf_value() -> None:
+    body = {"type": "track", "payload": {"name": "x", "properties": nested(MAX_PROPERTY_DEPTH)}}
+    parse_track_request(json.dumps(body))
+
+
+def test_properties_one_level_deeper_are_refused() -> None:
+    body = {"type": "track", "payload": {"name": "x", "properties": nested(MAX_PROPERTY_DEPTH + 1)}}
+    with pytest.raises(ValidationError):
+        parse_track_request(json.dumps(body))
 
 
 # -- track: what is rejected, and where the client is told to look -------------------------------
@@ -296,6 +322,13 @@ def test_track_rejects_a_profile_id_that_is_neither_string_nor_number() -> None:
     assert response.status == 400
     assert error_fields(response)
     assert all(field.startswith("payload.profileId") for field in error_fields(response))
+
+
+@pytest.mark.parametrize("profile_id", [True, False, "", "x" * 257, 4.5, None, ["a"]])
+def test_profile_ids_that_are_not_bounded_strings_or_integers_are_refused(profile_id: object) -> None:
+    body = json.dumps({"type": "identify", "payload": {"profileId": profile_id}})
+    with pytest.raises(ValidationError):
+        parse_track_request(body)
 
 
 # -- type and JSON ---------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from beacon.domain.auth import hash_secret
 from beacon.domain.entities import Caller, ClientType, RequestMeta
-from beacon.domain.ids import derive_device_ids
+from beacon.domain.ids import derive_device_id, derive_device_ids
 from beacon.domain.ingest import current_ids, ingest
 from beacon.models.requests import parse_track_request
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
@@ -100,6 +101,11 @@ def test_device_id_override_is_used_as_is():
     )
     result = accepted(ingest(request, CALLER, META, device.stores, UNIT_TEST_ENRICHER, NOON))
     assert result.device_id == "dev-1" == tracked(device.events)[0].device_id
+
+
+def test_a_lone_surrogate_in_a_header_is_hashed_not_a_crash() -> None:
+    assert derive_device_id(b"salt", "p", "\ud800", "203.0.113.7")
+    assert hash_secret("sec_\ud800", "00" * 16)
 
 
 @pytest.mark.parametrize("user_agent", ["curl/8.5.0", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)"])
