@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,8 +31,8 @@ from admin.clients import (
 from beacon.domain.auth import ClientRecord, SecretHash, create_client, revoke_client, rotate_secret
 from beacon.domain.entities import ClientType
 from beacon.store.clients import client_record_from_secret
+from tests.constants import NOW
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RESOURCES = StackResources(
     stack_name="prod",
     client_secret_prefix="beacon/prod/clients/",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
@@ -11,9 +10,8 @@ from beacon.domain.auth import MAX_SECRET_LENGTH, ClientRecord, authenticate, cr
 from beacon.domain.entities import Caller, ClientType
 from beacon.domain.errors import InvalidCredentialsError
 from beacon.store.clients import client_record_to_secret
+from tests.constants import NOW
 from tests.unit.support.fakes import FakeClientLookup, client_record
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def new_client(project_id: str = "project-a") -> tuple[ClientRecord, str]:

@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from beacon.models.authorizer_event import MethodArn, allow_all_policy, request_headers
 from local.gateway import policy_allows
+from tests.constants import METHOD_ARN
 from tests.unit.support.handlers import load_event
 
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/POST/track"
 CONTEXT: dict[str, str | bool] = {"projectId": "project-a", "clientId": "c", "secretAuth": True}
 
 

@@ -10,11 +10,11 @@ import pytest
 from beacon.domain.auth import ClientLookup
 from beacon.domain.errors import DependencyUnavailableError
 from local.gateway import policy_allows
+from tests.constants import CLIENT_ID
 from tests.unit.support.fakes import FakeClientLookup, UnavailableClientLookup, client_record
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
 
 # The credentials in events/authorizer.json.
-CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"
 SECRET = "sec_example-not-a-real-secret"
 
 

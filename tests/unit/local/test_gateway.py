@@ -23,9 +23,9 @@ from local.template import (
     load_template,
     parse_mapping_expression,
 )
+from tests.constants import CLIENT_ID
 from tests.unit.support.fakes import FakeClientLookup, client_record
 
-CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"
 API_KEY = "key-of-the-client-" + "x" * 20
 TRACK_BODY = json.dumps({"type": "track", "payload": {"name": "page_view"}}).encode()
 

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from local.gateway import policy_allows
-
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/POST/track"
+from tests.constants import METHOD_ARN
 
 
 def policy(*statements: dict[str, Any]) -> dict[str, Any]:

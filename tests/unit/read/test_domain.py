@@ -11,8 +11,8 @@ from beacon.domain.entities import ClientType
 from beacon.domain.errors import ForbiddenError, InvalidCredentialsError, InvalidRequestError, NotFoundError
 from beacon.domain.reads import TimeWindow, resolve_window
 from beacon.models.reads import EntityQuery, ExportEventsQuery, ProfileEventsQuery
+from tests.constants import NOVEMBER_NOON as NOW
 from tests.unit.support.read_fakes import (
-    NOW,
     FakeEntityReader,
     FakeEventReader,
     cursor_codec,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from beacon.domain.entities import Caller, ClientType
@@ -123,6 +123,3 @@ class FakeEntityReader:
 
 def fake_readers(events: list[dict[str, Any]] | None = None) -> Readers:
     return Readers(events=FakeEventReader(events), entities=FakeEntityReader())
-
-
-NOW = datetime(2026, 11, 22, 12, 0, 0, 0, tzinfo=UTC)

@@ -21,6 +21,7 @@ from beacon.domain.event_time import resolve_event_time
 from beacon.domain.ingest import Stores, ingest
 from beacon.domain.rejections import MAX_KEPT_PAYLOAD_BYTES
 from beacon.models.requests import MAX_BATCH_EVENTS, MAX_STRING_LENGTH, parse_batch_request, parse_track_request
+from tests.constants import CALLER, NOW, SAFARI
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -32,12 +33,6 @@ from tests.unit.support.fakes import (
 )
 from tests.unit.support.handlers import FakeLambdaContext, load_event, response_header
 
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-SAFARI = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
-    " Version/17.4 Safari/605.1.15"
-)
-CALLER = Caller("project-a", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, secret_auth=True)
 META = RequestMeta(request_id="req-1", source_ip="203.0.113.7", user_agent=SAFARI)
 
 

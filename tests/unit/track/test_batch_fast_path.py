@@ -4,14 +4,15 @@ once per device, and a retry (or a concurrent copy) rebuilds the same events ins
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from beacon.domain.batch import BatchOutcome, ingest_batch
-from beacon.domain.entities import Caller, ClientType, Event, RequestMeta, TrackResult
+from beacon.domain.entities import Event, RequestMeta, TrackResult
 from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ingest import BatchClaim, Stores
+from tests.constants import CALLER, NOW
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -22,8 +23,6 @@ from tests.unit.support.fakes import (
     tracked,
 )
 
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-CALLER = Caller("project-a", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, secret_auth=True)
 META = RequestMeta(request_id="req-1", source_ip="203.0.113.7", user_agent="curl/8.5.0")
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.entities import RequestMeta
 from beacon.domain.filters import BlockedByFilterError, ProjectFilters
 from beacon.domain.ingest import ingest
 from beacon.models.requests import parse_track_request
+from tests.constants import CALLER
+from tests.constants import NOVEMBER_NOON as NOW
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -18,9 +19,6 @@ from tests.unit.support.fakes import (
     FakeProjectSettingsStore,
     fake_stores,
 )
-
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-CALLER = Caller("project-a", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
 
 
 def world(networks: list[str] = (), profiles: list[str] = ()):  # type: ignore[assignment]

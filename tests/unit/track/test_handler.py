@@ -11,6 +11,7 @@ import pytest
 
 from beacon.domain.ingest import Stores
 from beacon.models.requests import MAX_STRING_LENGTH
+from tests.constants import GOOGLEBOT
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -282,9 +283,6 @@ def test_every_committed_sample_event_is_served(
     assert response["statusCode"] == 200, response["body"]
     assert set(json.loads(response["body"])) == {"deviceId", "sessionId"}
     assert len(tracked(events)) == (1 if name == "track" else 0)
-
-
-GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
 @pytest.mark.parametrize(("secret_auth", "expected_status"), [("false", 202), ("true", 200)])

@@ -4,7 +4,7 @@ the first time; without either, OpenPanel's double-send rule drops an identical 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +16,7 @@ from beacon.domain.errors import DependencyUnavailableError
 from beacon.domain.ingest import Stores, ingest
 from beacon.domain.sessions import DUPLICATE_WINDOW
 from beacon.models.requests import TrackRequest, parse_track_request
+from tests.constants import NOW, SAFARI
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -26,12 +27,6 @@ from tests.unit.support.fakes import (
     tracked,
 )
 from tests.unit.support.handlers import FakeLambdaContext, load_event
-
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-SAFARI = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
-    " Version/17.4 Safari/605.1.15"
-)
 
 
 def caller(project_id: str = "project-a") -> Caller:

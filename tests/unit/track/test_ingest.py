@@ -12,13 +12,11 @@ import pytest
 from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import TrackRequest, parse_track_request
+from tests.constants import SAFARI
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
 
-NOW = datetime(2026, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)
-SAFARI = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
-    " Version/17.4 Safari/605.1.15"
-)
+NOW = datetime(2026, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)  # to the millisecond, not tests.constants.NOW
+# an agent other than SAFARI (an older Chrome than tests.constants.CHROME)
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ from beacon.domain.entities import Caller, ClientType, RequestMeta
 from beacon.domain.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError
 from beacon.domain.ingest import ingest
 from beacon.models.requests import parse_track_request
+from tests.constants import NOVEMBER_NOON as NOW
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -22,7 +23,6 @@ from tests.unit.support.fakes import (
     tracked,
 )
 
-NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 PROJECT = "project-a"
 
 

@@ -8,16 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from beacon.domain.auth import hash_secret
-from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.entities import RequestMeta
 from beacon.domain.ids import derive_device_id, derive_device_ids
 from beacon.domain.ingest import current_ids, ingest
 from beacon.models.requests import parse_track_request
+from tests.constants import CALLER, META
+from tests.constants import NOVEMBER_NOON as NOON
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
 
 SECRET = b"unit-test-stack-secret"
-CALLER = Caller("project-a", "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
-META = RequestMeta("r", "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 class Device:
