@@ -17,6 +17,7 @@ from beacon.store.clients import (
     client_record_from_secret,
     client_record_to_secret,
 )
+from tests.unit.support.fakes import FakeClock
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -51,19 +52,6 @@ class FakeSecretsManager:
             raise client_error("ResourceExistsException", "CreateSecret")
         self.secrets[Name] = SecretString
         return {"Name": Name}
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def new_record(**options: Any) -> ClientRecord:

@@ -8,11 +8,6 @@ from local.template import load_template
 from tests.constants import TEMPLATE
 
 
-@pytest.fixture(scope="module")
-def resources():
-    return load_template(TEMPLATE)["Resources"]
-
-
 def _statements(function):
     for policy in function["Properties"].get("Policies", []):
         if isinstance(policy, dict):

@@ -24,23 +24,10 @@ from local.template import (
     parse_mapping_expression,
 )
 from tests.constants import CLIENT_ID
-from tests.unit.support.fakes import FakeClientLookup, client_record
+from tests.unit.support.fakes import FakeClientLookup, FakeClock, client_record
 
 API_KEY = "key-of-the-client-" + "x" * 20
 TRACK_BODY = json.dumps({"type": "track", "payload": {"name": "page_view"}}).encode()
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class FakeFunction:

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from local.template import load_template, read_template
-from tests.constants import TEMPLATE
-
-
-@pytest.fixture(scope="module")
-def resources():
-    return load_template(TEMPLATE)["Resources"]
+from local.template import read_template
 
 
 def test_the_read_function_may_only_query_events_get_entities_and_read_its_cursor_key(resources):

@@ -310,3 +310,16 @@ def accepted(result: TrackResult | BotDetected) -> TrackResult:
     """The result of a request that was not dropped as a bot."""
     assert isinstance(result, TrackResult)
     return result
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -373,11 +373,6 @@ def test_batch_sent_at_corrects_every_item_by_the_same_clock_error() -> None:
 handler_warnings = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
-@pytest.fixture
-def rejected() -> FakeRejectedEventStore:
-    return FakeRejectedEventStore()
-
-
 Wire = Callable[[FakeEventStore], FakeEventStore]
 
 

@@ -17,26 +17,15 @@ from tests.unit.support.fakes import (
     FakeEventStore,
     FakeProfileStore,
     FakeProjectSettingsStore,
-    FakeRejectedEventStore,
     UnavailableEventStore,
     UnavailableSessionStore,
     fake_stores,
     tracked,
 )
-from tests.unit.support.handlers import FakeLambdaContext, load_event, response_header, wire_track_function
+from tests.unit.support.handlers import FakeLambdaContext, load_event, response_header
 
 # 404s and 503s publish no application metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
-@pytest.fixture
-def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch, rejected: FakeRejectedEventStore) -> FakeEventStore:
-    return wire_track_function(track_app, monkeypatch, rejected)
-
-
-@pytest.fixture
-def rejected() -> FakeRejectedEventStore:
-    return FakeRejectedEventStore()
 
 
 def invoke(track_app: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
