@@ -22,8 +22,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 from local.stack import LocalStack, free_port
 from local.template import read_template
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.constants import ROOT
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,10 @@ from beacon.domain.auth import create_client
 from beacon.domain.entities import ClientType
 from beacon.store.clients import SecretsManagerClientStore
 from local.template import GatewayResponse, read_template
+from tests.constants import CHROME, GOOGLEBOT
 
 pytestmark = pytest.mark.e2e
 ALLOWED_ORIGINS = ("https://app.example.com", "*.example.org")
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-)
-GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 INVALID_CREDENTIALS = {"error": "Invalid client credentials", "status": 401}
 
 

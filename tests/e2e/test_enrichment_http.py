@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 
 from beacon.store.profiles import DynamoDBProfileStore
+from tests.constants import CHROME
 
 pytestmark = pytest.mark.e2e
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-)
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.4 Mobile/15E148 Safari/604.1"
@@ -80,11 +78,11 @@ def test_first_event_starts_a_session_and_device_id_endpoint_reports_it(
     gateway_url, create_client, project_id, stored_events
 ):
     client = create_client(project_id)
-    _, tracked = track(gateway_url, client, **{"User-Agent": CHROME_WINDOWS})
+    _, tracked = track(gateway_url, client, **{"User-Agent": CHROME})
     names = [event["name"] for event in stored_events(project_id, with_session_starts=True)]
     assert names == ["session_start", "page_view"]
     # When the device-id endpoint is asked from the same browser and address
-    status, ids = call(f"{gateway_url}/track/device-id", client, method="GET", **{"User-Agent": CHROME_WINDOWS})
+    status, ids = call(f"{gateway_url}/track/device-id", client, method="GET", **{"User-Agent": CHROME})
     # Then it answers the same device and session, and stores nothing
     assert (status, ids) == (200, tracked)
     assert len(stored_events(project_id, with_session_starts=True)) == 2
@@ -92,8 +90,8 @@ def test_first_event_starts_a_session_and_device_id_endpoint_reports_it(
 
 def test_different_browsers_are_different_devices(gateway_url, create_client, project_id):
     client = create_client(project_id)
-    first = track(gateway_url, client, **{"User-Agent": CHROME_WINDOWS})[1]
-    again = track(gateway_url, client, **{"User-Agent": CHROME_WINDOWS})[1]
+    first = track(gateway_url, client, **{"User-Agent": CHROME})[1]
+    again = track(gateway_url, client, **{"User-Agent": CHROME})[1]
     other = track(gateway_url, client, **{"User-Agent": IPHONE})[1]
     assert first == again
     assert other["deviceId"] != first["deviceId"]
@@ -104,7 +102,7 @@ def test_identify_stores_the_device_and_location_on_the_profile(
 ):
     client = create_client(project_id)
     body = {"type": "identify", "payload": {"profileId": "u-1", "firstName": "Ada"}}
-    status, _ = call(f"{gateway_url}/track", client, body, **{"User-Agent": CHROME_WINDOWS, **VIEWER_HEADERS})
+    status, _ = call(f"{gateway_url}/track", client, body, **{"User-Agent": CHROME, **VIEWER_HEADERS})
     assert status == 200
     profile = DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=dynamodb).get_profile(project_id, "u-1")
     assert profile is not None

@@ -10,14 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from local.stack import free_port, port_in_use
+from tests.constants import ROOT
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_stack(env: dict[str, str], port: int, dynamodb_port: int, secrets_port: int) -> subprocess.Popen[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +28,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.constants import ROOT
+
 pytestmark = pytest.mark.e2e
 
-DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+DOCUMENT = ROOT / "docs" / "openapi.json"
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "beacon-soak"
 FUZZED_EXAMPLES = 600 if SOAK else 30  # per operation, after its coverage cases
 

@@ -7,13 +7,13 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.constants import ROOT
+
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def post(url: str, body: bytes | str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:

@@ -12,8 +12,8 @@ import pytest
 from beacon.store import aws
 from beacon.store.aws import CLIENT_CONFIG as _CLIENT_CONFIG
 from local.template import load_template
+from tests.constants import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_CODE = [ROOT / "layers" / "beacon" / "beacon", ROOT / "functions"]
 BOTOCORE_DEFAULT_TIMEOUT = 60  # seconds, connect and read alike
 CLIENT_CONFIG: Any = _CLIENT_CONFIG  # botocore's Config declares its options dynamically

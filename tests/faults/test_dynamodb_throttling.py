@@ -26,8 +26,8 @@ import beacon.store.dynamodb
 from beacon.store.aws import CLIENT_CONFIG
 from beacon.store.events import EVENT_SHARDS, item_to_dict
 from local.stack import LocalStack
-from tests.unit.fakes import UNIT_TEST_ENRICHER
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
 
 pytestmark = [
     pytest.mark.integration,

@@ -26,7 +26,7 @@ from beacon.store.clients import SecretsManagerClientStore
 from local.stack import free_port
 from local.template import read_template
 from tests.faults.private_stack import Answer, PrivateStack, private_stack, track_body
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
 
 pytestmark = pytest.mark.e2e
 FUNCTION_TIMEOUT = float(read_template().data["Globals"]["Function"]["Timeout"])

@@ -15,11 +15,11 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from tests.constants import CLIENT_ID
 from tests.fuzz.strategies import HEADER_EDGE_CHARACTERS, examples, header_texts, header_values
-from tests.unit.fakes import FakeClientLookup, client_record
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.support.fakes import FakeClientLookup, client_record
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
 
-CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"
 SECRET = "sec_fuzz-known-secret"
 ORIGIN = "https://shop.example"
 OTHER_CLIENT_ID = "0b8f7a4e-1f0e-4d7b-9b36-5a1f7c0f2d10"

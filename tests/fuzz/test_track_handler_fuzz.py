@@ -32,7 +32,7 @@ from tests.fuzz.strategies import (
     texts,
     track_bodies,
 )
-from tests.unit.fakes import (
+from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
     FakeProfileStore,
@@ -40,7 +40,7 @@ from tests.unit.fakes import (
     FakeRejectedEventStore,
     FakeSessionStore,
 )
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 TABLES = {

@@ -17,18 +17,17 @@ from botocore.awsrequest import AWSResponse
 
 import beacon.store.events
 from beacon.domain.batch import BatchOutcome, ingest_batch
-from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.entities import Caller, ClientType
 from beacon.domain.ingest import Stores
 from beacon.store.profiles import DynamoDBProfileStore
 from local.stack import LocalStack
 from local.stores import dynamodb_stores
+from tests.constants import CLIENT_ID, META
 from tests.integration.test_write_costs import CapacityRecorder
-from tests.unit.fakes import UNIT_TEST_ENRICHER
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
-META = RequestMeta("r", "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"
 
 
 def item(name: str, **properties: Any) -> dict[str, Any]:

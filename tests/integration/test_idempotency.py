@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType, Event, RequestMeta, TrackResult
+from beacon.domain.entities import Caller, ClientType, Event, TrackResult
 from beacon.domain.errors import BeaconError, DependencyUnavailableError, DuplicateEventError
 from beacon.domain.ids import new_event_id
 from beacon.domain.ingest import Stores, ingest
@@ -25,8 +25,9 @@ from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
 from beacon.store.sessions import DynamoDBSessionStore
-from tests.unit.fakes import UNIT_TEST_ENRICHER, accepted
-from tests.unit.handlers import FakeLambdaContext, load_event, load_function, response_header
+from tests.constants import CLIENT_ID, META
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER, accepted
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,8 +35,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 NOW = datetime.now(UTC).replace(microsecond=0)
-META = RequestMeta("r", "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-CLIENT_ID = "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11"
 
 
 @pytest.fixture

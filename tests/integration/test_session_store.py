@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType, RequestMeta
+from beacon.domain.entities import Caller, ClientType
 from beacon.domain.ingest import Stores, ingest
 from beacon.models.requests import parse_track_request
 from beacon.store.events import DynamoDBEventStore
@@ -17,11 +17,11 @@ from beacon.store.idempotency import DynamoDBIdempotencyStore
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.sessions import DynamoDBSessionStore
-from tests.unit.fakes import UNIT_TEST_ENRICHER
+from tests.constants import META
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
-META = RequestMeta("r", "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 
 
 @pytest.fixture

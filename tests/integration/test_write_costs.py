@@ -22,7 +22,7 @@ from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.sessions import DynamoDBSessionStore
 from local.stack import LocalStack
-from tests.unit.fakes import UNIT_TEST_ENRICHER
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
 

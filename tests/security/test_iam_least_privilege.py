@@ -1,4 +1,4 @@
-"""IAM in template.yaml is least privilege. Extends tests/unit/test_template.py (which refuses a literal "*"
+"""IAM in template.yaml is least privilege. Extends tests/unit/deploy/test_template.py (which refuses a literal "*"
 resource for data actions): no wildcard actions, no NotAction/NotResource, no policy the test cannot read
 (managed policies, SAM policy templates), every data resource a resource of this stack, a "*" only at the end
 of a stack-scoped name prefix, and no destructive or enumerating action for any function."""

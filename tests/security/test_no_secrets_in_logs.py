@@ -14,6 +14,7 @@ import pytest
 
 from local.stack import LocalStack
 from local.template import load_template
+from tests.constants import ROOT
 from tests.faults.private_stack import Client, send, track_body
 
 pytestmark = pytest.mark.e2e
@@ -74,5 +75,5 @@ def test_no_function_is_configured_to_log_its_incoming_event() -> None:
     for variables in environments:
         assert str(variables.get("POWERTOOLS_LOGGER_LOG_EVENT", "false")).lower() != "true"
     # Nor is any handler decorated to log it
-    for handler in Path(__file__).resolve().parents[2].glob("functions/*/app.py"):
+    for handler in ROOT.glob("functions/*/app.py"):
         assert "log_event=True" not in handler.read_text(), handler

@@ -12,7 +12,7 @@ import pytest
 from beacon.domain.auth import authenticate, create_client, hash_secret
 from beacon.domain.entities import ClientType
 from beacon.domain.errors import InvalidCredentialsError
-from tests.unit.fakes import FakeClientLookup
+from tests.unit.support.fakes import FakeClientLookup
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

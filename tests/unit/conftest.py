@@ -1,15 +1,15 @@
-"""Unit tests run without sockets: any attempt to open a connection or resolve a name fails the test."""
+"""Unit tests run without sockets: any attempt to open a connection or resolve a name fails the test. Fixtures
+of one feature live in its folder's conftest.py (track/: the track function and its faked stores)."""
 
 from __future__ import annotations
 
 import socket
-from types import ModuleType
 from typing import NoReturn
 
 import pytest
 
-from tests.unit.fakes import FakeEventStore
-from tests.unit.handlers import load_track_function, wire_track_function
+from local.template import load_template
+from tests.constants import TEMPLATE
 
 
 def _refuse_network(*args: object, **kwargs: object) -> NoReturn:
@@ -24,12 +24,7 @@ def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _refuse_network)
 
 
-# The track function, loaded once per test module, and its stores faked per test (a module may wire its own).
+# template.yaml's resources, parsed once per test module (deploy/ and read/ check them).
 @pytest.fixture(scope="module")
-def track_app() -> ModuleType:
-    return load_track_function()
-
-
-@pytest.fixture
-def store(track_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeEventStore:
-    return wire_track_function(track_app, monkeypatch)
+def resources():
+    return load_template(TEMPLATE)["Resources"]

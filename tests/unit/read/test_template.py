@@ -1,0 +1,46 @@
+"""template.yaml's read function: its routes, its settings, and nothing more than the reads it makes."""
+
+from __future__ import annotations
+
+from local.template import read_template
+
+
+def test_the_read_function_may_only_query_events_get_entities_and_read_its_cursor_key(resources):
+    # Given the read function's inline policy
+    [policy] = resources["ReadFunction"]["Properties"]["Policies"]
+    grants = [(statement["Action"], statement["Resource"]) for statement in policy["Statement"]]
+    # Then it may Query the events table and its profile index (never Scan, never write),
+    # GetItem on profiles/aliases/groups, and read the cursor-signing secret, and nothing else
+    assert grants == [
+        (
+            ["dynamodb:Query"],
+            [{"Fn::GetAtt": ["EventsTable", "Arn"]}, {"Fn::Sub": "${EventsTable.Arn}/index/byProfile"}],
+        ),
+        (["dynamodb:GetItem"], {"Fn::GetAtt": ["EntitiesTable", "Arn"]}),
+        (["secretsmanager:GetSecretValue"], {"Ref": "CursorSecret"}),
+    ]
+    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"])
+
+
+def test_the_cursor_key_is_generated_per_stack(resources):
+    secret = resources["CursorSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secret["Properties"]["Name"] == {"Fn::Sub": "beacon/${AWS::StackName}/cursor-key"}
+
+
+def test_the_read_routes_go_to_the_read_function_behind_the_authorizer_and_a_usage_plan():
+    routes = {(route.method, route.path): route for route in read_template().routes()}
+    for path in ("/export/events", "/profile/{profileId}", "/profile/{profileId}/events", "/group/{groupId}"):
+        route = routes[("GET", path)]
+        assert route.function == "ReadFunction", path
+        assert route.authorizer == "BeaconAuthorizer" and route.api_key_required, path
+
+
+def test_the_read_function_is_told_its_tables_and_cursor_key():
+    environment = read_template().functions()["ReadFunction"].environment
+    assert {key: environment[key] for key in ("EVENTS_TABLE", "ENTITIES_TABLE", "CURSOR_SECRET")} == {
+        "EVENTS_TABLE": "EventsTable",
+        "ENTITIES_TABLE": "EntitiesTable",
+        "CURSOR_SECRET": "CursorSecret",
+    }

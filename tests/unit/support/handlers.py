@@ -1,0 +1,96 @@
+"""Running a Lambda function's app.py in-process: loaded as its cold start would, invoked with a fake context."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.constants import ROOT
+from tests.unit.support.fakes import FakeEventStore
+
+EVENTS_DIR = ROOT / "events"
+
+# Tracing off (no X-Ray daemon in tests); a namespace so Powertools can flush metrics.
+POWERTOOLS_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Beacon",
+    "POWERTOOLS_SERVICE_NAME": "beacon",
+}
+
+
+class FakeLambdaContext:
+    """The attributes of the Lambda context that Powertools reads."""
+
+    function_name = "unit-test-function"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:unit-test-function"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def load_function(name: str, env: dict[str, str]) -> ModuleType:
+    """Import functions/<name>/app.py under its environment (settings are read once, at import)."""
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"beacon_unit_{name}_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**POWERTOOLS_ENV, **env}.items():
+            patch.setenv(key, value)
+        spec.loader.exec_module(module)
+    return module
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of a committed events/<name>.json (tests may change it)."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    return event
+
+
+def response_header(response: dict[str, Any], name: str) -> str | None:
+    """A header of a proxy response, whether the resolver put it in headers or multiValueHeaders."""
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name.lower():
+            return ",".join(values)
+    return None
+
+
+# The track function's settings as template.yaml gives them, with table names no test ever reaches.
+TRACK_ENV = {
+    "EVENTS_TABLE": "beacon-unit-events",
+    "ENTITIES_TABLE": "beacon-unit-entities",
+    "SESSIONS_TABLE": "beacon-unit-sessions",
+    "DEVICE_SALT_SECRET": "beacon-unit-salt",
+    "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
+    "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
+}
+
+
+def load_track_function() -> ModuleType:
+    return load_function("track", TRACK_ENV)
+
+
+def wire_track_function(
+    track_app: ModuleType, monkeypatch: pytest.MonkeyPatch, rejected: object | None = None
+) -> FakeEventStore:
+    """Give the loaded track function in-memory stores, the unit-test enricher and a rejected-events fake;
+    returns the fake event store."""
+    from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, FakeRejectedEventStore, fake_stores
+
+    events = FakeEventStore()
+    stores = fake_stores(events)
+    kept = rejected if rejected is not None else FakeRejectedEventStore()
+    monkeypatch.setattr(track_app, "stores", lambda: stores)
+    monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
+    monkeypatch.setattr(track_app, "rejected_store", lambda: kept)
+    return events
