@@ -30,7 +30,7 @@ from beacon.models.reads import (
     ProfileResponse,
 )
 from beacon.models.requests import BatchRequest, TrackRequest
-from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, NotStoredResponse, TrackResponse
+from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, TrackResponse
 
 TITLE = "Beacon"
 VERSION = "1"
@@ -113,9 +113,9 @@ OPERATIONS = [
             200: ("Accepted and rejected items, by index", BatchResponse),
             **errors(400, 401, 413, 429),
             503: (
-                "Some items could not be stored (a dependency failed), named by index in `notStored`; the others "
-                "were. Send the same batch again after `Retry-After`: stored items are not stored twice.",
-                NotStoredResponse,
+                "A dependency is unavailable. When some items could not be stored, `notStored` names them by index "
+                "(the others were): send the same batch again after `Retry-After`; stored items are not stored twice.",
+                ErrorResponse,
             ),
         },
         security=WRITE_SECURITY,

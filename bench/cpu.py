@@ -1,10 +1,10 @@
 """Per-event CPU of the track function against its floor (issue 8, measurement 1).
 
 The track function's real ``lambda_handler`` (functions/track/app.py) runs in-process on API Gateway REST proxy
-events that carry the authorizer's context, with every store faked in memory (tests/unit/fakes.py, wired as the
+events that carry the authorizer's context, with every store faked in memory (tests/unit/support/fakes.py, wired as the
 unit tests wire them). The mix (bench/mix.py) is a fixed, seeded set of requests: mostly ``track`` with varied
 properties, some identify/increment/decrement/group/assign_group/alias, some ``/track/batch`` of 20-50 events,
-over the 100 real user agents of tests/unit/test_useragent.py, varied IPs and CloudFront viewer headers.
+over the 100 real user agents of tests/unit/enrich/test_useragent.py, varied IPs and CloudFront viewer headers.
 
 The floor is the same requests' bodies through ``json.loads`` and the pydantic models the handler validates
 them with (TRACK_REQUEST_ADAPTER; for a batch BATCH_REQUEST_ADAPTER, then TRACK_REQUEST_ADAPTER per item),
@@ -39,14 +39,14 @@ from typing import Any, TypeVar
 import pytest
 
 from beacon.domain import batch
-from beacon.domain.ingest import Stores
+from beacon.domain.ports import Stores
 from beacon.models.requests import BATCH_REQUEST_ADAPTER, TRACK_REQUEST_ADAPTER
 from beacon.store.dynamodb import item_size
 from beacon.store.events import event_to_item
 from bench.mix import MixRequest, build_mix, proxy_event
 from bench.report import machine, print_ratios, ratio, write_results
-from tests.unit.fakes import FakeEventStore, FakeSessionStore
-from tests.unit.handlers import FakeLambdaContext, load_track_function, wire_track_function
+from tests.unit.support.fakes import FakeEventStore, FakeSessionStore
+from tests.unit.support.handlers import FakeLambdaContext, load_track_function, wire_track_function
 
 ROUNDS = 11
 TARGET = 3.0

@@ -36,7 +36,7 @@ from typing import Any
 
 from beacon.domain.auth import create_client
 from beacon.domain.entities import Caller, ClientType
-from beacon.models.authorizer_context import caller_to_context
+from beacon.gateway.authorizer_context import caller_to_context
 from beacon.store.clients import SecretsManagerClientStore
 from beacon.store.dynamodb import item_size
 from beacon.store.events import EVENT_SHARDS

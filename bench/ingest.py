@@ -25,19 +25,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from beacon.config import TrackSettings
 from beacon.domain.auth import create_client
 from beacon.domain.batch import ingest_batch
 from beacon.domain.enrich import Enricher
-from beacon.domain.entities import Caller, ClientType, RequestMeta
-from beacon.domain.ingest import Stores, ingest
+from beacon.domain.entities import Caller, ClientType, RequestContext, RequestMeta
+from beacon.domain.ingest import ingest
+from beacon.domain.ports import Stores
 from beacon.models.requests import parse_track_request
 from beacon.store.clients import SecretsManagerClientStore
 from beacon.store.dynamodb import item_size
 from beacon.store.events import EVENT_SHARDS
+from beacon.store.factory import track_stores
 from bench.report import machine, write_results
 from local.stack import LocalStack, free_port
-from local.stores import dynamodb_stores
 from local.template import read_template
+from tests.unit.support.batches import batch_of
 
 ROUNDS = 5
 SINGLE_EVENTS_PER_ROUND = 100
@@ -161,11 +164,12 @@ def measure_in_process(stores: Stores, project_id: str) -> dict[str, Any]:
     started = time.perf_counter()
     for n in range(IN_PROCESS_SINGLE_EVENTS):
         request = parse_track_request(json.dumps(event("page_view", n)))
-        ingest(request, caller, meta, stores, enricher, datetime.now(UTC))
+        ingest(request, RequestContext(caller, meta, datetime.now(UTC)), stores, enricher)
     single_seconds = time.perf_counter() - started
     items = [event("page_view", IN_PROCESS_SINGLE_EVENTS + i) for i in range(BATCH_SIZE)]
     started = time.perf_counter()
-    outcome = ingest_batch(items, caller, meta, stores, enricher, datetime.now(UTC), "batch#in-process", None)
+    batch = batch_of(items, "batch#in-process")
+    outcome = ingest_batch(batch, RequestContext(caller, meta, datetime.now(UTC)), stores, enricher)
     batch_seconds = time.perf_counter() - started
     if len(outcome.results) != BATCH_SIZE:
         raise RuntimeError(f"batch stored {len(outcome.results)} of {BATCH_SIZE}")
@@ -233,7 +237,7 @@ def aws_write_units(operation: str, params: dict[str, Any]) -> float:
 def measure_units(stack: LocalStack, template_env: dict[str, str]) -> dict[str, Any]:
     client = stack.boto3_client("dynamodb")  # its own client: the hooks touch nothing else
     recorder = CapacityRecorder(client)
-    stores = dynamodb_stores(client, template_env)
+    stores = track_stores(TrackSettings.from_env(template_env), client)
     enricher = Enricher(stack_secret=lambda: b"bench-stack-secret")
     project_id = f"bench-units-{uuid.uuid4().hex[:8]}"
     caller = Caller(project_id, str(uuid.uuid4()), ClientType.WRITE, True)
@@ -242,7 +246,7 @@ def measure_units(stack: LocalStack, template_env: dict[str, str]) -> dict[str, 
     def track(n: int, **extra: Any) -> None:
         body = event("page_view", n)
         body["payload"]["properties"].update(extra)
-        ingest(parse_track_request(json.dumps(body)), caller, meta, stores, enricher, datetime.now(UTC))
+        ingest(parse_track_request(json.dumps(body)), RequestContext(caller, meta, datetime.now(UTC)), stores, enricher)
 
     def per_event(count: int, run: Callable[[], None]) -> dict[str, float]:
         recorder.take()
@@ -255,7 +259,8 @@ def measure_units(stack: LocalStack, template_env: dict[str, str]) -> dict[str, 
     items = [event("page_view", 1000 + i) for i in range(UNITS_BATCH_SIZE)]
 
     def batch() -> None:
-        outcome = ingest_batch(items, caller, meta, stores, enricher, datetime.now(UTC), "batch#bench", None)
+        context = RequestContext(caller, meta, datetime.now(UTC))
+        outcome = ingest_batch(batch_of(items, "batch#bench"), context, stores, enricher)
         if len(outcome.results) != UNITS_BATCH_SIZE:
             raise RuntimeError(f"batch stored {len(outcome.results)} of {UNITS_BATCH_SIZE}")
 
@@ -301,7 +306,8 @@ def run() -> dict[str, Any]:
                 (f"track_batch_of_{BATCH_SIZE}", batch_project),
             ):
                 throughput[name]["stored"] = count_events(dynamodb, template_env["EVENTS_TABLE"], project)
-            in_process = measure_in_process(dynamodb_stores(dynamodb, template_env), "bench-in-process")
+            in_stores = track_stores(TrackSettings.from_env(template_env), dynamodb)
+            in_process = measure_in_process(in_stores, "bench-in-process")
             units = measure_units(stack, template_env)
         finally:
             stack.stop()

@@ -3,7 +3,7 @@
 Mostly ``track`` from browsers (page views, clicks, carts, searches, unicode text, sometimes ``__identify``,
 ``profileId`` or ``groups``), some from server SDKs (secret-authenticated: ``__timestamp``, ``__revenue``,
 ``__ip``), a few identify / increment / decrement / group / assign_group / alias, and ``/track/batch`` of 20-50
-events from server SDKs. Senders are the 100 real agents of tests/unit/test_useragent.py (a few bots
+events from server SDKs. Senders are the 100 real agents of tests/unit/enrich/test_useragent.py (a few bots
 among them, which are answered 202) from varied public IPv4 and IPv6 addresses, with the full set of CloudFront
 viewer headers, the country alone, or none. Every (device, body) pair is unique, so no request of a round is
 taken for another's accidental double send.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.unit.test_useragent import BOTS, TABLE
+from tests.unit.enrich.test_useragent import BOTS, TABLE
 
 SEED = 8
 REQUESTS = 300

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from beacon.domain.entities import Event, ProfileUpdate
-from beacon.domain.reads import Readers
+from beacon.domain.ports import Readers
 from beacon.store.dynamodb import item_size
 from beacon.store.events import EVENT_SHARDS, event_to_item
 from beacon.store.profiles import DynamoDBProfileStore

@@ -85,7 +85,8 @@ def create_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable
 def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[..., list[dict[str, Any]]]:
     """The event items of a project, read straight from DynamoDB Local (all write shards), oldest first.
     The session_start events Beacon adds itself are left out unless asked for."""
-    from beacon.store.events import EVENT_SHARDS, item_to_dict
+    from beacon.store.dynamodb import deserialize_item as item_to_dict
+    from beacon.store.events import EVENT_SHARDS
 
     def read(project: str, with_session_starts: bool = False) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

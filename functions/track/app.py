@@ -35,7 +35,7 @@ from beacon.models.responses import (
     BatchResult,
     BotInfo,
     BotResponse,
-    NotStoredResponse,
+    ErrorResponse,
     TrackResponse,
 )
 from beacon.observability import logger, metrics
@@ -92,7 +92,7 @@ def bot_response(bot: BotDetected) -> Response[str]:
 
 def batch_response(outcome: BatchOutcome) -> Response[str]:
     if outcome.not_stored:
-        not_stored = NotStoredResponse(
+        not_stored = ErrorResponse(
             error="Some events could not be stored; retry the same batch (stored events are not duplicated)",
             status=503,
             notStored=outcome.not_stored,

@@ -24,7 +24,8 @@ from botocore.retries.standard import ExponentialBackoff
 
 import beacon.store.dynamodb
 from beacon.store.aws import CLIENT_CONFIG
-from beacon.store.events import EVENT_SHARDS, item_to_dict
+from beacon.store.dynamodb import deserialize_item as item_to_dict
+from beacon.store.events import EVENT_SHARDS
 from local.stack import LocalStack
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.errors import DependencyUnavailableError
 from beacon.store.aws import CLIENT_CONFIG
 from beacon.store.clients import SecretsManagerClientStore
 from local.stack import free_port

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from beacon.models.validation import REQUEST_TYPES
+from beacon.models.requests import REQUEST_TYPES
 
 
 def examples(base: int) -> int:

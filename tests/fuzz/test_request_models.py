@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from beacon.domain.entities import Event
-from beacon.domain.errors import BeaconError
+from beacon.errors import BeaconError
+from beacon.gateway.responses import error_response
+from beacon.gateway.validation import validation_rejection
 from beacon.models.requests import (
     TRACK_REQUEST_ADAPTER,
     BatchRequest,
@@ -20,7 +22,6 @@ from beacon.models.requests import (
     parse_batch_request,
     parse_track_request,
 )
-from beacon.models.validation import validation_error_response
 from beacon.store.events import event_to_item
 from tests.fuzz.strategies import (
     BATCH_NESTING_EXCLUDED_ABOVE,
@@ -56,7 +57,7 @@ def storable(request: TrackEventRequest) -> dict[str, Any]:
 
 def assert_api_error_shape(error: ValidationError) -> None:
     """What the handler would answer: a 400 in the API's error shape, serializable as JSON."""
-    response = validation_error_response(error)
+    response = error_response(validation_rejection(error))
     assert response.status == 400
     assert json.loads(json.dumps(response.model_dump(exclude_none=True)))["error"]
 

@@ -94,7 +94,7 @@ class Harness:
         self.app: Any = app  # its cached dependencies are replaced per example
 
     def fresh(self) -> Fakes:
-        from beacon.domain.ingest import Stores
+        from beacon.domain.ports import Stores
 
         events = SerializingEventStore()
         profiles = FakeProfileStore()

@@ -16,14 +16,16 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 import beacon.store.events
+from beacon.config import TrackSettings
 from beacon.domain.batch import BatchOutcome, ingest_batch
-from beacon.domain.entities import Caller, ClientType
-from beacon.domain.ingest import Stores
+from beacon.domain.entities import Caller, ClientType, RequestContext
+from beacon.domain.ports import Stores
+from beacon.store.factory import track_stores
 from beacon.store.profiles import DynamoDBProfileStore
 from local.stack import LocalStack
-from local.stores import dynamodb_stores
 from tests.constants import CLIENT_ID, META
 from tests.integration.test_write_costs import CapacityRecorder
+from tests.unit.support.batches import batch_of
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
@@ -69,12 +71,12 @@ class UnprocessedEvents:
 
 @pytest.fixture
 def stores(dynamodb: Any, template_env: dict[str, str]) -> Stores:
-    return dynamodb_stores(dynamodb, template_env)
+    return track_stores(TrackSettings.from_env(template_env), dynamodb)
 
 
 def send(stores: Stores, project_id: str, items: list[Any], key: str = "batch#b1", at: datetime = NOW) -> BatchOutcome:
     caller = Caller(project_id, CLIENT_ID, ClientType.WRITE, True)
-    return ingest_batch(items, caller, META, stores, UNIT_TEST_ENRICHER, at, key)
+    return ingest_batch(batch_of(items, key), RequestContext(caller, META, at), stores, UNIT_TEST_ENRICHER)
 
 
 def test_a_stored_batch_sent_again_stores_nothing_new_and_answers_the_same_ids(stores, project_id, stored_events):
@@ -104,7 +106,7 @@ def test_a_retry_after_unprocessed_items_completes_the_batch_without_duplicates(
     fault = UnprocessedEvents(dynamodb)
     hook: Any = fault
     client.meta.events.register("before-send.dynamodb", hook)
-    stores = dynamodb_stores(client, template_env)
+    stores = track_stores(TrackSettings.from_env(template_env), client)
     send(stores, project_id, [item("warm_up")], key="batch#warm")
     items = [item(f"e{i}", n=i) for i in range(60)]
     fault.failing = {"e3", "e30", "e59"}
@@ -191,7 +193,7 @@ def test_a_batch_of_50_plain_events_from_one_device_costs_at_most_1_5_write_unit
     # Given stores on a client that asks DynamoDB Local for the capacity every call consumes
     client = local_stack.boto3_client("dynamodb")
     recorder = CapacityRecorder(client)
-    stores = dynamodb_stores(client, template_env)
+    stores = track_stores(TrackSettings.from_env(template_env), client)
     if warm:
         send(stores, project_id, [item("warm_up")], key="batch#warm")
     recorder.take()

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from admin.clients import ApiGatewayKeys, ClientTarget, StackResources, main, parse_args, run
 from beacon.domain.auth import ClientRecord, authenticate
-from beacon.domain.errors import InvalidCredentialsError
+from beacon.errors import InvalidCredentialsError
 from beacon.store.clients import SecretsManagerClientStore, client_record_from_secret
 from local.stack import LocalStack
 

@@ -11,7 +11,7 @@ import pytest
 
 from admin.clients import provision_client
 from beacon.domain.auth import authenticate
-from beacon.domain.errors import InvalidCredentialsError
+from beacon.errors import InvalidCredentialsError
 from beacon.store.clients import SecretsManagerClientStore
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from beacon.domain.entities import Event
-from beacon.domain.errors import ConflictError, DependencyUnavailableError
-from beacon.store.events import PROFILE_INDEX, DynamoDBEventStore, item_to_dict
+from beacon.errors import ConflictError, DependencyUnavailableError
+from beacon.store.dynamodb import deserialize_item as item_to_dict
+from beacon.store.events import PROFILE_INDEX, DynamoDBEventStore
 
 pytestmark = pytest.mark.integration
 

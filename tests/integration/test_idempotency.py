@@ -13,18 +13,18 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType, Event, TrackResult
-from beacon.domain.errors import BeaconError, DependencyUnavailableError, DuplicateEventError
+from beacon.config import TrackSettings
+from beacon.domain.entities import Caller, ClientType, Event, RequestContext, TrackResult
 from beacon.domain.ids import new_event_id
-from beacon.domain.ingest import Stores, ingest
+from beacon.domain.ingest import ingest
+from beacon.domain.ports import Stores
 from beacon.domain.rejections import RejectedEvent
+from beacon.errors import BeaconError, DependencyUnavailableError, DuplicateEventError
 from beacon.models.requests import parse_track_request
 from beacon.store.events import DynamoDBEventStore
-from beacon.store.idempotency import DynamoDBIdempotencyStore
+from beacon.store.factory import track_stores
 from beacon.store.profiles import DynamoDBProfileStore
-from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
-from beacon.store.sessions import DynamoDBSessionStore
 from tests.constants import CLIENT_ID, META
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER, accepted
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
@@ -44,23 +44,14 @@ def events_store(dynamodb: Any, template_env: dict[str, str]) -> DynamoDBEventSt
     )
 
 
-def real_stores(
-    events: Any, dynamodb: Any, template_env: dict[str, str], sessions_events: DynamoDBEventStore
-) -> Stores:
-    return Stores(
-        events=events,
-        profiles=DynamoDBProfileStore(
-            template_env["ENTITIES_TABLE"], client=dynamodb, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
-        ),
-        sessions=DynamoDBSessionStore(template_env["SESSIONS_TABLE"], sessions_events),
-        projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=dynamodb),
-        idempotency=DynamoDBIdempotencyStore(template_env["IDEMPOTENCY_TABLE"], client=dynamodb),
-    )
+def real_stores(events: Any, dynamodb: Any, template_env: dict[str, str]) -> Stores:
+    """The track function's stores on DynamoDB Local, with `events` (a real event store, or one wrapping it)."""
+    return replace(track_stores(TrackSettings.from_env(template_env), dynamodb), events=events)
 
 
 @pytest.fixture
 def stores(events_store: DynamoDBEventStore, dynamodb: Any, template_env: dict[str, str]) -> Stores:
-    return real_stores(events_store, dynamodb, template_env, events_store)
+    return real_stores(events_store, dynamodb, template_env)
 
 
 def track(
@@ -73,7 +64,9 @@ def track(
 ) -> TrackResult:
     request = parse_track_request(json.dumps({"type": "track", "payload": {"name": name, "properties": properties}}))
     caller = Caller(project_id, CLIENT_ID, ClientType.WRITE, True)
-    return accepted(ingest(request, caller, META, stores, UNIT_TEST_ENRICHER, at, idempotency_key=idempotency_key))
+    return accepted(
+        ingest(request, RequestContext(caller, META, at, idempotency_key=idempotency_key), stores, UNIT_TEST_ENRICHER)
+    )
 
 
 # -- claims ---------------------------------------------------------------------------------------------
@@ -229,7 +222,7 @@ def test_batch_retried_after_a_partial_failure_stores_each_event_exactly_once(
     # Given the track function on the real tables, its event writes throttled once for items 3, 7 and 18,
     # and a device whose session is already running
     throttled = ThrottledOnce(events_store, failing={"e3", "e7", "e18"})
-    monkeypatch.setattr(track_app, "stores", lambda: real_stores(throttled, dynamodb, template_env, events_store))
+    monkeypatch.setattr(track_app, "stores", lambda: real_stores(throttled, dynamodb, template_env))
     monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
     invoke(track_app, batch_request(project_id, [{"type": "track", "payload": {"name": "warm_up"}}]))
     # 25 events, and a counter that must count once however often the batch is sent
@@ -260,7 +253,7 @@ def test_batch_sent_three_times_stores_its_events_once(
     track_app, events_store, dynamodb, template_env, project_id, stored_events, monkeypatch
 ):
     # Given the track function on the real tables
-    monkeypatch.setattr(track_app, "stores", lambda: real_stores(events_store, dynamodb, template_env, events_store))
+    monkeypatch.setattr(track_app, "stores", lambda: real_stores(events_store, dynamodb, template_env))
     monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
     items = [{"type": "track", "payload": {"name": "page_view", "properties": {"n": i}}} for i in range(40)]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from beacon.domain.entities import GroupUpdate, ProfileUpdate, TrackResult
-from beacon.domain.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
+from beacon.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 from beacon.store.profiles import DynamoDBProfileStore
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from beacon.domain import reads
-from beacon.domain.entities import Caller, ClientType, Event
-from beacon.domain.errors import InvalidRequestError
-from beacon.domain.reads import Readers, TimeWindow
+from beacon.domain.entities import Caller, ClientType, Event, TimeWindow
+from beacon.domain.ports import Readers
+from beacon.errors import InvalidRequestError
+from beacon.gateway.read_responses import events_page_response, group_response, profile_response
 from beacon.models.reads import EntityQuery, ExportEventsQuery, ProfileEventsQuery
 from beacon.store.events import EVENT_SHARDS, event_to_item, isoformat_ms
 from beacon.store.profiles import DynamoDBProfileStore
@@ -86,7 +87,7 @@ def all_pages(readers: Readers, project: str, limit: int, now: datetime, **param
     pages, cursor = [], None
     while True:
         query = ExportEventsQuery.model_validate({**params, "limit": limit, **({"cursor": cursor} if cursor else {})})
-        page = reads.export_events(read_client(project), query, readers, CODEC, now)
+        page = events_page_response(reads.export_events(read_client(project), query, readers, CODEC, now))
         pages.append([event.id for event in page.data])
         cursor = page.meta.next
         if cursor is None:
@@ -197,7 +198,9 @@ def test_profile_events_come_from_the_profile_index_through_an_alias(
     by_path, cursor = [], None
     while True:
         query = ProfileEventsQuery.model_validate({"limit": 7, **WINDOW, **({"cursor": cursor} if cursor else {})})
-        page = reads.profile_events(read_client(project_id), "a1", query, readers, CODEC, BASE + timedelta(days=1))
+        page = events_page_response(
+            reads.profile_events(read_client(project_id), "a1", query, readers, CODEC, BASE + timedelta(days=1))
+        )
         by_path += [event.id for event in page.data]
         cursor = page.meta.next
         if cursor is None:
@@ -218,8 +221,8 @@ def test_a_profile_read_through_its_alias_with_its_activity(store_events, reader
     store_events([make_event(project_id, BASE - timedelta(hours=2), 1, profile="1")])
     store_events([make_event(project_id, BASE + timedelta(hours=3), 2, profile="1")])
     # When it is read by the alias, and its group by id
-    profile = reads.read_profile(read_client(project_id), "a1", EntityQuery(), readers)
-    group = reads.read_group(read_client(project_id), "org", EntityQuery(), readers)
+    profile = profile_response(reads.read_profile(read_client(project_id), "a1", EntityQuery(), readers))
+    group = group_response(reads.read_group(read_client(project_id), "org", EntityQuery(), readers))
     # Then it is profile 1, its numbers are numbers, first/last seen span its events and its record
     assert (profile.profileId, profile.firstName, profile.properties) == ("1", "Ada", {"visits": 3, "score": 1.5})
     assert (profile.aliases, profile.groups) == (["a1"], ["org"])
@@ -248,7 +251,7 @@ def test_projects_never_see_each_others_events(store_events, readers, project_id
     assert whole == by_profile == newest_first(mine)
     # And a cursor of the other project is refused here, whatever it points at
     query = ExportEventsQuery.model_validate({"limit": 8, **WINDOW})
-    their_cursor = reads.export_events(read_client(other), query, readers, CODEC, now).meta.next
+    their_cursor = events_page_response(reads.export_events(read_client(other), query, readers, CODEC, now)).meta.next
     with pytest.raises(InvalidRequestError):
         reads.export_events(read_client(project_id), ExportEventsQuery(cursor=their_cursor), readers, CODEC, now)
 

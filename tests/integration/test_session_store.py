@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType
-from beacon.domain.ingest import Stores, ingest
+from beacon.config import TrackSettings
+from beacon.domain.entities import Caller, ClientType, RequestContext
+from beacon.domain.ingest import ingest
+from beacon.domain.ports import Stores
 from beacon.models.requests import parse_track_request
-from beacon.store.events import DynamoDBEventStore
-from beacon.store.idempotency import DynamoDBIdempotencyStore
-from beacon.store.profiles import DynamoDBProfileStore
-from beacon.store.projects import DynamoDBProjectSettingsStore
-from beacon.store.sessions import DynamoDBSessionStore
+from beacon.store.factory import track_stores
 from tests.constants import META
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
@@ -26,22 +24,13 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture
 def stores(dynamodb: Any, template_env: dict[str, str]) -> Stores:
-    events = DynamoDBEventStore(
-        template_env["EVENTS_TABLE"], 30, client=dynamodb, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
-    )
-    return Stores(
-        events=events,
-        profiles=DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=dynamodb),
-        sessions=DynamoDBSessionStore(template_env["SESSIONS_TABLE"], events),
-        projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=dynamodb),
-        idempotency=DynamoDBIdempotencyStore(template_env["IDEMPOTENCY_TABLE"], client=dynamodb),
-    )
+    return track_stores(TrackSettings.from_env(template_env), dynamodb)
 
 
 def track(stores: Stores, project_id: str, at: datetime, name: str = "page_view"):
     request = parse_track_request(json.dumps({"type": "track", "payload": {"name": name}}))
     caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
-    return ingest(request, caller, META, stores, UNIT_TEST_ENRICHER, at)
+    return ingest(request, RequestContext(caller, META, at), stores, UNIT_TEST_ENRICHER)
 
 
 def test_first_event_stores_session_start_and_event_together(stores, project_id, stored_events):

@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType, RequestMeta
-from beacon.domain.ingest import Stores, ingest
+from beacon.config import TrackSettings
+from beacon.domain.entities import Caller, ClientType, RequestContext, RequestMeta
+from beacon.domain.ingest import ingest
+from beacon.domain.ports import Stores
 from beacon.models.requests import parse_track_request
-from beacon.store.events import DynamoDBEventStore
-from beacon.store.idempotency import DynamoDBIdempotencyStore
-from beacon.store.profiles import DynamoDBProfileStore
-from beacon.store.projects import DynamoDBProjectSettingsStore
-from beacon.store.sessions import DynamoDBSessionStore
+from beacon.store.factory import track_stores
 from local.stack import LocalStack
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
@@ -58,16 +56,7 @@ class CapacityRecorder:
 def measured(local_stack: LocalStack, template_env: dict[str, str]) -> Iterator[tuple[Stores, CapacityRecorder]]:
     client = local_stack.boto3_client("dynamodb")  # its own client: the hooks touch no other test
     recorder = CapacityRecorder(client)
-    events = DynamoDBEventStore(
-        template_env["EVENTS_TABLE"], 30, client=client, idempotency_table=template_env["IDEMPOTENCY_TABLE"]
-    )
-    stores = Stores(
-        events=events,
-        profiles=DynamoDBProfileStore(template_env["ENTITIES_TABLE"], client=client),
-        sessions=DynamoDBSessionStore(template_env["SESSIONS_TABLE"], events),
-        projects=DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=client),
-        idempotency=DynamoDBIdempotencyStore(template_env["IDEMPOTENCY_TABLE"], client=client),
-    )
+    stores = track_stores(TrackSettings.from_env(template_env), client)
     yield stores, recorder
 
 
@@ -75,7 +64,10 @@ def send(stores: Stores, project_id: str, type_: str, **payload: Any) -> None:
     request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
     caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
     ingest(
-        request, caller, RequestMeta("r", "203.0.113.7", "curl/8.5.0"), stores, UNIT_TEST_ENRICHER, datetime.now(UTC)
+        request,
+        RequestContext(caller, RequestMeta("r", "203.0.113.7", "curl/8.5.0"), datetime.now(UTC)),
+        stores,
+        UNIT_TEST_ENRICHER,
     )
 
 

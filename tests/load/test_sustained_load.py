@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from beacon.store.events import EVENT_SHARDS, item_to_dict
+from beacon.store.dynamodb import deserialize_item as item_to_dict
+from beacon.store.events import EVENT_SHARDS
 from tests.faults.private_stack import Client, PrivateStack, private_stack
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import pytest
 
 from beacon.domain.auth import authenticate, create_client, hash_secret
 from beacon.domain.entities import ClientType
-from beacon.domain.errors import InvalidCredentialsError
+from beacon.errors import InvalidCredentialsError
 from tests.unit.support.fakes import FakeClientLookup
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

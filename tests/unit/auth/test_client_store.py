@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnec
 
 from beacon.domain.auth import ClientRecord, create_client
 from beacon.domain.entities import ClientType
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.errors import DependencyUnavailableError
 from beacon.store.clients import (
     NEGATIVE_CACHE_SECONDS,
     SecretsManagerClientStore,

@@ -8,7 +8,7 @@ import pytest
 
 from beacon.domain.auth import MAX_SECRET_LENGTH, ClientRecord, authenticate, create_client, hash_secret
 from beacon.domain.entities import Caller, ClientType
-from beacon.domain.errors import InvalidCredentialsError
+from beacon.errors import InvalidCredentialsError
 from beacon.store.clients import client_record_to_secret
 from tests.constants import NOW
 from tests.unit.support.fakes import FakeClientLookup, client_record

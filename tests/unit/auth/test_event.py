@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponse,
 )
 
-from beacon.models.authorizer_event import MethodArn, allow_all_policy, request_headers
+from beacon.gateway.authorizer_event import MethodArn, allow_all_policy, request_headers
 from local.gateway import policy_allows
 from tests.constants import METHOD_ARN
 from tests.unit.support.handlers import load_event

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.auth import ClientLookup
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.domain.ports import ClientLookup
+from beacon.errors import DependencyUnavailableError
 from local.gateway import policy_allows
 from tests.constants import CLIENT_ID
 from tests.unit.support.fakes import FakeClientLookup, UnavailableClientLookup, client_record

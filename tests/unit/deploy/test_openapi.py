@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from beacon.models.openapi import build_openapi, render
+from admin.openapi import build_openapi, render
 from local.template import read_template
 from tests.constants import ROOT
 
@@ -22,7 +22,7 @@ def document() -> dict[str, Any]:
 
 
 def test_the_committed_document_is_the_generated_one():
-    # When the models change, the document is regenerated: python -m beacon.models.openapi docs/openapi.json
+    # When the models change, the document is regenerated: python -m admin.openapi docs/openapi.json
     assert DOCUMENT.read_text() == render(), "docs/openapi.json is stale: regenerate it"
 
 

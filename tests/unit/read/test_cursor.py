@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.errors import InvalidRequestError
 from beacon.domain.reads import CursorState
+from beacon.errors import InvalidRequestError
 from tests.unit.support.read_fakes import cursor_codec
 
 STATE = CursorState(

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from beacon.domain import reads
-from beacon.domain.entities import ClientType
-from beacon.domain.errors import ForbiddenError, InvalidCredentialsError, InvalidRequestError, NotFoundError
-from beacon.domain.reads import TimeWindow, resolve_window
+from beacon.domain.entities import ClientType, TimeWindow
+from beacon.domain.ports import Readers
+from beacon.domain.reads import resolve_window
+from beacon.errors import ForbiddenError, InvalidCredentialsError, InvalidRequestError, NotFoundError
+from beacon.gateway.read_responses import events_page_response, group_response, profile_response
 from beacon.models.reads import EntityQuery, ExportEventsQuery, ProfileEventsQuery
 from tests.constants import NOVEMBER_NOON as NOW
 from tests.unit.support.read_fakes import (
@@ -24,7 +26,7 @@ from tests.unit.support.read_fakes import (
 
 def export(readers, caller=None, now=NOW, **params):
     query = ExportEventsQuery.model_validate(params)
-    return reads.export_events(caller or reader(), query, readers, cursor_codec(), now)
+    return events_page_response(reads.export_events(caller or reader(), query, readers, cursor_codec(), now))
 
 
 def page_all(readers, limit, **params):
@@ -164,7 +166,9 @@ def test_later_pages_keep_the_first_pages_window_even_as_time_passes():
     readers.events.events.append(stored_event("project-a", NOW + timedelta(minutes=1), 99))  # type: ignore[attr-defined]
     # When the next page is read an hour later
     query = ExportEventsQuery.model_validate({"limit": 5, "cursor": first.meta.next})
-    second = reads.export_events(reader(), query, readers, cursor_codec(), NOW + timedelta(hours=1))
+    second = events_page_response(
+        reads.export_events(reader(), query, readers, cursor_codec(), NOW + timedelta(hours=1))
+    )
     # Then it continues the same window: the newer event is not slipped in
     assert [event.properties["n"] for event in second.data] == [1, 2]
 
@@ -220,7 +224,7 @@ def test_profile_events_use_the_path_profile():
     events = [stored_event("project-a", NOW - timedelta(minutes=n), n, profile_id=str(n % 2)) for n in range(6)]
     readers = fake_readers(events)
     query = ProfileEventsQuery.model_validate({})
-    page = reads.profile_events(reader(), "1", query, readers, cursor_codec(), NOW)
+    page = events_page_response(reads.profile_events(reader(), "1", query, readers, cursor_codec(), NOW))
     assert [event.properties["n"] for event in page.data] == [1, 3, 5]
 
 
@@ -247,7 +251,7 @@ def test_a_profile_read_by_its_alias_is_the_canonical_profile_with_first_and_las
         ]
     )
     # When it is read by the alias
-    profile = reads.read_profile(reader(), "a1", EntityQuery(), reads.Readers(events, entities))
+    profile = profile_response(reads.read_profile(reader(), "a1", EntityQuery(), Readers(events, entities)))
     # Then it is profile 1, seen first at its oldest event and last at its newest
     assert (profile.profileId, profile.firstName, profile.properties) == ("1", "Joe", {"visits": 2})
     assert (profile.groups, profile.aliases) == (["org_acme"], ["a1"])
@@ -256,7 +260,7 @@ def test_a_profile_read_by_its_alias_is_the_canonical_profile_with_first_and_las
 
 def test_a_profile_known_only_from_its_events_is_found():
     events = [stored_event("project-a", NOW - timedelta(minutes=1), 1, profile_id="u9")]
-    profile = reads.read_profile(reader(), "u9", EntityQuery(), fake_readers(events))
+    profile = profile_response(reads.read_profile(reader(), "u9", EntityQuery(), fake_readers(events)))
     assert profile.profileId == "u9" and profile.properties == {} and profile.lastSeenAt is not None
 
 
@@ -278,7 +282,7 @@ def test_a_group_is_read_with_its_properties():
         "createdAt": "2026-11-22T10:00:00.000Z",
         "updatedAt": "2026-11-22T10:00:00.000Z",
     }
-    group = reads.read_group(reader(), "org_acme", EntityQuery(), readers)
+    group = group_response(reads.read_group(reader(), "org_acme", EntityQuery(), readers))
     assert (group.id, group.type, group.name, group.properties) == ("org_acme", "company", "Acme Inc", {"seats": 25})
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.errors import DependencyUnavailableError
-from beacon.domain.reads import Readers
+from beacon.domain.ports import Readers
+from beacon.errors import DependencyUnavailableError
 from beacon.models.reads import EventsPageResponse, GroupResponse, ProfileResponse
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
 from tests.unit.support.read_fakes import FakeEntityReader, FakeEventReader, cursor_codec, stored_event

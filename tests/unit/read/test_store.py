@@ -8,9 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from beacon.domain.entities import Event
+from beacon.domain.entities import Event, TimeWindow
 from beacon.domain.ids import new_event_id
-from beacon.domain.reads import TimeWindow
 from beacon.models.reads import ExportEvent
 from beacon.store.events import event_to_item, isoformat_ms
 from beacon.store.reads import event_from_item, from_attribute, key_before, plain, window_bounds

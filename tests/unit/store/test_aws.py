@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.errors import DependencyUnavailableError
 from beacon.store.aws import CLIENT_CONFIG
 from beacon.store.dynamodb import translate_errors
 

@@ -11,8 +11,9 @@ import pytest
 
 from beacon.domain.entities import Event
 from beacon.domain.ids import derive_device_ids, new_event_id, new_session_id
+from beacon.store.dynamodb import deserialize_item as item_to_dict
 from beacon.store.dynamodb import item_size
-from beacon.store.events import EVENT_SHARDS, event_to_item, isoformat_ms, item_to_dict
+from beacon.store.events import EVENT_SHARDS, event_to_item, isoformat_ms
 
 CREATED = datetime(2026, 3, 1, 12, 34, 56, 789123, tzinfo=UTC)
 RECEIVED = datetime(2026, 3, 1, 12, 35, 0, 1000, tzinfo=UTC)

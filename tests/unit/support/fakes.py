@@ -10,12 +10,12 @@ from typing import Any
 
 from beacon.domain.auth import ClientRecord, hash_secret
 from beacon.domain.enrich import Enricher
-from beacon.domain.entities import BotDetected, ClientType, Event, GroupUpdate, ProfileUpdate, TrackResult
-from beacon.domain.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
+from beacon.domain.entities import BatchClaim, BotDetected, ClientType, Event, GroupUpdate, ProfileUpdate, TrackResult
 from beacon.domain.filters import NO_FILTERS, ProjectFilters
-from beacon.domain.ingest import BatchClaim, Stores
+from beacon.domain.ports import Stores
 from beacon.domain.rejections import RejectedEvent
 from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
+from beacon.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 
 IDEMPOTENCY_WINDOW = timedelta(days=7)  # as beacon/store/idempotency.py keeps claims
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beacon.domain.entities import Caller, ClientType
-from beacon.domain.reads import CursorCodec, EventPage, Readers, TimeWindow
+from beacon.domain.entities import Caller, ClientType, EventPage, TimeWindow
+from beacon.domain.ports import Readers
+from beacon.domain.reads import CursorCodec
 from beacon.store.events import isoformat_ms
 
 CURSOR_SECRET = b"unit-test-cursor-secret"

@@ -13,15 +13,18 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.batch import BATCH_WORKERS, BatchOutcome, ingest_batch
+from beacon.domain.batch import BatchOutcome, ingest_batch
+from beacon.domain.concurrency import BATCH_WORKERS
 from beacon.domain.enrich import Enricher
-from beacon.domain.entities import Caller, ClientType, Event, RequestMeta
-from beacon.domain.errors import DependencyUnavailableError, InvalidRequestError
+from beacon.domain.entities import Caller, ClientType, Event, RequestContext, RequestMeta
 from beacon.domain.event_time import resolve_event_time
-from beacon.domain.ingest import Stores, ingest
+from beacon.domain.ingest import ingest
+from beacon.domain.ports import Stores
 from beacon.domain.rejections import MAX_KEPT_PAYLOAD_BYTES
+from beacon.errors import DependencyUnavailableError, InvalidRequestError
 from beacon.models.requests import MAX_BATCH_EVENTS, MAX_STRING_LENGTH, parse_batch_request, parse_track_request
 from tests.constants import CALLER, NOW, SAFARI
+from tests.unit.support.batches import batch_of
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -79,12 +82,20 @@ class SerialisedEventStore(FakeEventStore):
 def run_batch(
     stores: Stores, items: list[Any], batch_key: str = "batch#b1", sent_at: str | None = None, at: datetime = NOW
 ) -> BatchOutcome:
-    return ingest_batch(items, CALLER, META, stores, UNIT_TEST_ENRICHER, at, batch_key, sent_at)
+    context = RequestContext(CALLER, META, at, sent_at=sent_at)
+    return ingest_batch(batch_of(items, batch_key, sent_at), context, stores, UNIT_TEST_ENRICHER)
 
 
 def warm_session(stores: Stores) -> None:
     """The device already has an active session, so every batch item goes through the event store."""
-    accepted(ingest(parse_track_request(json.dumps(item("warm_up"))), CALLER, META, stores, UNIT_TEST_ENRICHER, NOW))
+    accepted(
+        ingest(
+            parse_track_request(json.dumps(item("warm_up"))),
+            RequestContext(CALLER, META, NOW),
+            stores,
+            UNIT_TEST_ENRICHER,
+        )
+    )
 
 
 # -- the batch domain -----------------------------------------------------------------------------------
@@ -167,7 +178,8 @@ def test_items_of_one_batch_are_enriched_once_per_distinct_set_of_overrides() ->
     store = FakeEventStore()
 
     # When it is ingested
-    outcome = ingest_batch(items, CALLER, META, fake_stores(store), enricher, NOW, "batch#shared", None)
+    batch = batch_of(items, "batch#shared")
+    outcome = ingest_batch(batch, RequestContext(CALLER, META, NOW), fake_stores(store), enricher)
 
     # Then each set of overrides was enriched once, and every item carries its own set's device
     assert len(outcome.results) == 40
@@ -278,13 +290,10 @@ def test_a_batch_event_larger_than_a_track_body_is_rejected_alone() -> None:
     big = {"type": "track", "payload": {"name": "big", "properties": {f"k{i}": "v" * 3000 for i in range(40)}}}
     small = {"type": "track", "payload": {"name": "small"}}
     outcome = ingest_batch(
-        [big, small],
-        caller,
-        RequestMeta("r", "203.0.113.7", "curl/8.5.0"),
+        batch_of([big, small], "b"),
+        RequestContext(caller, RequestMeta("r", "203.0.113.7", "curl/8.5.0"), NOW),
         fake_stores(events),
         UNIT_TEST_ENRICHER,
-        NOW,
-        "b",
     )
     assert [(index, error.status) for index, error in outcome.rejected] == [(0, 413)]
     assert [event.name for event in tracked(events)] == ["small"]
@@ -304,7 +313,12 @@ def test_client_clock_two_hours_ahead_is_corrected_and_its_timestamp_kept() -> N
     request = parse_track_request(json.dumps(item("purchase", __timestamp=timestamp)))
 
     # When it arrives at NOW with sentAt from the same clock
-    ingest(request, CALLER, META, fake_stores(store), UNIT_TEST_ENRICHER, NOW, sent_at=iso(NOW + client_clock))
+    ingest(
+        request,
+        RequestContext(CALLER, META, NOW, sent_at=iso(NOW + client_clock)),
+        fake_stores(store),
+        UNIT_TEST_ENRICHER,
+    )
 
     # Then the event time is the receipt time minus the real 30 s delay, and the client's timestamp is kept
     [event] = tracked(store)
@@ -322,7 +336,12 @@ def test_client_clock_two_hours_behind_is_corrected_to_an_event_from_the_past() 
     request = parse_track_request(json.dumps(item("screen_view", __timestamp=timestamp)))
 
     # When it arrives at NOW with sentAt from the same clock
-    ingest(request, CALLER, META, fake_stores(store), UNIT_TEST_ENRICHER, NOW, sent_at=iso(NOW + client_clock))
+    ingest(
+        request,
+        RequestContext(CALLER, META, NOW, sent_at=iso(NOW + client_clock)),
+        fake_stores(store),
+        UNIT_TEST_ENRICHER,
+    )
 
     # Then it happened 20 minutes ago, not 2 h 20 min ago, and counts as from the past (over 15 minutes)
     [event] = tracked(store)
@@ -338,7 +357,7 @@ def test_without_sent_at_a_timestamp_two_hours_ahead_falls_back_to_the_receipt_t
     request = parse_track_request(json.dumps(item("purchase", __timestamp=timestamp)))
 
     # When it is ingested
-    ingest(request, CALLER, META, fake_stores(store), UNIT_TEST_ENRICHER, NOW)
+    ingest(request, RequestContext(CALLER, META, NOW), fake_stores(store), UNIT_TEST_ENRICHER)
 
     # Then a future time is not believed: the event time is the receipt time, the client's stamp kept beside it
     [event] = tracked(store)

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beacon.domain.batch import BatchOutcome, ingest_batch
-from beacon.domain.entities import Event, RequestMeta, TrackResult
-from beacon.domain.errors import DependencyUnavailableError
+from beacon.domain.entities import BatchClaim, Event, RequestContext, RequestMeta, TrackResult
 from beacon.domain.filters import ProjectFilters
-from beacon.domain.ingest import BatchClaim, Stores
+from beacon.domain.ports import Stores
+from beacon.errors import DependencyUnavailableError
 from tests.constants import CALLER, NOW
+from tests.unit.support.batches import batch_of
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
@@ -31,7 +32,7 @@ def item(name: str, **properties: Any) -> dict[str, Any]:
 
 
 def run_batch(stores: Stores, items: list[Any], key: str = "batch#k1", at: datetime = NOW) -> BatchOutcome:
-    return ingest_batch(items, CALLER, META, stores, UNIT_TEST_ENRICHER, at, key)
+    return ingest_batch(batch_of(items, key), RequestContext(CALLER, META, at), stores, UNIT_TEST_ENRICHER)
 
 
 def batch_claims(store: FakeEventStore) -> dict[tuple[str, str], BatchClaim]:
@@ -329,7 +330,8 @@ def test_a_group_write_that_fails_whole_is_not_stored_and_the_retry_completes_it
 def run_body(stores: Stores, items: list[Any], key: str, limit: int = 64 * 1024) -> BatchOutcome:
     """As the track function calls it: with the request's bytes."""
     body = json.dumps({"batch": items}).encode()
-    return ingest_batch(items, CALLER, META, stores, UNIT_TEST_ENRICHER, NOW, key, None, False, limit, body)
+    batch = batch_of(items, key, limit=limit, body=body)
+    return ingest_batch(batch, RequestContext(CALLER, META, NOW), stores, UNIT_TEST_ENRICHER)
 
 
 def test_with_the_request_bytes_other_bytes_under_the_same_key_never_overwrite_and_the_same_bytes_complete() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.errors import InvalidRequestError, PayloadTooLargeError
-from beacon.models.body import decode_body
+from beacon.errors import InvalidRequestError, PayloadTooLargeError
+from beacon.gateway.body import decode_body
 from tests.unit.support.fakes import FakeEventStore, tracked
 from tests.unit.support.handlers import FakeLambdaContext, load_event
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from beacon.domain.entities import RequestMeta
-from beacon.domain.filters import BlockedByFilterError, ProjectFilters
+from beacon.domain.entities import RequestContext, RequestMeta
+from beacon.domain.filters import ProjectFilters
 from beacon.domain.ingest import ingest
+from beacon.errors import BlockedByFilterError
 from beacon.models.requests import parse_track_request
 from tests.constants import CALLER
 from tests.constants import NOVEMBER_NOON as NOW
@@ -31,7 +32,9 @@ def world(networks: list[str] = (), profiles: list[str] = ()):  # type: ignore[a
 
 def send(stores, type_: str, source_ip: str = "203.0.113.7", **payload):
     request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
-    return ingest(request, CALLER, RequestMeta("r", source_ip, "curl/8.5.0"), stores, UNIT_TEST_ENRICHER, NOW)
+    return ingest(
+        request, RequestContext(CALLER, RequestMeta("r", source_ip, "curl/8.5.0"), NOW), stores, UNIT_TEST_ENRICHER
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.ingest import Stores
+from beacon.domain.ports import Stores
 from beacon.models.requests import MAX_STRING_LENGTH
 from tests.constants import GOOGLEBOT
 from tests.unit.support.fakes import (

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from beacon.domain.entities import Caller, ClientType, Event, RequestMeta, TrackResult
-from beacon.domain.errors import DependencyUnavailableError
-from beacon.domain.ingest import Stores, ingest
+from beacon.domain.entities import Caller, ClientType, Event, RequestContext, RequestMeta, TrackResult
+from beacon.domain.ingest import ingest
+from beacon.domain.ports import Stores
 from beacon.domain.sessions import DUPLICATE_WINDOW
+from beacon.errors import DependencyUnavailableError
 from beacon.models.requests import TrackRequest, parse_track_request
 from tests.constants import NOW, SAFARI
 from tests.unit.support.fakes import (
@@ -50,7 +51,10 @@ def send(
     idempotency_key: str | None = None,
 ) -> TrackResult:
     result = ingest(
-        request, caller(project_id), meta(source_ip), stores, UNIT_TEST_ENRICHER, at, idempotency_key=idempotency_key
+        request,
+        RequestContext(caller(project_id), meta(source_ip), at, idempotency_key=idempotency_key),
+        stores,
+        UNIT_TEST_ENRICHER,
     )
     return accepted(result)
 
@@ -249,15 +253,15 @@ def test_a_quick_retry_after_a_failed_event_write_is_stored_not_taken_for_a_doub
     request = parse_track_request(json.dumps({"type": "track", "payload": {"name": "again"}}))
     ingest(
         parse_track_request(json.dumps({"type": "track", "payload": {"name": "warm"}})),
-        caller,
-        meta,
+        RequestContext(caller, meta, NOW),
         stores,
         UNIT_TEST_ENRICHER,
-        NOW,
     )
     with pytest.raises(DependencyUnavailableError):
-        ingest(request, caller, meta, stores, UNIT_TEST_ENRICHER, NOW + timedelta(seconds=1))
-    ingest(request, caller, meta, stores, UNIT_TEST_ENRICHER, NOW + timedelta(seconds=1, milliseconds=500))
+        ingest(request, RequestContext(caller, meta, NOW + timedelta(seconds=1)), stores, UNIT_TEST_ENRICHER)
+    ingest(
+        request, RequestContext(caller, meta, NOW + timedelta(seconds=1, milliseconds=500)), stores, UNIT_TEST_ENRICHER
+    )
     assert [event.name for event in tracked(events)] == ["warm", "again"]
 
 

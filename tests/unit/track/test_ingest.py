@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType, RequestMeta
-from beacon.domain.ingest import Stores, ingest
+from beacon.domain.entities import Caller, ClientType, RequestContext, RequestMeta
+from beacon.domain.ingest import ingest
+from beacon.domain.ports import Stores
 from beacon.models.requests import TrackRequest, parse_track_request
 from tests.constants import SAFARI
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
@@ -51,7 +52,7 @@ def test_track_stores_exactly_one_event_with_the_payload_and_the_callers_identit
     track = request(properties={"path": "/home", "price": 9.5}, profileId=42, groups=["org-1"])
 
     # When it is ingested for a caller of project-a
-    ingest(track, caller("project-a"), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
+    ingest(track, RequestContext(caller("project-a"), meta(), NOW), stores(store), UNIT_TEST_ENRICHER)
 
     # Then exactly one event is stored, carrying the payload and the caller's project and client
     assert len(tracked(store)) == 1
@@ -72,7 +73,7 @@ def test_track_without_profile_or_groups_stores_none_for_them() -> None:
     store = FakeEventStore()
 
     # When it is ingested
-    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
+    ingest(request(), RequestContext(caller(), meta(), NOW), stores(store), UNIT_TEST_ENRICHER)
 
     # Then the event has no profile and no groups (never filled in automatically)
     assert tracked(store)[0].profile_id is None
@@ -85,7 +86,7 @@ def test_track_returns_the_device_and_session_ids_of_the_stored_event() -> None:
     store = FakeEventStore()
 
     # When it is ingested
-    result = accepted(ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW))
+    result = accepted(ingest(request(), RequestContext(caller(), meta(), NOW), stores(store), UNIT_TEST_ENRICHER))
 
     # Then the ids handed back are the ones stored with the event
     assert result.device_id == tracked(store)[0].device_id
@@ -98,10 +99,15 @@ def test_same_user_agent_ip_and_project_get_the_same_device_and_session() -> Non
     store = FakeEventStore()
 
     # When both are ingested
-    first = accepted(ingest(request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), UNIT_TEST_ENRICHER, NOW))
+    first = accepted(
+        ingest(request(), RequestContext(caller(), meta(SAFARI, "203.0.113.7"), NOW), stores(store), UNIT_TEST_ENRICHER)
+    )
     second = accepted(
         ingest(
-            request(), caller(), meta(SAFARI, "203.0.113.7"), stores(store), UNIT_TEST_ENRICHER, NOW.replace(minute=35)
+            request(),
+            RequestContext(caller(), meta(SAFARI, "203.0.113.7"), NOW.replace(minute=35)),
+            stores(store),
+            UNIT_TEST_ENRICHER,
         )
     )
 
@@ -124,11 +130,18 @@ def test_a_different_user_agent_ip_or_project_gets_a_different_device(
     # Given a device seen in project-a
     store = FakeEventStore()
     seen = accepted(
-        ingest(request(), caller("project-a"), meta(SAFARI, "203.0.113.7"), stores(store), UNIT_TEST_ENRICHER, NOW)
+        ingest(
+            request(),
+            RequestContext(caller("project-a"), meta(SAFARI, "203.0.113.7"), NOW),
+            stores(store),
+            UNIT_TEST_ENRICHER,
+        )
     )
 
     # When a request differing in one input is ingested
-    other = accepted(ingest(request(), caller(other_project), other_meta, stores(store), UNIT_TEST_ENRICHER, NOW))
+    other = accepted(
+        ingest(request(), RequestContext(caller(other_project), other_meta, NOW), stores(store), UNIT_TEST_ENRICHER)
+    )
 
     # Then it is another device (and devices are never linkable across projects)
     assert other.device_id != seen.device_id
@@ -139,8 +152,8 @@ def test_every_stored_event_gets_its_own_id() -> None:
     store = FakeEventStore()
 
     # When both are ingested
-    ingest(request(name="first"), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
-    ingest(request(name="second"), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW)
+    ingest(request(name="first"), RequestContext(caller(), meta(), NOW), stores(store), UNIT_TEST_ENRICHER)
+    ingest(request(name="second"), RequestContext(caller(), meta(), NOW), stores(store), UNIT_TEST_ENRICHER)
 
     # Then they are two events, neither overwriting the other
     assert len({event.id for event in tracked(store)}) == 2
@@ -149,10 +162,14 @@ def test_every_stored_event_gets_its_own_id() -> None:
 def test_an_identical_request_within_two_seconds_is_a_double_send_stored_once() -> None:
     # Given a request, When exactly the same one arrives again a second later (OpenPanel's double-send rule)
     store = FakeEventStore()
-    first = accepted(ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW))
-    again = accepted(ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW + timedelta(seconds=1)))
+    first = accepted(ingest(request(), RequestContext(caller(), meta(), NOW), stores(store), UNIT_TEST_ENRICHER))
+    again = accepted(
+        ingest(
+            request(), RequestContext(caller(), meta(), NOW + timedelta(seconds=1)), stores(store), UNIT_TEST_ENRICHER
+        )
+    )
     # Then it is answered as the first was, and stored once; after the window it is a new event
     assert (again.device_id, again.session_id) == (first.device_id, first.session_id)
     assert len(tracked(store)) == 1
-    ingest(request(), caller(), meta(), stores(store), UNIT_TEST_ENRICHER, NOW + timedelta(seconds=3))
+    ingest(request(), RequestContext(caller(), meta(), NOW + timedelta(seconds=3)), stores(store), UNIT_TEST_ENRICHER)
     assert len(tracked(store)) == 2

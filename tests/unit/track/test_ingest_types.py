@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from beacon.domain.entities import Caller, ClientType, RequestMeta
-from beacon.domain.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError
+from beacon.domain.entities import Caller, ClientType, RequestContext, RequestMeta
 from beacon.domain.ingest import ingest
+from beacon.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError
 from beacon.models.requests import parse_track_request
 from tests.constants import NOVEMBER_NOON as NOW
 from tests.unit.support.fakes import (
@@ -38,7 +38,7 @@ class World:
     def send(self, type_: str, now: datetime = NOW, source_ip: str = "203.0.113.7", **payload: Any) -> Any:
         request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
         meta = RequestMeta(request_id="r", source_ip=source_ip, user_agent="curl/8.5.0")
-        return accepted(ingest(request, self.caller, meta, self.stores, UNIT_TEST_ENRICHER, now))
+        return accepted(ingest(request, RequestContext(self.caller, meta, now), self.stores, UNIT_TEST_ENRICHER))
 
     def profile(self, profile_id: str) -> dict[str, Any]:
         return self.profiles.profiles[(PROJECT, profile_id)]
@@ -208,10 +208,16 @@ def test_an_increment_repeated_with_the_same_idempotency_key_counts_once(world: 
         json.dumps({"type": "increment", "payload": {"profileId": "1", "property": "visits"}})
     )
     meta = RequestMeta(request_id="r", source_ip="203.0.113.7", user_agent="curl/8.5.0")
-    first = ingest(request, world.caller, meta, world.stores, UNIT_TEST_ENRICHER, NOW, idempotency_key="retry-1")
+    first = ingest(
+        request, RequestContext(world.caller, meta, NOW, idempotency_key="retry-1"), world.stores, UNIT_TEST_ENRICHER
+    )
     # When the same request is retried with the same key, and another key is used afterwards
-    again = ingest(request, world.caller, meta, world.stores, UNIT_TEST_ENRICHER, NOW, idempotency_key="retry-1")
-    ingest(request, world.caller, meta, world.stores, UNIT_TEST_ENRICHER, NOW, idempotency_key="retry-2")
+    again = ingest(
+        request, RequestContext(world.caller, meta, NOW, idempotency_key="retry-1"), world.stores, UNIT_TEST_ENRICHER
+    )
+    ingest(
+        request, RequestContext(world.caller, meta, NOW, idempotency_key="retry-2"), world.stores, UNIT_TEST_ENRICHER
+    )
     # Then the retry changed nothing and answered as the first did
     assert again == first
     assert world.profile("1")["properties"]["visits"] == 2

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from beacon.gateway.responses import error_response
+from beacon.gateway.validation import validation_rejection
 from beacon.models.requests import (
     MAX_KEY_LENGTH,
     MAX_LIST_LENGTH,
@@ -28,7 +30,6 @@ from beacon.models.requests import (
     parse_track_request,
 )
 from beacon.models.responses import ErrorResponse
-from beacon.models.validation import validation_error_response
 from tests.constants import ROOT
 
 
@@ -53,7 +54,7 @@ def rejection(raw: str | bytes) -> ErrorResponse:
     """The API's error response for a body the contract rejects."""
     with pytest.raises(ValidationError) as caught:
         parse_track_request(raw)
-    return validation_error_response(caught.value)
+    return error_response(validation_rejection(caught.value))
 
 
 def accepted_track(raw: str) -> TrackEventRequest:

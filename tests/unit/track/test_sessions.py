@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from beacon.domain.auth import hash_secret
-from beacon.domain.entities import RequestMeta
+from beacon.domain.entities import RequestContext, RequestMeta
 from beacon.domain.ids import derive_device_id, derive_device_ids
 from beacon.domain.ingest import current_ids, ingest
 from beacon.models.requests import parse_track_request
@@ -26,7 +26,7 @@ class Device:
 
     def track(self, at: datetime, name: str = "page_view", meta: RequestMeta = META):
         request = parse_track_request(json.dumps({"type": "track", "payload": {"name": name}}))
-        return accepted(ingest(request, CALLER, meta, self.stores, UNIT_TEST_ENRICHER, at))
+        return accepted(ingest(request, RequestContext(CALLER, meta, at), self.stores, UNIT_TEST_ENRICHER))
 
     def names(self) -> list[str]:
         return [event.name for event in self.events.events]
@@ -82,14 +82,14 @@ def test_device_id_endpoint_answers_the_active_session_and_stores_nothing():
     device = Device()
     tracked_result = device.track(NOON)
     stored = len(device.events.events)
-    peek = current_ids(CALLER, META, device.stores.sessions, UNIT_TEST_ENRICHER, NOON + timedelta(minutes=5))
+    peek = current_ids(RequestContext(CALLER, META, NOON + timedelta(minutes=5)), device.stores, UNIT_TEST_ENRICHER)
     assert (peek.device_id, peek.session_id) == (tracked_result.device_id, tracked_result.session_id)
     assert len(device.events.events) == stored
 
 
 def test_device_id_endpoint_without_an_active_session_does_not_start_one():
     device = Device()
-    peek = current_ids(CALLER, META, device.stores.sessions, UNIT_TEST_ENRICHER, NOON)
+    peek = current_ids(RequestContext(CALLER, META, NOON), device.stores, UNIT_TEST_ENRICHER)
     assert peek.session_id and device.stores.sessions.active_session("project-a", peek.device_id, NOON) is None
 
 
@@ -98,7 +98,7 @@ def test_device_id_override_is_used_as_is():
     request = parse_track_request(
         json.dumps({"type": "track", "payload": {"name": "a", "properties": {"__deviceId": "dev-1"}}})
     )
-    result = accepted(ingest(request, CALLER, META, device.stores, UNIT_TEST_ENRICHER, NOON))
+    result = accepted(ingest(request, RequestContext(CALLER, META, NOON), device.stores, UNIT_TEST_ENRICHER))
     assert result.device_id == "dev-1" == tracked(device.events)[0].device_id
 
 

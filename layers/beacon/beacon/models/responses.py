@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TrackResponse(BaseModel):
@@ -31,6 +31,13 @@ class ErrorResponse(BaseModel):
     error: str
     status: int
     details: list[FieldErrorDetail] | None = None
+    notStored: list[int] | None = Field(
+        default=None,
+        description=(
+            "POST /track/batch's 503 only: the indexes of the items that could not be stored (the others were). "
+            "Send the same batch again after Retry-After: stored items are not stored twice."
+        ),
+    )
 
 
 class BatchRejection(BaseModel):
@@ -50,12 +57,3 @@ class BatchResponse(BaseModel):
     accepted: int
     rejected: list[BatchRejection]
     results: list[BatchResult]
-
-
-class NotStoredResponse(BaseModel):
-    """503 for a batch: the items named could not be stored (a dependency failed); the same batch sent again stores
-    them, and never stores an item twice."""
-
-    error: str
-    status: int
-    notStored: list[int]
