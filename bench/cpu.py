@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from beacon.domain import batch
+from beacon.domain import concurrency
 from beacon.domain.ports import Stores
 from beacon.models.requests import BATCH_REQUEST_ADAPTER, TRACK_REQUEST_ADAPTER
 from beacon.store.dynamodb import item_size
@@ -259,7 +259,7 @@ def profile(rounds: int, top: int, kind: str) -> None:
     batch's items are stored in the request's thread, so that their work shows too."""
     requests = build_mix()
     function = load()
-    pytest.MonkeyPatch().setattr(batch, "shared_pool", InlineExecutor)
+    pytest.MonkeyPatch().setattr(concurrency, "shared_pool", InlineExecutor)
     profiler = cProfile.Profile(time.process_time)
     chosen = [index for index, request in enumerate(requests) if kind == "all" or (kind == "batch") == request.batch]
     with quiet():
