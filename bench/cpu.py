@@ -40,6 +40,8 @@ import pytest
 
 from beacon.domain import concurrency
 from beacon.domain.ports import Stores
+from beacon.gateway.body import decode_body
+from beacon.gateway.track_bodies import parse_track
 from beacon.models.requests import BATCH_REQUEST_ADAPTER, TRACK_REQUEST_ADAPTER
 from beacon.store.dynamodb import item_size
 from beacon.store.events import event_to_item
@@ -194,6 +196,8 @@ def measure(rounds: int) -> dict[str, Any]:
     handler_mean = statistics.median(one.mean() for one in handler_rounds)
     floor_mean = statistics.median(one.mean() for one in floor_rounds)
     mix = {kind: sum(1 for request in requests if request.kind == kind) for kind in sorted({r.kind for r in requests})}
+    parser = parser_overhead(requests)
+    added = parser["envelope_us"] - parser["direct_us"]
     return {
         "machine": machine(),
         "rounds": rounds,
@@ -207,6 +211,7 @@ def measure(rounds: int) -> dict[str, Any]:
         "batched_us_per_event": {"handler": round(batched[0], 2), "floor": round(batched[1], 2)},
         "mean_us_per_event": {"handler": round(handler_mean, 2), "floor": round(floor_mean, 2)},
         "first_request_us": round(cold_us, 1),
+        "body_parser_us": parser,
         "event_item_bytes": {
             "median": statistics.median(sizes),
             "p95": sizes[int(len(sizes) * 0.95)],
@@ -237,8 +242,49 @@ def measure(rounds: int) -> dict[str, Any]:
                 "<=",
                 f"median µs per event: handler {batched[0]:.1f}, floor {batched[1]:.1f}",
             ),
+            ratio(
+                "Powertools parser + Beacon envelope, µs added / 5 µs budget",
+                max(added, 0) / PARSER_BUDGET_US,
+                1,
+                "<=",
+                f"median µs per single-event body: through the envelope {parser['envelope_us']:.2f}, decode + "
+                f"validate called directly {parser['direct_us']:.2f} ({added:+.2f} µs, {parser['requests']} bodies)",
+            ),
         ],
     }
+
+
+PARSER_BUDGET_US = 5  # what Powertools' parser and the Beacon envelope may add to a request (issue 14)
+
+
+def parser_overhead(requests: list[MixRequest], rounds: int = 15) -> dict[str, Any]:
+    """The mix's single-event bodies parsed as the track function parses them (Powertools' parse() through the
+    Beacon envelope) against the same decoding and validation called directly, interleaved, medians of rounds."""
+    events = [proxy_event(request, index) for index, request in enumerate(requests) if not request.batch]
+    # Directly, the Content-Encoding comes from the request's lower-cased headers, which the handler builds anyway.
+    singles = [(event, {key.lower(): value for key, value in event["headers"].items()}) for event in events]
+    limit = 64 * 1024
+
+    def direct() -> None:
+        for event, headers in singles:
+            with contextlib.suppress(ValueError):  # the mix's invalid bodies fail validation the same either way
+                body = decode_body(event["body"], event["isBase64Encoded"], headers.get("content-encoding"), limit)
+                TRACK_REQUEST_ADAPTER.validate_json(body)
+
+    def through_envelope() -> None:
+        for event, _ in singles:
+            with contextlib.suppress(ValueError):
+                parse_track(event, limit)
+
+    costs: dict[str, list[float]] = {"direct": [], "envelope": []}
+    for number in range(rounds):
+        order = [("direct", direct), ("envelope", through_envelope)]
+        for name, work in order if number % 2 == 0 else order[::-1]:
+            started = time.process_time_ns()
+            work()
+            costs[name].append((time.process_time_ns() - started) / 1000 / len(singles))
+    direct_us, envelope_us = statistics.median(costs["direct"]), statistics.median(costs["envelope"])
+    return {"direct_us": round(direct_us, 2), "envelope_us": round(envelope_us, 2), "requests": len(singles)}
 
 
 class InlineExecutor(Executor):

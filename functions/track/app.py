@@ -68,7 +68,8 @@ def enricher() -> Enricher:
     return Enricher(stack_secret=SecretsManagerStackSecret(settings.device_salt_secret), geoip=geoip)
 
 
-# With SnapStart the snapshot holds the user-agent parser, the bot rules and the AWS clients, built once.
+# With SnapStart the snapshot holds the user-agent parser, the bot rules and the store objects, built once (their
+# botocore clients are created at first use, after the restore).
 before_snapshot(warm_up, stores, rejected_store, enricher)
 
 

@@ -28,7 +28,7 @@ class Example:
     status: int = 200
 
 
-# /work/shared/seeds/000_29f43171ac652dce.txt — OpenPanel's apps/public/content/docs/api/track.mdx, "Usage".
+# OpenPanel's apps/public/content/docs/api/track.mdx, "Usage".
 # Bodies verbatim from each section's cURL command.
 TRACK_MDX = [
     Example(
@@ -121,7 +121,7 @@ TRACK_MDX = [
     ),
 ]
 
-# /work/shared/seeds/001_9643002c44309783.txt — the rendered "OpenPanel REST API with cURL" page, sections
+# The rendered "OpenPanel REST API with cURL" page, sections
 # "Tracking Events" … "Decrementing Properties". The scrape cut each body after its innermost value; the
 # closing braces are restored, nothing else is changed. Its identify carries "[email protected]", Cloudflare's
 # email-obfuscation placeholder, sent verbatim: not an address, so the API answers 400.

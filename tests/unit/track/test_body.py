@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import gzip
+import inspect
 import json
 import os
+import subprocess
+import sys
 import tracemalloc
 import zlib
 from functools import cache
@@ -13,9 +16,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from beacon.errors import InvalidRequestError, PayloadTooLargeError
-from beacon.gateway.body import decode_body
+from beacon.gateway.body import BeaconEnvelope, decode_body
+from beacon.gateway.track_bodies import parse_batch, parse_track
+from beacon.models.requests import TrackEventRequest
+from tests.constants import ROOT
 from tests.unit.support.fakes import FakeEventStore, tracked
 from tests.unit.support.handlers import FakeLambdaContext, load_event
 
@@ -235,3 +242,61 @@ def test_unsupported_content_encoding_is_a_400(track_app: ModuleType, store: Fak
     # Then it is a 400 telling the client to use gzip, and nothing is stored
     assert (status, body) == (400, {"error": "Unsupported Content-Encoding 'br' (use gzip)", "status": 400})
     assert store.events == []
+
+
+# -- the Beacon envelope: Powertools' parser over the decoded body ---------------------------------------------
+def proxy_event(body: bytes, encoding: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    return {"body": as_api_gateway_sends(body), "isBase64Encoded": True, "headers": headers}
+
+
+def test_powertools_parse_through_the_envelope_decodes_and_validates_a_gzip_body() -> None:
+    # Given a gzip-compressed track body as API Gateway hands it over
+    event = proxy_event(gzip.compress(json.dumps(TRACK_BODY).encode()), "GZIP")
+
+    # When Powertools' parse() reads it through the Beacon envelope
+    request = parse_track(event, 64 * 1024)
+
+    # Then the request is the validated model of the decompressed body
+    assert isinstance(request, TrackEventRequest)
+    assert request.payload.name == "screen_view" and request.payload.properties.ordinary == {"path": "/pricing"}
+
+
+def test_the_envelope_refuses_an_invalid_body_with_pydantics_error_and_an_oversized_one_with_a_413() -> None:
+    # Given a body the contract refuses, and one over the limit
+    invalid = proxy_event(json.dumps({"type": "track", "payload": {"name": ""}}).encode())
+    oversized = proxy_event(json.dumps(TRACK_BODY).encode())
+
+    # When each is parsed, then the first fails validation (a 400 by field) and the second is too large (413)
+    with pytest.raises(ValidationError):
+        parse_track(invalid, 64 * 1024)
+    with pytest.raises(PayloadTooLargeError):
+        parse_track(oversized, 16)
+
+
+def test_a_batch_through_the_envelope_keeps_its_bytes_which_identify_it() -> None:
+    # Given a batch body
+    raw = json.dumps({"batch": [TRACK_BODY, "not an event"], "sentAt": "2026-03-01T12:00:00Z"}).encode()
+
+    # When it is parsed through the envelope
+    batch = parse_batch(proxy_event(raw), BATCH_LIMIT)
+
+    # Then its items are still raw (each is validated on its own later) and its bytes are the body's
+    assert batch.batch == [TRACK_BODY, "not an event"] and batch.sentAt == "2026-03-01T12:00:00Z"
+    assert batch.body == raw
+
+
+def test_the_envelope_keeps_powertools_envelope_contract_without_importing_every_built_in_envelope() -> None:
+    # Given Powertools' own base class of envelopes
+    from aws_lambda_powertools.utilities.parser.envelopes.base import BaseEnvelope
+
+    # When the Beacon envelope's parse is compared with it, then it takes the same arguments
+    assert list(inspect.signature(BeaconEnvelope.parse).parameters) == list(
+        inspect.signature(BaseEnvelope.parse).parameters
+    )
+    # And importing the track function's body parsing imports none of Powertools' built-in envelopes (cold start)
+    envelopes = "aws_lambda_powertools.utilities.parser.envelopes"
+    probe = f"import sys, beacon.gateway.track_bodies; print({envelopes!r} in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'beacon'}{os.pathsep}{ROOT}"}
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert answer.stdout.strip() == "False"

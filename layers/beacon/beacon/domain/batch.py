@@ -221,9 +221,9 @@ class FastBatch:
         items = []
         for index, request in entries:
             try:
-                opened = open_track(request, self.context, self.stores, self.enricher, filters)
-                enrichment = opened.enrichment
-                checked = check_track_event(request, replace(opened, resolved=resolved))
+                ingestion = open_track(request, self.context, self.stores, self.enricher, filters, resolved)
+                enrichment = ingestion.enrichment
+                checked = check_track_event(request, ingestion)
                 if id(enrichment) not in enriched:
                     enriched[id(enrichment)] = enrichment_items(enrichment)
                 items.append(FastItem(index, checked, enriched[id(enrichment)]))

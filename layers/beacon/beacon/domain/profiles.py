@@ -6,7 +6,9 @@ counters are not idempotent by nature; an Idempotency-Key guards them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 from beacon.domain.enrich import EnrichmentSource
 from beacon.domain.entities import GroupUpdate, ProfileUpdate, RequestContext
@@ -25,6 +27,9 @@ from beacon.models.requests import (
     IncrementRequest,
 )
 
+R = TypeVar("R")
+Apply = Callable[[R, Ingestion, SessionAssignment], SessionAssignment]
+
 
 def identify_profile(payload: IdentifyPayload, ingestion: Ingestion) -> None:
     enrichment = ingestion.enrichment
@@ -41,11 +46,19 @@ def identify_profile(payload: IdentifyPayload, ingestion: Ingestion) -> None:
     ingestion.stores.profiles.identify(ingestion.project_id, update, ingestion.now)
 
 
-def identify(
-    request: IdentifyRequest, context: RequestContext, stores: Stores, enricher: EnrichmentSource
-) -> SessionAssignment:
-    ingestion = open_ingestion(context, stores, enricher)
-    assignment = ingestion.sessions.current()
+def in_current_session(apply: Apply[R]) -> Callable[[R, RequestContext, Stores, EnrichmentSource], SessionAssignment]:
+    """A profile or group request's handler: the request enriched and filtered, then `apply`, which answers the
+    device's current session (read only: none of these requests starts one)."""
+
+    def handle(request: R, context: RequestContext, stores: Stores, enricher: EnrichmentSource) -> SessionAssignment:
+        ingestion = open_ingestion(context, stores, enricher)
+        return apply(request, ingestion, ingestion.sessions.current())
+
+    return handle
+
+
+@in_current_session
+def identify(request: IdentifyRequest, ingestion: Ingestion, assignment: SessionAssignment) -> SessionAssignment:
     identify_profile(request.payload, ingestion)
     return assignment
 
@@ -64,24 +77,25 @@ def alias(
     ingestion.filters.check_profile(payload.alias)
     profile_id = ingestion.resolve(payload.profileId)
     if profile_id != payload.alias:  # otherwise profileId is already an alias of `alias`: one profile already
-        stores.profiles.add_alias(ingestion.project_id, profile_id, payload.alias, ingestion.now)
+        ingestion.stores.profiles.add_alias(ingestion.project_id, profile_id, payload.alias, ingestion.now)
     return assignment
 
 
+@in_current_session
 def add_to_counter(
-    request: IncrementRequest | DecrementRequest, context: RequestContext, stores: Stores, enricher: EnrichmentSource
+    request: IncrementRequest | DecrementRequest, ingestion: Ingestion, assignment: SessionAssignment
 ) -> SessionAssignment:
-    ingestion = open_ingestion(context, stores, enricher)
-    assignment = ingestion.sessions.current()
     sign = 1 if request.type == "increment" else -1
     delta = Decimal(repr(request.payload.value)) * sign
     path = request.payload.property.split(".")  # a dot path: stats.visits
     profile_id = ingestion.resolve(request.payload.profileId)
     # The one profile change that is not idempotent by nature: an Idempotency-Key guards it.
-    key = f"req#{context.idempotency_key}" if context.idempotency_key else None
+    request_key = ingestion.request.idempotency_key
+    key = f"req#{request_key}" if request_key else None
     answer = Answer(device_id=assignment.device_id, session_id=assignment.session_id)
     try:
-        stores.profiles.add_to_property(ingestion.project_id, profile_id, path, delta, ingestion.now, key, answer)
+        profiles = ingestion.stores.profiles
+        profiles.add_to_property(ingestion.project_id, profile_id, path, delta, ingestion.now, key, answer)
     except DuplicateEventError as duplicate:
         return first_answer(duplicate, key, ingestion)  # already applied: answer as the first time
     return assignment
@@ -94,18 +108,15 @@ def group(
     assignment = ingestion.sessions.current()
     payload = request.payload
     update = GroupUpdate(group_id=payload.id, type=payload.type, name=payload.name, properties=payload.properties)
-    stores.profiles.upsert_group(ingestion.project_id, update, ingestion.now)
+    ingestion.stores.profiles.upsert_group(ingestion.project_id, update, ingestion.now)
     return assignment
 
 
-def assign_group(
-    request: AssignGroupRequest, context: RequestContext, stores: Stores, enricher: EnrichmentSource
-) -> SessionAssignment:
-    ingestion = open_ingestion(context, stores, enricher)
-    assignment = ingestion.sessions.current()
+@in_current_session
+def assign_group(request: AssignGroupRequest, ingestion: Ingestion, assignment: SessionAssignment) -> SessionAssignment:
     # Without a profileId, OpenPanel assigns the groups to the device's own profile.
     profile_id = ingestion.resolve(request.payload.profileId or assignment.device_id)
-    stores.profiles.add_groups(ingestion.project_id, profile_id, request.payload.groupIds, ingestion.now)
+    ingestion.stores.profiles.add_groups(ingestion.project_id, profile_id, request.payload.groupIds, ingestion.now)
     return assignment
 
 

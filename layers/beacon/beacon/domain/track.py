@@ -91,10 +91,12 @@ def open_track(
     stores: Stores,
     enricher: EnrichmentSource,
     filters: ProjectFilters | None = None,
+    resolved: dict[str, str] | None = None,
 ) -> Ingestion:
     """The event's reserved properties may override the client IP (trusted callers only), device and device id."""
     reserved = request.payload.properties
-    return open_ingestion(context, stores, enricher, reserved.ip, reserved.device_overrides, reserved.deviceId, filters)
+    overrides = reserved.device_overrides
+    return open_ingestion(context, stores, enricher, reserved.ip, overrides, reserved.deviceId, filters, resolved)
 
 
 def check_track_event(request: TrackEventRequest, ingestion: Ingestion) -> CheckedTrack:

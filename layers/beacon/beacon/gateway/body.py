@@ -54,8 +54,12 @@ def gunzip(data: bytes, limit: int) -> bytes:
 
 def header(event: Mapping[str, Any], name: str) -> str | None:
     """A request header of a proxy event, by its lower-case name (HTTP header names are case-insensitive)."""
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
+    headers = event.get("headers") or {}
+    value = headers.get(name)
+    if value is not None:
+        return str(value)
+    for key, value in headers.items():
+        if len(key) == len(name) and key.lower() == name:  # the length first: most names differ in it
             return str(value)
     return None
 
@@ -83,7 +87,7 @@ class BeaconEnvelope(BaseEnvelope):
 
     def parse(self, data: dict[str, Any] | Any | None, model: type[M]) -> M:
         body = event_body(data or {}, self.limit)
-        parse_body = getattr(model, "parse_body", None)
+        parse_body = getattr(model, "parse_body", None) if isinstance(model, type) else None  # a union has none
         if parse_body is not None:
             parsed: M = parse_body(body)
             return parsed
