@@ -19,10 +19,11 @@ PACKAGE = ROOT / "layers" / "beacon"
 # Each of the shared package's parts, and the parts of it that it may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "beacon.errors": set(),
+    "beacon.text": set(),
     "beacon.models": {"beacon.errors"},
     "beacon.domain": {"beacon.errors", "beacon.models"},
-    "beacon.store": {"beacon.errors", "beacon.domain", "beacon.config", "beacon.observability"},
-    "beacon.gateway": {"beacon.errors", "beacon.models", "beacon.domain", "beacon.observability"},
+    "beacon.store": {"beacon.errors", "beacon.text", "beacon.domain", "beacon.config", "beacon.observability"},
+    "beacon.gateway": {"beacon.errors", "beacon.text", "beacon.models", "beacon.domain", "beacon.observability"},
     "beacon.config": set(),
     "beacon.authorizer_config": set(),
     "beacon.observability": set(),

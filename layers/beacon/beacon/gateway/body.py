@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import TypeAdapter
 
 from beacon.errors import InvalidRequestError, PayloadTooLargeError
+from beacon.text import well_formed_json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parser.envelopes.base import BaseEnvelope
@@ -81,12 +82,13 @@ def _adapter(model: Any) -> TypeAdapter[Any]:
 
 class BeaconEnvelope(BaseEnvelope):
     """Powertools parser envelope for Beacon's request bodies: the proxy event's body decoded (base64, gzip within
-    `limit`), then validated against the model in one pass (a model with its own `parse_body` parses itself)."""
+    `limit`), made well-formed (beacon/text.py: a lone surrogate becomes U+FFFD), then validated against the model
+    in one pass (a model with its own `parse_body` parses itself)."""
 
     limit: ClassVar[int] = DEFAULT_BODY_LIMIT
 
     def parse(self, data: dict[str, Any] | Any | None, model: type[M]) -> M:
-        body = event_body(data or {}, self.limit)
+        body = well_formed_json(event_body(data or {}, self.limit))
         parse_body = getattr(model, "parse_body", None) if isinstance(model, type) else None  # a union has none
         if parse_body is not None:
             parsed: M = parse_body(body)

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from beacon.errors import DuplicateEventError
 from beacon.store.aws import TRANSPORT_ERRORS, UNAVAILABLE_CODES, dynamodb_client, error_code, unavailable
+from beacon.text import well_formed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -117,8 +118,10 @@ def _deserialize(value: dict[str, Any]) -> Any:
     match f"{kind}".lower():
         case "null":
             return None
-        case "bool" | "s":
+        case "bool":
             return data
+        case "s":
+            return well_formed(data)  # whatever was stored before, a read never meets a lone surrogate
         case "n":
             return Decimal(data)
         case "b":
@@ -126,13 +129,13 @@ def _deserialize(value: dict[str, Any]) -> Any:
         case "ns":
             return set(map(Decimal, data))
         case "ss":
-            return set(data)
+            return {well_formed(member) for member in data}
         case "bs":
             return set(map(_deserialize_binary, data))
         case "l":
             return [_deserialize(item) for item in data]
         case "m":
-            return {key: _deserialize(item) for key, item in data.items()}
+            return {well_formed(key): _deserialize(item) for key, item in data.items()}
     raise TypeError(f"Dynamodb type {kind} is not supported")
 
 
@@ -156,7 +159,7 @@ def serialize_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserialize(value) for key, value in item.items()}
+    return {well_formed(key): _deserialize(value) for key, value in item.items()}
 
 
 def cancellation_codes(exc: ClientError) -> list[str | None]:
@@ -212,15 +215,17 @@ class DynamoDBRepository:
 def attribute_size(value: dict[str, Any]) -> int:
     """DynamoDB's size of one attribute value, in bytes (AWS: "Item sizes and formats")."""
     ((kind, data),) = value.items()
-    if kind in ("S", "B"):
-        return len(data.encode() if isinstance(data, str) else data)
+    if kind in ("S", "B"):  # a lone surrogate counts as the 3 bytes DynamoDB would store
+        return len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if kind == "N":
         digits = data.lstrip("-").replace(".", "").lstrip("0")
         return (len(digits) + 1) // 2 + 1
     if kind in ("BOOL", "NULL"):
         return 1
     if kind == "M":
-        return 3 + sum(len(key.encode()) + 1 + attribute_size(item) for key, item in data.items())
+        return 3 + sum(
+            len(key.encode("utf-8", "surrogatepass")) + 1 + attribute_size(item) for key, item in data.items()
+        )
     if kind == "L":
         return 3 + sum(1 + attribute_size(item) for item in data)
     if kind in ("SS", "NS", "BS"):
@@ -230,4 +235,4 @@ def attribute_size(value: dict[str, Any]) -> int:
 
 def item_size(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB bills it: attribute names plus values (1 write unit per started KB)."""
-    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+    return sum(len(name.encode("utf-8", "surrogatepass")) + attribute_size(value) for name, value in item.items())

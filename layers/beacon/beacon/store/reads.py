@@ -29,6 +29,7 @@ from beacon.domain.entities import EventPage, TimeWindow
 from beacon.store.dynamodb import DynamoDBRepository, item_size, translate_errors
 from beacon.store.events import EVENT_SHARDS, PROFILE_INDEX, isoformat_ms
 from beacon.store.profiles import DynamoDBProfileStore
+from beacon.text import well_formed_json
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -148,7 +149,7 @@ def fast_query_items(response_dict: dict[str, Any], customized_response_dict: di
     CRC32 check reads the HTTP response itself. The one difference: binary values stay base64 text."""
     if response_dict.get("status_code") != 200:
         return
-    body = json.loads(response_dict["body"])
+    body = json.loads(well_formed_json(response_dict["body"]))  # stored lone surrogates: see beacon/text.py
     if "Items" in body:
         customized_response_dict["Items"] = body.pop("Items")
         response_dict["body"] = json.dumps(body).encode()
