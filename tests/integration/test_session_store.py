@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from beacon.domain.ports import Stores
 from beacon.models.requests import parse_track_request
 from beacon.store.factory import track_stores
 from tests.constants import META
-from tests.unit.support.fakes import UNIT_TEST_ENRICHER
+from tests.unit.support.fakes import UNIT_TEST_ENRICHER, accepted
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -64,3 +65,25 @@ def test_active_session_is_read_without_writing(stores, project_id):
     sessions = stores.sessions
     assert sessions.active_session(project_id, result.device_id, NOW + timedelta(minutes=10)) == result.session_id
     assert sessions.active_session(project_id, result.device_id, NOW + timedelta(minutes=31)) is None
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_four_copies_of_a_first_event_sent_at_once_store_it_once(stores, project_id, stored_events, trial):
+    # Given a fresh device whose first event (no key) is sent four times at the same instant, as a retrying SDK
+    # can, reaching four containers (issue 15, finding 10)
+    request = parse_track_request(json.dumps({"type": "track", "payload": {"name": "purchase"}}))
+    caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
+    start = threading.Barrier(4)
+
+    def send(_: int) -> str:
+        start.wait()
+        return accepted(ingest(request, RequestContext(caller, META, NOW), stores, UNIT_TEST_ENRICHER)).session_id
+
+    # When they race
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sessions = set(pool.map(send, range(4)))
+
+    # Then all four answer one session, and the event is stored exactly once
+    names = [event["name"] for event in stored_events(project_id, with_session_starts=True)]
+    assert len(sessions) == 1
+    assert sorted(names) == ["purchase", "session_start"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,14 @@ from beacon.domain.ingest import current_ids, ingest
 from beacon.models.requests import parse_track_request
 from tests.constants import CALLER, META
 from tests.constants import NOVEMBER_NOON as NOON
-from tests.unit.support.fakes import UNIT_TEST_ENRICHER, FakeEventStore, accepted, fake_stores, tracked
+from tests.unit.support.fakes import (
+    UNIT_TEST_ENRICHER,
+    FakeEventStore,
+    FakeSessionStore,
+    accepted,
+    fake_stores,
+    tracked,
+)
 
 SECRET = b"unit-test-stack-secret"
 
@@ -114,3 +122,34 @@ def test_same_agent_and_ip_same_device_different_agent_different_device(user_age
     again = device.track(NOON + timedelta(minutes=1))
     other = device.track(NOON + timedelta(minutes=1), meta=RequestMeta("r", "203.0.113.7", user_agent))
     assert first.device_id == again.device_id != other.device_id
+
+
+class RacedSessionStore(FakeSessionStore):
+    """The first session start loses the race to an identical request (same body, same client: the same
+    fingerprint) that started the session, with its own event, a moment earlier in another container."""
+
+    def __init__(self, events: FakeEventStore) -> None:
+        super().__init__(events)
+        self.raced = False
+
+    def start_session(self, project_id, device_id, session_id, now, events, idempotency_key=None, fingerprint=None):
+        if not self.raced:
+            self.raced = True
+            twin = [replace(event, id=f"twin-{index}", session_id="s-winner") for index, event in enumerate(events)]
+            super().start_session(project_id, device_id, "s-winner", now, twin, idempotency_key, fingerprint)
+        return super().start_session(project_id, device_id, session_id, now, events, idempotency_key, fingerprint)
+
+
+def test_a_double_send_that_loses_the_session_race_is_answered_as_the_winner_and_not_stored_again():
+    # Given a fresh device whose first event is sent twice at once (no key): the copy reaching the other container
+    # starts the session first (issue 15, finding 10)
+    events = FakeEventStore()
+    stores = replace(fake_stores(events), sessions=RacedSessionStore(events))
+    request = parse_track_request(json.dumps({"type": "track", "payload": {"name": "purchase"}}))
+
+    # When this copy finds the session started and joins it
+    result = accepted(ingest(request, RequestContext(CALLER, META, NOON), stores, UNIT_TEST_ENRICHER))
+
+    # Then it answers the winner's session and stores nothing: the purchase is stored once
+    assert result.session_id == "s-winner"
+    assert [event.name for event in tracked(events)] == ["purchase"]

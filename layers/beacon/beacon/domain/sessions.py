@@ -102,7 +102,9 @@ class DeviceSessions:
             self.project_id, new.device_id, new.session_id, self.now, events, idempotency_key, fingerprint
         ):
             return SessionAssignment(new.device_id, new.session_id), True
-        active = self.continue_active()  # lost the race: join the winner's session
+        # Lost the race: join the winner's session, still as this event (its fingerprint): the winner may be this
+        # very event sent twice at once, and then this copy is a double send.
+        active = self.continue_active(fingerprint)
         if active is None:
             raise DependencyUnavailableError("Session contention; retry")
         return active, False
