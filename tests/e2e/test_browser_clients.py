@@ -200,3 +200,24 @@ def test_a_read_client_cannot_send_events_even_with_its_secret(gateway_url, crea
     assert set(answer.body) == {"error", "status"}
     assert answer.headers["Content-Type"] == "application/json"
     assert stored_events(project_id) == []
+
+
+def test_alias_from_a_page_is_401_so_a_visitor_cannot_take_over_a_profile(
+    gateway_url, create_browser_client, create_client, project_id
+):
+    # Given a victim's profile, identified by the site's server
+    client = create_browser_client(project_id)
+    server = create_client(project_id, "write")
+    secret = {"openpanel-client-secret": server["clientSecret"], "openpanel-client-id": server["clientId"]}
+    identify = {"type": "identify", "payload": {"profileId": "victim", "firstName": "Vic"}}
+    assert call(f"{gateway_url}/track", body=identify, headers={**secret, "User-Agent": CHROME}).status == 200
+
+    # When a visitor, with only the public client id and the page's Origin, aliases the victim to itself
+    alias = {"type": "alias", "payload": {"profileId": "attacker", "alias": "victim"}}
+    headers = {"openpanel-client-id": client["clientId"], "Origin": "https://app.example.com", "User-Agent": CHROME}
+    answer = call(f"{gateway_url}/track", body=alias, headers=headers)
+
+    # Then it is a 401 (issue 15, finding 2), and the server's own alias of the victim still works
+    assert answer.status == 401 and answer.body["status"] == 401
+    own = {"type": "alias", "payload": {"profileId": "victim", "alias": "victim-2"}}
+    assert call(f"{gateway_url}/track", body=own, headers={**secret, "User-Agent": CHROME}).status == 200

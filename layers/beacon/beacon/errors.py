@@ -37,6 +37,12 @@ class RevenueRequiresSecretError(InvalidCredentialsError):
     public_message = "Revenue tracking requires a client secret"
 
 
+class SecretRequiredError(InvalidCredentialsError):
+    """A request type only a server (a caller with the client secret) may send."""
+
+    public_message = "This request needs the client secret"
+
+
 class BlockedByFilterError(InvalidCredentialsError):
     """A project filter (blocked IP network or profile id) refused the request."""
 

@@ -11,7 +11,7 @@ import pytest
 
 from beacon.domain.entities import Caller, ClientType, RequestContext, RequestMeta
 from beacon.domain.ingest import ingest
-from beacon.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError
+from beacon.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError, SecretRequiredError
 from beacon.models.requests import parse_track_request
 from tests.constants import NOVEMBER_NOON as NOW
 from tests.unit.support.fakes import (
@@ -221,3 +221,16 @@ def test_an_increment_repeated_with_the_same_idempotency_key_counts_once(world: 
     # Then the retry changed nothing and answered as the first did
     assert again == first
     assert world.profile("1")["properties"]["visits"] == 2
+
+
+def test_alias_without_a_secret_is_a_401_and_cannot_take_over_a_profile() -> None:
+    # Given a victim's profile, and a browser client (no secret: anyone who can read the page) naming it as an alias
+    browser = World(secret_auth=False)
+    browser.send("identify", profileId="victim", firstName="Vic")
+    # When the browser client aliases the victim to its own profile (issue 15, finding 2)
+    with pytest.raises(SecretRequiredError) as caught:
+        browser.send("alias", profileId="attacker", alias="victim")
+    # Then it is refused with 401, and the victim's id still resolves to the victim's own profile
+    assert caught.value.status == 401
+    assert browser.profile("victim")["first_name"] == "Vic"
+    assert browser.stores.profiles.resolve_profile_id("project-a", "victim") == "victim"

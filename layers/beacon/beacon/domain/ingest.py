@@ -16,7 +16,7 @@ from beacon.domain.entities import BotDetected, ClientType, RequestContext, Trac
 from beacon.domain.ports import Stores
 from beacon.domain.sessions import DeviceSessions, SessionAssignment
 from beacon.domain.useragent import detect_bot
-from beacon.errors import ForbiddenError
+from beacon.errors import ForbiddenError, SecretRequiredError
 from beacon.models.requests import (
     AliasRequest,
     AssignGroupRequest,
@@ -43,11 +43,19 @@ HANDLERS: dict[type[Any], Handler] = {
 }
 
 
+# What a caller without the client secret (a browser SDK: anyone who can read the page) may not send. `alias` merges
+# one profile into another: from a browser it would let any visitor take over any profile (docs/API.md, Who may
+# send what). `__revenue` and `__ip` are the track event's own secret-only parts (domain/track.py, RequestContext).
+SECRET_ONLY: frozenset[type[Any]] = frozenset({AliasRequest})
+
+
 def ingest(
     request: TrackRequest, context: RequestContext, stores: Stores, enricher: EnrichmentSource
 ) -> TrackResult | BotDetected:
     if context.caller.client_type is ClientType.READ:
         raise ForbiddenError("Read clients cannot send events")
+    if type(request) in SECRET_ONLY and not context.trusted:
+        raise SecretRequiredError(f"{request.type} needs the client secret: send it from your server")
     bot = request_bot(context)
     if bot is not None:
         return bot
