@@ -26,7 +26,7 @@ from beacon.domain.rejections import RejectedEvent, truncated_payload
 from beacon.domain.useragent import warm_up
 from beacon.errors import BeaconError, DependencyUnavailableError, Rejection
 from beacon.gateway.body import event_body
-from beacon.gateway.requests import authorizer_context, event_caller, request_context, with_idempotency_key
+from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
 from beacon.gateway.responses import ErrorPolicy, error_response, register_error_handlers
 from beacon.gateway.track_bodies import parse_batch, parse_track, read_batch
 from beacon.models.responses import (
@@ -171,8 +171,7 @@ def track_batch() -> Response[str]:
     bot = request_bot(context)
     if bot is not None:
         return bot_response(bot)
-    context = with_idempotency_key(context)
-    items = read_batch(batch, context.caller.client_id, context.idempotency_key, settings.max_body_bytes)
+    items = read_batch(batch, context.caller.client_id, idempotency_header(context.meta), settings.max_body_bytes)
     outcome = ingest_batch(items, context, stores(), enricher())
     invalid = [(rejection, json.dumps(batch.batch[index], default=str), index) for index, rejection in outcome.rejected]
     keep_rejected([entry for entry in invalid if entry[0].status == 400])

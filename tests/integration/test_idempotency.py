@@ -83,7 +83,7 @@ def test_claimed_event_twice_is_stored_once_and_the_repeat_is_answered_from_the_
     # Then one event is stored, the repeat answers as the first, and that answer is the idempotency record's
     assert [event["name"] for event in stored_events(project_id)] == ["warm_up", "purchase"]
     assert repeat == first
-    assert stores.idempotency.previous_answer(project_id, "id#order-1042") == first
+    assert stores.idempotency.previous_answer(project_id, f"{CLIENT_ID}#event#order-1042") == first
     # and a direct write claiming the same key is refused as a duplicate, storing nothing
     [stored] = [event for event in stored_events(project_id) if event["name"] == "purchase"]
     copy = Event(
@@ -100,7 +100,7 @@ def test_claimed_event_twice_is_stored_once_and_the_repeat_is_answered_from_the_
         received_at=NOW,
     )
     with pytest.raises(DuplicateEventError):
-        events_store.put_claimed_event(copy, "id#order-1042")
+        events_store.put_claimed_event(copy, f"{CLIENT_ID}#event#order-1042")
     assert len(stored_events(project_id)) == 2
 
 

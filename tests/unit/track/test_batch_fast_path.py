@@ -12,7 +12,7 @@ from beacon.domain.entities import BatchClaim, Event, RequestContext, RequestMet
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ports import Stores
 from beacon.errors import DependencyUnavailableError
-from tests.constants import CALLER, NOW
+from tests.constants import CALLER, CLIENT_ID, NOW
 from tests.unit.support.batches import batch_of
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
@@ -212,9 +212,9 @@ def test_items_with_their_own_id_and_other_types_keep_a_claim_per_item() -> None
     first = run_batch(stores, items)
     repeat = run_batch(stores, items, at=NOW + timedelta(seconds=5))
 
-    # Then the keyed items are claimed one by one (their __id; the increment by batch#<key>#<index>), the plain
-    # ones under the batch's claim only
-    assert {key for _, key in key_claims(store)} == {"id#o-1", "req#batch#k1#3"}
+    # Then the keyed items are claimed one by one (their __id; the increment as item 3 of batch k1), each under
+    # its client's own namespace (domain/keys.py), the plain ones under the batch's claim only
+    assert {key for _, key in key_claims(store)} == {f"{CLIENT_ID}#event#o-1", f"{CLIENT_ID}#batch-item#3#batch#k1"}
     [claim] = batch_claims(store).values()
     assert set(claim.answers) == {0, 4}
     # and the repeat stored nothing, counted once, and answered the same

@@ -326,3 +326,70 @@ def test_idempotency_key_header_outside_1_to_128_characters_is_a_400(
     # Then it is refused, and nothing is stored
     assert (status, body) == (400, {"error": "Idempotency-Key must be 1-128 characters", "status": 400})
     assert store.events == []
+
+
+# -- keys belong to their client and their kind (issue 15, finding 7) ----------------------------------------
+BROWSER_CLIENT = "9b2f6c1e-0d3a-4f5e-8a7b-6c5d4e3f2a10"
+
+
+def call_as(
+    track_app: ModuleType, body: dict[str, Any], client_id: str, path: str = "/track", key: str | None = None
+) -> tuple[int, Any]:
+    """The track function's answer to `body` sent by `client_id` of the same project (a browser one: no secret)."""
+    request = load_event("track")
+    request["body"], request["path"], request["resource"] = json.dumps(body), path, path
+    if client_id != request["requestContext"]["authorizer"]["clientId"]:
+        request["requestContext"]["authorizer"].update(clientId=client_id, secretAuth="false", principalId=client_id)
+    if key is not None:
+        request["headers"]["Idempotency-Key"] = key
+        request["multiValueHeaders"]["Idempotency-Key"] = [key]
+    response = track_app.lambda_handler(request, FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_an_event_id_of_one_client_never_answers_for_another_clients_event(
+    track_app: ModuleType, store: FakeEventStore
+) -> None:
+    # Given a browser client's event with __id order-1 (anyone who can read the page can send it)
+    server = load_event("track")["requestContext"]["authorizer"]["clientId"]
+    forged = {"type": "track", "payload": {"name": "purchase", "properties": {"__id": "order-1", "fake": True}}}
+    assert call_as(track_app, forged, BROWSER_CLIENT)[0] == 200
+
+    # When the site's server sends its own purchase with the same __id
+    real = {"type": "track", "payload": {"name": "purchase", "properties": {"__id": "order-1", "total": 42}}}
+    status, _ = call_as(track_app, real, server)
+
+    # Then the server's purchase is stored too: the browser's key did not swallow it
+    assert status == 200
+    assert sorted(str(event.properties) for event in tracked(store)) == ["{'fake': True}", "{'total': 42}"]
+
+
+def test_a_batch_under_another_clients_idempotency_key_is_stored(track_app: ModuleType, store: FakeEventStore) -> None:
+    # Given a browser client's batch under Idempotency-Key K
+    server = load_event("track")["requestContext"]["authorizer"]["clientId"]
+    browser_batch = {"batch": [{"type": "track", "payload": {"name": "fake"}}]}
+    assert call_as(track_app, browser_batch, BROWSER_CLIENT, "/track/batch", key="K")[0] == 200
+
+    # When the server sends a different batch under the same key
+    status, answer = call_as(
+        track_app, {"batch": [{"type": "track", "payload": {"name": "real"}}]}, server, "/track/batch", key="K"
+    )
+
+    # Then the server's batch is stored: the two clients' keys are two keys
+    assert (status, answer["accepted"]) == (200, 1)
+    assert sorted(event.name for event in tracked(store)) == ["fake", "real"]
+
+
+def test_a_request_key_cannot_mimic_a_batch_items_key(track_app: ModuleType, store: FakeEventStore) -> None:
+    # Given a batch under Idempotency-Key K whose item 0 is an event with its own single-item claim (an increment)
+    server = load_event("track")["requestContext"]["authorizer"]["clientId"]
+    increment = {"type": "increment", "payload": {"profileId": "u1", "property": "visits"}}
+    assert call_as(track_app, {"batch": [increment]}, server, "/track/batch", key="K")[0] == 200
+
+    # When a POST /track increment comes with an Idempotency-Key spelled like that item's old key
+    status, _ = call_as(track_app, increment, server, key="batch#K#0")
+
+    # Then it is a request of its own: it counts
+    assert status == 200
+    profiles = track_app.stores().profiles
+    assert profiles.profiles[("example-project", "u1")]["properties"]["visits"] == 2

@@ -16,7 +16,7 @@ Two paths, one answer per index:
   could not take is answered `notStored` (503) and the retry writes it. About 1 write unit per event, plus 1
   per device and 1 for the claim, instead of 5 (store/DATA_MODEL.md).
 * Every other item (identify, increment, alias, group…, and track events carrying their own `__id`) is
-  ingested as a single POST /track would be, under the idempotency key `req#batch#<key>#<index>`, on the
+  ingested as a single POST /track would be, under its own idempotency key (domain/keys.py), on the
   container's shared pool of threads. So is a fast-path item that a retry finds missing from the claim (it
   was refused or not stored before the claim was written).
 
@@ -38,6 +38,7 @@ from beacon.domain.entities import BatchClaim, BotDetected, ClientType, Event, R
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.ids import DeviceIds
 from beacon.domain.ingest import ingest, request_bot
+from beacon.domain.keys import batch_claim_key, batch_item_key
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import identify_profile
 from beacon.domain.sessions import DeviceSessions, NewSession, SessionAssignment, session_start_event
@@ -50,9 +51,9 @@ Stored = tuple[int, TrackResult | BotDetected | BeaconError]
 
 
 def batch_key(client_id: str, idempotency_key: str | None, body: bytes) -> str:
-    """The key a batch is claimed and its items are deduplicated under. Without an Idempotency-Key, the batch's
-    own bytes identify it: resending the same batch stores nothing twice."""
-    return "batch#" + (idempotency_key or hashlib.sha256(client_id.encode() + body).hexdigest()[:40])
+    """What identifies a batch among its client's: its Idempotency-Key, or without one the batch's own bytes, so
+    that resending the same batch stores nothing twice. Its claim and items are keyed by it (domain/keys.py)."""
+    return idempotency_key or hashlib.sha256(client_id.encode() + body).hexdigest()[:40]
 
 
 def batch_digest(body: bytes, sent_at: str | None) -> str:
@@ -98,7 +99,8 @@ def ingest_batch(batch: Batch, context: RequestContext, stores: Stores, enricher
     def store(entry: tuple[int, TrackRequest]) -> Stored:
         index, request = entry
         try:
-            item_context = replace(context, idempotency_key=f"{batch.key}#{index}")
+            item_key = batch_item_key(context.caller.client_id, batch.key, index)
+            item_context = replace(context, idempotency_key=item_key)
             return index, ingest(request, item_context, stores, shared)
         except BeaconError as exc:
             return index, exc
@@ -176,7 +178,7 @@ class FastBatch:
         items = self.check(entries, outcome)
         if not items:
             return []
-        claim_key = f"{self.batch_key}#claim"
+        claim_key = batch_claim_key(self.context.caller.client_id, self.batch_key)
         try:
             claim = self.stores.idempotency.batch_claim(self.project_id, claim_key, self.now)
         except DependencyUnavailableError:

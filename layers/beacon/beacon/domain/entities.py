@@ -45,7 +45,7 @@ class RequestContext:
     received_at: datetime  # the server's clock: sessions, event times and retention follow it
     store_ip: bool = False  # the project opted in to keeping raw client IPs
     sent_at: str | None = None  # the client's clock when it sent the request (clock-skew correction)
-    idempotency_key: str | None = None  # the Idempotency-Key header
+    idempotency_key: str | None = None  # the request's claim key (domain/keys.py), from its Idempotency-Key header
 
     @property
     def project_id(self) -> str:

@@ -90,8 +90,7 @@ def add_to_counter(
     path = request.payload.property.split(".")  # a dot path: stats.visits
     profile_id = ingestion.resolve(request.payload.profileId)
     # The one profile change that is not idempotent by nature: an Idempotency-Key guards it.
-    request_key = ingestion.request.idempotency_key
-    key = f"req#{request_key}" if request_key else None
+    key = ingestion.request.idempotency_key
     answer = Answer(device_id=assignment.device_id, session_id=assignment.session_id)
     try:
         profiles = ingestion.stores.profiles

@@ -18,6 +18,7 @@ from beacon.domain.event_time import resolve_event_time
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
 from beacon.domain.ingestion import Ingestion, open_ingestion
+from beacon.domain.keys import event_key
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
 from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
@@ -122,8 +123,7 @@ def track_event(
     if checked.identify is not None:
         identify_profile(checked.identify, ingestion)
     # An event's own __id wins over the request's key; without either, OpenPanel's double-send rule applies.
-    request_key = f"req#{context.idempotency_key}" if context.idempotency_key else None
-    key = f"id#{reserved.id}" if reserved.id else request_key
+    key = event_key(context.caller.client_id, reserved.id) if reserved.id else context.idempotency_key
     fingerprint = None if key else _fingerprint(context.caller.client_id, request)
     sessions = ingestion.sessions
     try:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from beacon.domain.entities import Caller, RequestContext, RequestMeta
+from beacon.domain.keys import request_key
 from beacon.errors import InvalidRequestError
 from beacon.gateway.authorizer_context import caller_from_context
 from beacon.models.requests import BatchRequest
@@ -50,8 +50,9 @@ def request_context(
     batch: BatchRequest | None = None,
     keyed: bool = True,
 ) -> RequestContext:
-    """The request's context, built once per request. A batch's client clock is its body's `sentAt`, and its
-    Idempotency-Key is read after the bot check (a bot is answered 202 whatever it sent): `with_idempotency_key`.
+    """The request's context, built once per request. A batch's client clock is its body's `sentAt`; its
+    Idempotency-Key names the batch (track_bodies.read_batch) and is read after the bot check (a bot is answered
+    202 whatever it sent).
     `keyed=False`: a request that stores nothing has no use for the key, so never refuses one."""
     caller, meta = event_caller(event), request_meta(event)
     return RequestContext(
@@ -60,9 +61,10 @@ def request_context(
         received_at=received_at,
         store_ip=store_ip(caller.project_id),
         sent_at=meta.headers.get("openpanel-sent-at") if batch is None else batch.sentAt,
-        idempotency_key=idempotency_header(meta) if batch is None and keyed else None,
+        idempotency_key=request_key_of(caller, meta) if batch is None and keyed else None,
     )
 
 
-def with_idempotency_key(context: RequestContext) -> RequestContext:
-    return replace(context, idempotency_key=idempotency_header(context.meta))
+def request_key_of(caller: Caller, meta: RequestMeta) -> str | None:
+    key = idempotency_header(meta)
+    return None if key is None else request_key(caller.client_id, key)
