@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from beacon.models.requests import EARLIEST_EVENT_TIME
+
 MAX_FUTURE = timedelta(minutes=1)
 PAST_THRESHOLD = timedelta(minutes=15)
 
@@ -21,7 +23,9 @@ def parse_timestamp(raw: Any) -> datetime | None:
 
 
 def resolve_event_time(raw: Any, received_at: datetime, sent_at: Any = None) -> tuple[datetime, bool]:
-    """(event time, from_past): unparsable or more than a minute ahead → receipt time.
+    """(event time, from_past): unparsable, before EARLIEST_EVENT_TIME or more than a minute ahead → receipt time.
+    The floor keeps every stored time a four-digit year after the epoch: sort keys stay sortable, ids positive,
+    and a session_start (1 ms before its event) representable.
 
     With `sent_at` (the client's clock when it sent the request), the client's clock error is removed
     as Segment and Snowplow do: event time = received_at - (sent_at - timestamp).
@@ -33,6 +37,6 @@ def resolve_event_time(raw: Any, received_at: datetime, sent_at: Any = None) -> 
             moment = received_at - (sent - moment)
         except OverflowError:
             moment = None
-    if moment is None or moment > received_at + MAX_FUTURE:
+    if moment is None or moment > received_at + MAX_FUTURE or moment < EARLIEST_EVENT_TIME:
         return received_at, False
     return moment, moment < received_at - PAST_THRESHOLD

@@ -7,12 +7,12 @@ The read function validates requests with these models and the OpenAPI document 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from beacon.models.requests import EntityId, ProfileId
+from beacon.models.requests import EARLIEST_EVENT_TIME, LATEST_QUERY_TIME, EntityId, ProfileId
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -36,7 +36,19 @@ def _whole_day_end(value: Any) -> Any:
     return value
 
 
+def _query_time(value: datetime) -> datetime:
+    """Within the times events can have (naive means UTC): beyond them a time cannot even be converted to UTC."""
+    try:
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_QUERY_TIME:
+        raise ValueError(f"must be from {EARLIEST_EVENT_TIME.date()} to before {LATEST_QUERY_TIME.date()} (UTC)")
+    return value
+
+
 EmptyIsAbsent = BeforeValidator(_absent_when_empty)
+QueryTime = AfterValidator(_query_time)
 IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
@@ -66,9 +78,11 @@ class ProfileEventsQuery(_Query):
     start: Annotated[
         datetime | None,
         EmptyIsAbsent,
+        QueryTime,
         Field(
             description=(
-                "Oldest event time, inclusive (ISO 8601; no offset means UTC; a date alone means 00:00). "
+                "Oldest event time, inclusive (ISO 8601; no offset means UTC; a date alone means 00:00; from "
+                "2000-01-01 to before 2100-01-01). "
                 f"Default: {DEFAULT_WINDOW_HOURS} hours before `end`."
             )
         ),
@@ -76,6 +90,7 @@ class ProfileEventsQuery(_Query):
     end: Annotated[
         datetime | None,
         BeforeValidator(_whole_day_end),
+        QueryTime,
         Field(
             description=(
                 "Newest event time, inclusive (ISO 8601; a date alone means the end of that day). Default: now. "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
@@ -42,6 +43,10 @@ MAX_NUMBER_MAGNITUDE = 1e125
 MIN_NUMBER_MAGNITUDE = 1e-130
 MAX_NUMBER_DIGITS = 38
 RESERVED_EVENT_NAMES = frozenset({"session_start", "session_end"})
+# The times an event may have (docs/API.md, Event time): a `__timestamp` outside [EARLIEST, receipt + 1 minute] is
+# replaced by the receipt time. Read queries take times in [EARLIEST, LATEST_QUERY_TIME).
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_QUERY_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 MAX_ID_LENGTH = 256
 
