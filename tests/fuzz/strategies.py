@@ -236,6 +236,7 @@ text_bodies = st.one_of(deep_nesting, huge_numbers, oversized_strings).map(str.e
 
 def track_bodies() -> st.SearchStrategy[bytes]:
     return st.one_of(
+        json_bytes(hostile_items),
         json_bytes(plausible_requests),
         json_bytes(plausible_requests),
         json_bytes(track_requests),
@@ -253,6 +254,7 @@ plausible_batches = st.fixed_dictionaries(
 
 def batch_bodies() -> st.SearchStrategy[bytes]:
     return st.one_of(
+        json_bytes(hostile_batches),
         json_bytes(plausible_batches),
         json_bytes(plausible_batches),
         json_bytes(batch_requests),
@@ -304,31 +306,62 @@ CONTENT_TYPES = [
 content_types = st.one_of(st.sampled_from(CONTENT_TYPES), header_values)
 
 
-# Batch bodies nested deeper than this are left out of the batch fuzz tests: parse_batch_request's json.loads
-# raises RecursionError on them (a 5xx, reported), where the /track route answers 400.
-BATCH_NESTING_EXCLUDED_ABOVE = 500
-
-
-def nesting_depth(data: bytes) -> int:
-    """How deep JSON arrays and objects nest in `data` (brackets inside strings not counted)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in data:
-        if in_string:
-            escaped, in_string = (False, True) if escaped else (byte == 0x5C, byte != 0x22)
-        elif byte == 0x22:
-            in_string = True
-        elif byte in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in b"]}":
-            depth -= 1
-    return deepest
-
-
 def as_proxy_body(data: bytes, as_base64: bool) -> tuple[str, bool]:
     """How API Gateway hands a body to the function: base64 (binary media types, the deployed API's `*/*`)
     or, for text, the body decoded as UTF-8 (invalid bytes replaced, as the local gateway does)."""
     if as_base64:
         return base64.b64encode(data).decode(), True
     return data.decode("utf-8", errors="replace"), False
+
+
+# -- hostile batch items: what broke batches and the reads after them (issue 15) -----------------------------
+LONE_SURROGATES = st.sampled_from(["\ud800", "\udfff", "a\udbffb", "\ud83d"])
+EXTREME_TIMES = st.sampled_from(
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "0999-06-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "1999-12-31T23:59:59.999Z",
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31T23:59:59Z",
+    ]
+)
+hostile_items = st.one_of(
+    st.builds(
+        lambda key, value: {"type": "track", "payload": {"name": "s", "properties": {key: value}}},
+        st.one_of(LONE_SURROGATES, texts),
+        st.one_of(LONE_SURROGATES, texts),
+    ),
+    st.builds(
+        lambda moment: {"type": "track", "payload": {"name": "t", "properties": {"__timestamp": moment}}}, EXTREME_TIMES
+    ),
+    st.builds(
+        lambda moment, text: {
+            "type": "track",
+            "payload": {
+                "name": "i",
+                "properties": {"__timestamp": moment, "__identify": {"profileId": "u1", "properties": {text: text}}},
+            },
+        },
+        EXTREME_TIMES,
+        LONE_SURROGATES,
+    ),
+    st.builds(
+        lambda text: {"type": "identify", "payload": {"profileId": f"u{text}", "firstName": text}}, LONE_SURROGATES
+    ),
+    st.builds(lambda text: {"type": "group", "payload": {"id": "g", "type": text, "name": text}}, LONE_SURROGATES),
+    st.integers(min_value=60_000, max_value=70_000).map(
+        lambda size: {"type": "track", "payload": {"name": "big", "properties": {"s": "x" * size}}}
+    ),
+    st.integers(min_value=4, max_value=600).map(  # deeper is json.loads's own limit: text_bodies covers it
+        lambda depth: {
+            "type": "track",
+            "payload": {"name": "deep", "properties": json.loads(_nest(depth, '{"a":', "}"))},
+        }
+    ),
+)
+hostile_batches = st.fixed_dictionaries(
+    {"batch": st.lists(st.one_of(hostile_items, plausible_requests), min_size=1, max_size=6)},
+    optional={"sentAt": st.one_of(EXTREME_TIMES, moments.map(lambda moment: moment.isoformat()))},
+)

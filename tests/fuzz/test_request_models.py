@@ -24,11 +24,9 @@ from beacon.models.requests import (
 )
 from beacon.store.events import event_to_item
 from tests.fuzz.strategies import (
-    BATCH_NESTING_EXCLUDED_ABOVE,
     batch_bodies,
     examples,
     json_values,
-    nesting_depth,
     track_bodies,
     track_requests,
 )
@@ -75,7 +73,7 @@ def test_track_body_is_a_request_or_a_validation_error(body: bytes) -> None:
 
 
 @settings(max_examples=examples(150))
-@given(body=batch_bodies().filter(lambda body: nesting_depth(body) <= BATCH_NESTING_EXCLUDED_ABOVE))
+@given(body=batch_bodies())
 def test_batch_body_is_a_batch_a_validation_error_or_a_4xx(body: bytes) -> None:
     try:
         batch = parse_batch_request(body)
