@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from beacon.domain.auth import (
 from beacon.domain.entities import ClientType
 from beacon.errors import DependencyUnavailableError
 from beacon.store.clients import SecretsManagerClientStore, client_record_to_secret
+from local.state_files import write_private
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -111,10 +111,7 @@ def save_local_client(record: ClientRecord, path: Path) -> None:
         records.append(body)
     else:
         records = [body if existing.get("clientId") == record.client_id else existing for existing in records]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(records, indent=2))
-    os.replace(partial, path)  # a crash mid-write never leaves half a file for `make run` to read
+    write_private(path, json.dumps(records, indent=2))  # 0600, replaced atomically: `make run` never reads half
 
 
 # --- API Gateway: each client's API key in a usage plan (deployed stacks only) ------------------------

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.state_files import make_private, private_directory, write_private
 from local.template import LOCAL_REGION, ROOT, Template, read_template
 
 # Where `make run` keeps DynamoDB data, logs, client records and its pid file (tests point it elsewhere).
@@ -214,6 +215,7 @@ def seed_clients(client: Any, template: Template, path: Path | None) -> int:
     """Put the clients `make client` recorded (hashes only) back into the in-memory emulator."""
     if path is None or not path.exists():
         return 0
+    make_private(path)
     prefix = template.functions()["AuthorizerFunction"].environment["CLIENT_SECRET_PREFIX"]
     existing = {
         entry["Name"] for page in client.get_paginator("list_secrets").paginate() for entry in page["SecretList"]
@@ -232,6 +234,8 @@ def seed_generated_secrets(client: Any, template: Template, path: Path | None) -
     local stack resolves `!Ref`. A random value, kept in `path` when given."""
     import secrets as random_secrets
 
+    if path is not None:
+        make_private(path)
     known: dict[str, str] = json.loads(path.read_text()) if path is not None and path.exists() else {}
     existing = {
         entry["Name"] for page in client.get_paginator("list_secrets").paginate() for entry in page["SecretList"]
@@ -243,8 +247,7 @@ def seed_generated_secrets(client: Any, template: Template, path: Path | None) -
         if logical_id not in existing:
             client.create_secret(Name=logical_id, SecretString=value)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(known))
+        write_private(path, json.dumps(known))
 
 
 def _running_stack() -> dict[str, Any] | None:
@@ -272,6 +275,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
     if port_in_use(gateway_port):
         raise StackError(f"port {gateway_port} is already in use; run `make run PORT=<other port>`")
     started = time.monotonic()
+    private_directory(STATE_DIR)  # its logs, DynamoDB data (profiles) and the two secret files: the owner's only
     stack = LocalStack(data_dir=STATE_DIR / "dynamodb", dynamodb_port=dynamodb_port, secrets_port=secrets_port)
     try:
         stack.start_services()

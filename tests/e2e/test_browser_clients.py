@@ -17,6 +17,7 @@ import pytest
 from beacon.domain.auth import create_client
 from beacon.domain.entities import ClientType
 from beacon.store.clients import SecretsManagerClientStore
+from beacon.store.projects import DynamoDBProjectSettingsStore
 from local.template import GatewayResponse, read_template
 from tests.constants import CHROME, GOOGLEBOT
 
@@ -221,3 +222,47 @@ def test_alias_from_a_page_is_401_so_a_visitor_cannot_take_over_a_profile(
     assert answer.status == 401 and answer.body["status"] == 401
     own = {"type": "alias", "payload": {"profileId": "victim", "alias": "victim-2"}}
     assert call(f"{gateway_url}/track", body=own, headers={**secret, "User-Agent": CHROME}).status == 200
+
+
+FORGED_IP_HEADERS = (
+    {"X-Forwarded-For": "8.8.8.8, 127.0.0.1"},
+    {"x-client-ip": "8.8.8.8"},
+    {"openpanel-client-ip": "8.8.8.8"},
+)
+
+
+@pytest.fixture
+def project_settings(dynamodb: Any, template_env: dict[str, str]) -> DynamoDBProjectSettingsStore:
+    return DynamoDBProjectSettingsStore(template_env["ENTITIES_TABLE"], client=dynamodb, cache_seconds=0)
+
+
+@pytest.mark.parametrize("forged", FORGED_IP_HEADERS, ids=lambda headers: ",".join(headers))
+def test_a_page_cannot_pass_the_ip_filter_by_naming_another_address(
+    gateway_url, create_browser_client, project_settings, project_id, stored_events, forged
+):
+    # Given a project that blocks the network the page connects from (the local gateway sees loopback)
+    project_settings.change_filters(project_id, block_ips=["127.0.0.0/8"])
+    client = create_browser_client(project_id)
+    # When the page names another address in a forwarded-IP header, without a secret
+    answer = track(gateway_url, client, {"Origin": "https://app.example.com", **forged})
+    # Then the address the gateway saw is filtered: refused, nothing stored
+    assert (answer.status, answer.body) == (401, {"error": "Blocked by the project's IP filter", "status": 401})
+    assert stored_events(project_id) == []
+
+
+def test_a_page_cannot_mint_device_ids_or_forge_its_location(
+    gateway_url, create_browser_client, project_id, stored_events
+):
+    # Given a page on an allowed origin
+    client = create_browser_client(project_id)
+    origin = {"Origin": "https://app.example.com"}
+    plain = track(gateway_url, client, origin)
+    # When it sends events naming other addresses and a location of its choosing
+    forged = [  # (distinct properties: identical events would be dropped as a double send)
+        track(gateway_url, client, {**origin, **headers, "CloudFront-Viewer-Country": "KP"}, {"n": n})
+        for n, headers in enumerate(FORGED_IP_HEADERS)
+    ]
+    # Then every event is the same device, and no location was attributed from the page's headers
+    assert {answer.body["deviceId"] for answer in [plain, *forged]} == {plain.body["deviceId"]}
+    events = stored_events(project_id)
+    assert len(events) == 4 and all("geo" not in event for event in events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -50,11 +51,18 @@ def wait_until(condition, timeout: float = 60) -> None:
 
 def test_run_serves_refuses_a_second_copy_and_stops_everything_on_ctrl_c(tmp_path, aws_env):
     # Given the stack started as `make run` starts it, with its state in a temporary folder
+    # (left readable, with a readable secrets file, as an older version wrote them)
     env = {**aws_env, "BEACON_STATE_DIR": str(tmp_path), "BEACON_GATEWAY_QUIET": "1"}
+    tmp_path.chmod(0o755)
+    (tmp_path / "generated-secrets.json").write_text("{}")
+    (tmp_path / "generated-secrets.json").chmod(0o644)
     ports = [free_port(), free_port(), free_port()]
     first = start_stack(env, *ports)
     try:
         wait_until(lambda: (tmp_path / "run.json").exists() and port_in_use(ports[0]))
+        # Then its state is its owner's only: the directory 0700, the generated secrets 0600
+        modes = [stat.S_IMODE(path.stat().st_mode) for path in (tmp_path, tmp_path / "generated-secrets.json")]
+        assert modes == [0o700, 0o600]
         # When the API is called without credentials, Then the local gateway answers like API Gateway
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/track", data=b"{}", timeout=30)

@@ -288,6 +288,32 @@ def test_control_characters_are_removed() -> None:
     assert geo == Geo(city="LondonInjected")
 
 
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        pytest.param("%E2%80%AEnodnoL", "nodnoL", id="right-to-left-override-encoded"),
+        pytest.param("\u202enodnoL", "nodnoL", id="right-to-left-override-raw"),
+        pytest.param("Lon%E2%80%8Bdon", "London", id="zero-width-space"),
+        pytest.param("Lon%E2%81%A6don%E2%81%A9", "London", id="isolates"),
+        pytest.param("%EF%BB%BFLondon", "London", id="byte-order-mark"),
+        pytest.param("Lon%C2%ADdon", "London", id="soft-hyphen"),
+        pytest.param("Lon%E2%80%A8don", "London", id="line-separator"),
+        pytest.param("%E2%80%AE", None, id="only-format-characters"),
+    ],
+)
+def test_format_characters_are_removed(sent: str, kept: str | None) -> None:
+    # Given a city name with invisible format characters (Unicode Cf, e.g. U+202E RIGHT-TO-LEFT OVERRIDE, which
+    # makes a display read backwards) or a line separator
+    headers = {"cloudfront-viewer-city": sent, "cloudfront-viewer-country": "GB"}
+
+    # When it is read
+    geo = geo_from_viewer_headers(headers)
+
+    # Then they are gone, like control characters; a name of nothing else is no name
+    assert geo is not None
+    assert geo.city == kept
+
+
 def test_as_item_uses_camel_case_keys() -> None:
     # Given a complete geo
     geo = geo_from_viewer_headers(LONDON_HEADERS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import unicodedata
 from dataclasses import dataclass
 
 import crawleruseragents  # type: ignore[import-untyped]
@@ -846,6 +847,28 @@ def test_empty_overrides_and_unknown_device_types_are_ignored() -> None:
     # Then nothing changes: the device stays one of the four types
     assert overridden == info
     assert info.with_overrides({"device": "Server"}).device == "server"
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        pytest.param(
+            "Evil\u202eApp/1.0\u202e\u200b (Android 14; Model=Pix\u202eel 8; Manufacturer=Goo\u2066gle)", id="app"
+        ),
+        pytest.param("Mozilla/5.0 (Linux; Android 14; Pixel\u202e 8 Build/AP1A) Chrome/131.0.0.0 Mobile", id="browser"),
+        pytest.param("curl\u202e/8.5.0\u200f\ufeff", id="server"),
+        pytest.param("App/1\u2028.0 (Model=A\u0007B)", id="separators-and-controls"),
+    ],
+)
+def test_parsed_fields_keep_no_control_or_format_characters(agent: str) -> None:
+    # Given a user agent with invisible format characters (U+202E RIGHT-TO-LEFT OVERRIDE, zero-width and direction
+    # marks, a byte order mark), a line separator or a control character inside the names it yields
+    # When it is parsed
+    info = parse_user_agent(agent)
+
+    # Then no stored field keeps any of them
+    for value in info.as_item().values():
+        assert all(unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp") for char in value), value
 
 
 def test_as_item_uses_the_api_names_and_omits_unknown_values() -> None:

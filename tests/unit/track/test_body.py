@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tracemalloc
 import zlib
 from functools import cache
@@ -128,6 +129,88 @@ def test_zip_bomb_stops_at_the_limit_without_inflating_the_whole_output() -> Non
     assert peak < 3 * BATCH_LIMIT < BOMB_MEGABYTES * 1024 * 1024
 
 
+def test_every_member_of_a_multi_member_gzip_body_is_read() -> None:
+    # Given a body of two gzip members, as `cat a.gz b.gz` makes (RFC 1952: a gzip file is a series of members)
+    first, second = b'{"batch": [', b"]}"
+
+    # When it is decoded, Then both members' bytes come out, not only the first's
+    body = as_api_gateway_sends(gzip.compress(first) + gzip.compress(second))
+    assert decode_body(body, True, "gzip", 1024) == first + second == gzip.decompress(gzip.compress(first + second))
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        pytest.param(b"junk", id="junk"),
+        pytest.param(b"\x00" * 8, id="zero-padding"),
+        pytest.param(b"\x1f", id="half-a-magic-number"),
+        pytest.param(b',"more": 1}', id="plain-json"),
+    ],
+)
+def test_bytes_after_the_last_gzip_member_are_an_invalid_request(trailer: bytes) -> None:
+    # Given a valid gzip member followed by bytes that are not a gzip member
+    body = as_api_gateway_sends(gzip.compress(json.dumps(TRACK_BODY).encode()) + trailer)
+
+    # When it is decoded, Then it is refused as a 400, never answered with the first member alone
+    with pytest.raises(InvalidRequestError, match="not valid gzip") as refused:
+        decode_body(body, True, "gzip", 64 * 1024)
+    assert refused.value.status == 400
+
+
+def test_a_truncated_second_member_is_an_invalid_request() -> None:
+    # Given a whole member followed by the first half of another
+    second = gzip.compress(os.urandom(2048))
+    body = as_api_gateway_sends(gzip.compress(b"{}") + second[: len(second) // 2])
+
+    # When it is decoded, Then it is a 400
+    with pytest.raises(InvalidRequestError):
+        decode_body(body, True, "gzip", 64 * 1024)
+
+
+def test_members_count_together_against_the_limit() -> None:
+    # Given members that each fit the limit, and together exceed it by one byte
+    limit = 4096
+    exact = gzip.compress(b"x" * (limit - 100)) + gzip.compress(b"x" * 100)
+    over = gzip.compress(b"x" * (limit - 100)) + gzip.compress(b"x" * 101)
+
+    # When they are decoded, Then the first is whole and the second is a 413
+    assert decode_body(as_api_gateway_sends(exact), True, "gzip", limit) == b"x" * limit
+    with pytest.raises(PayloadTooLargeError):
+        decode_body(as_api_gateway_sends(over), True, "gzip", limit)
+
+
+def test_a_zip_bomb_of_many_members_stops_at_the_limit() -> None:
+    # Given 50 members of 1 MB of zeros each (about 50 KB compressed in all)
+    member = gzip.compress(bytes(1024 * 1024), compresslevel=9)
+    bomb = member * BOMB_MEGABYTES
+    assert len(bomb) < 100 * 1024
+
+    # When it is decoded under the batch limit, with memory allocation traced
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadTooLargeError) as refused:
+            decode_body(as_api_gateway_sends(bomb), True, "gzip", BATCH_LIMIT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # Then it is a 413, and decompression stopped near the limit
+    assert refused.value.message == f"Decompressed body exceeds {BATCH_LIMIT} bytes"
+    assert peak < 3 * BATCH_LIMIT
+
+
+def test_many_empty_members_are_refused_without_reading_them_all() -> None:
+    # Given a body made of as many empty gzip members as fit the batch endpoint's compressed limit
+    member = gzip.compress(b"")
+    body = member * (BATCH_LIMIT // len(member))
+
+    # When it is decoded, Then it is a 400 (no client sends that many members), found out quickly
+    started = time.perf_counter()
+    with pytest.raises(InvalidRequestError, match="gzip members"):
+        decode_body(base64.b64encode(body).decode(), True, "gzip", BATCH_LIMIT)
+    assert time.perf_counter() - started < 1.0
+
+
 def test_decompressed_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_too_large() -> None:
     # Given two gzip bodies that expand to exactly the limit and to one byte more
     limit = 4096
@@ -230,6 +313,29 @@ def test_body_labelled_gzip_that_is_not_gzip_is_a_400(track_app: ModuleType, sto
     # Then it is a 400 in the API's error shape, and nothing is stored
     assert (status, body) == (400, {"error": "Body is not valid gzip", "status": 400})
     assert store.events == []
+
+
+def test_a_gzip_body_with_trailing_junk_is_a_400_and_stores_nothing(
+    track_app: ModuleType, store: FakeEventStore
+) -> None:
+    # Given a gzip /track body with bytes after its member
+    event = compressed_request("/track", gzip.compress(json.dumps(TRACK_BODY).encode()) + b"junk")
+
+    # When the function handles it, Then it is a 400 in the API's error shape, and nothing is stored
+    status, body = invoke(track_app, event)
+    assert status == 400 and "not valid gzip" in body["error"]
+    assert store.events == []
+
+
+def test_a_two_member_gzip_batch_is_read_whole(track_app: ModuleType, store: FakeEventStore) -> None:
+    # Given a batch whose JSON is split over two gzip members
+    raw = json.dumps({"batch": [TRACK_BODY, {**TRACK_BODY, "payload": {"name": "second"}}]}).encode()
+    event = compressed_request("/track/batch", gzip.compress(raw[:20]) + gzip.compress(raw[20:]))
+
+    # When the function handles it, Then both items are stored
+    status, body = invoke(track_app, event)
+    assert (status, body["accepted"]) == (200, 2), body
+    assert sorted(e.name for e in tracked(store)) == ["screen_view", "second"]
 
 
 def test_unsupported_content_encoding_is_a_400(track_app: ModuleType, store: FakeEventStore) -> None:

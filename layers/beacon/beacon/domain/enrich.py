@@ -7,12 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from beacon.domain.client_ip import ClientIp, resolve_client_ip
-from beacon.domain.entities import RequestMeta
+from beacon.domain.client_ip import UNTRUSTED, ClientIp, HeaderTrust, resolve_client_ip
+from beacon.domain.entities import RequestContext, RequestMeta
 from beacon.domain.geo import Geo, geo_from_viewer_headers
 from beacon.domain.ids import DeviceIds, derive_device_ids
 from beacon.domain.ports import GeoIpLookup
 from beacon.domain.useragent import DeviceInfo, parse_user_agent
+
+
+def header_trust(context: RequestContext) -> HeaderTrust:
+    """What the request may vouch for with its headers: forwarded IPs and its viewer headers with the client secret.
+    `via_distribution` stays False until the request can prove it came through Beacon's CloudFront distribution
+    (an origin-verify header checked at the edge): until then CloudFront-Viewer-Address is never read."""
+    return HeaderTrust(secret_auth=context.trusted)
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,12 @@ class Enricher:
         ip_override: str | None = None,
         device_overrides: dict[str, str] | None = None,
         device_id_override: str | None = None,
+        *,
+        trust: HeaderTrust,
     ) -> Enrichment:
-        ip = resolve_client_ip(meta.headers, meta.source_ip, ip_override)
+        """`trust`: which client-settable headers count (`header_trust`); an explicit input, so no caller gets the
+        forwarded-IP or CloudFront headers by omission."""
+        ip = resolve_client_ip(meta.headers, meta.source_ip, ip_override, trust)
         if device_id_override:
             ids = DeviceIds(today=device_id_override, yesterday=device_id_override)
         else:
@@ -45,14 +56,15 @@ class Enricher:
         return Enrichment(
             ip=ip,
             device=parse_user_agent(meta.user_agent).with_overrides(device_overrides or {}),
-            geo=self.locate(ip, meta.headers),
+            geo=self.locate(ip, meta.headers, trust),
             ids=ids,
         )
 
-    def locate(self, ip: ClientIp, headers: dict[str, str]) -> Geo | None:
+    def locate(self, ip: ClientIp, headers: dict[str, str], trust: HeaderTrust = UNTRUSTED) -> Geo | None:
         # CloudFront's viewer headers describe whoever connected to the gateway. When a server sends on a
         # user's behalf (an explicit client IP other than the gateway's), they describe that server: skip them.
-        if ip.from_gateway:
+        # Anyone can send them, too: they count only when vouched for (a server's secret, or Beacon's distribution).
+        if ip.from_gateway and trust.viewer_headers:
             geo = geo_from_viewer_headers(headers)
             if geo is not None:
                 return geo
@@ -68,6 +80,8 @@ class EnrichmentSource(Protocol):
         ip_override: str | None = None,
         device_overrides: dict[str, str] | None = None,
         device_id_override: str | None = None,
+        *,
+        trust: HeaderTrust,
     ) -> Enrichment: ...
 
 
@@ -89,13 +103,19 @@ class SharedEnricher:
         ip_override: str | None = None,
         device_overrides: dict[str, str] | None = None,
         device_id_override: str | None = None,
+        *,
+        trust: HeaderTrust,
     ) -> Enrichment:
         if meta is not self.meta or now != self.now:
-            return self.enricher.enrich(project_id, meta, now, ip_override, device_overrides, device_id_override)
+            return self.enricher.enrich(
+                project_id, meta, now, ip_override, device_overrides, device_id_override, trust=trust
+            )
         overrides = tuple(sorted(device_overrides.items())) if device_overrides else ()
-        key = (project_id, ip_override, overrides, device_id_override)
+        key = (project_id, ip_override, overrides, device_id_override, trust)
         found = self._done.get(key)
         if found is None:  # items on two threads may both enrich: the same answer either way
-            found = self.enricher.enrich(project_id, meta, now, ip_override, device_overrides, device_id_override)
+            found = self.enricher.enrich(
+                project_id, meta, now, ip_override, device_overrides, device_id_override, trust=trust
+            )
             self._done[key] = found
         return found

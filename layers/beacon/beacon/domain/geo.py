@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import math
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from urllib.parse import unquote
+
+from beacon.domain.text import visible_text
 
 MAX_GEO_TEXT_LENGTH = 128
 # A decoded character is at most 4 UTF-8 bytes of 3 characters each ("%XX"): longer raw values are cut
@@ -69,11 +70,11 @@ class Geo:
 
 
 def normalize_geo_text(value: object) -> str | None:
-    """A display string (country, region or city name, postal code): control characters removed, bounded."""
+    """A display string (country, region or city name, postal code): control and format characters removed
+    (domain/text.py), bounded."""
     if not isinstance(value, str):
         return None
-    printable = "".join(char for char in value if unicodedata.category(char) != "Cc")
-    text = printable.strip()[:MAX_GEO_TEXT_LENGTH].strip()
+    text = visible_text(value).strip()[:MAX_GEO_TEXT_LENGTH].strip()
     return text or None
 
 

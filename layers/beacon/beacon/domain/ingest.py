@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from beacon.domain import profiles, track
-from beacon.domain.enrich import EnrichmentSource
+from beacon.domain.enrich import EnrichmentSource, header_trust
 from beacon.domain.entities import BotDetected, ClientType, RequestContext, TrackResult
 from beacon.domain.ports import Stores
 from beacon.domain.sessions import DeviceSessions, SessionAssignment
@@ -73,7 +73,7 @@ def request_bot(context: RequestContext) -> BotDetected | None:
 
 def current_ids(context: RequestContext, stores: Stores, enricher: EnrichmentSource) -> TrackResult:
     """`GET /track/device-id`: the ids the API would assign this caller now; stores nothing."""
-    enrichment = enricher.enrich(context.project_id, context.meta, context.received_at)
+    enrichment = enricher.enrich(context.project_id, context.meta, context.received_at, trust=header_trust(context))
     sessions = DeviceSessions(stores.sessions, context.project_id, enrichment.ids, context.received_at)
     assignment = sessions.current()
     return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)

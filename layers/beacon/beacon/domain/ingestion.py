@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from beacon.domain.enrich import Enrichment, EnrichmentSource
+from beacon.domain.enrich import Enrichment, EnrichmentSource, header_trust
 from beacon.domain.entities import RequestContext
 from beacon.domain.filters import NO_FILTERS, ProjectFilters
 from beacon.domain.ports import Stores
@@ -60,7 +60,13 @@ def open_ingestion(
     and apply the project's IP filter: the checks every request type meets before its own. `filters`: the
     project's, when the caller read them already; `resolved`: profile ids resolved so far (a batch does both once)."""
     enrichment = enricher.enrich(
-        context.project_id, context.meta, context.received_at, context.ip_override(ip), device_overrides, device_id
+        context.project_id,
+        context.meta,
+        context.received_at,
+        context.ip_override(ip),
+        device_overrides,
+        device_id,
+        trust=header_trust(context),
     )
     if filters is None:
         filters = stores.projects.get_filters(context.project_id)

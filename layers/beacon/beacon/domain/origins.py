@@ -5,16 +5,22 @@ An allowed-origin entry is one of:
 - `https://app.example.com` or `app.example.com`: that host; with a scheme, only that scheme; without,
   http or https; with a port, only that port; without, the scheme's default port;
 - `*.example.com` / `https://*.example.com`: any subdomain, at any depth, but not example.com itself.
-Hosts compare case-insensitively. Anything unparsable matches nothing.
+Hosts compare case-insensitively. Anything unparsable matches nothing, and so does any value with a character
+outside visible ASCII: browsers serialise an origin in ASCII (an international host as punycode) without
+whitespace, while a URL parser drops tabs and line breaks and would read "https://app.exa<TAB>mple.com" as an
+allowed origin, which the answer would then echo in Access-Control-Allow-Origin as sent.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_ORIGIN_LENGTH = 2048
+_VISIBLE_ASCII = re.compile(r"[!-~]+")  # no controls, no whitespace, nothing non-ASCII
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Origin:
 
 def parse_origin(value: str) -> Origin | None:
     """A browser's Origin header value: scheme://host[:port], nothing else."""
-    if not value or value == "null" or len(value) > 2048:
+    if not value or value == "null" or len(value) > MAX_ORIGIN_LENGTH or not _VISIBLE_ASCII.fullmatch(value):
         return None
     try:
         parts = urlsplit(value)

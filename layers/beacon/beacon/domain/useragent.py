@@ -63,6 +63,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from beacon.domain.text import visible_text
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -277,14 +279,22 @@ def parse_user_agent(user_agent: str) -> DeviceInfo:
         os_name, os_version, brand, model = "iOS", None, "Apple", "iPad"
 
     return DeviceInfo(
-        os=os_name,
-        os_version=os_version,
-        browser=browser,
-        browser_version=browser_version,
+        os=_shown(os_name),
+        os_version=_shown(os_version),
+        browser=_shown(browser),
+        browser_version=_shown(browser_version),
         device=device,
-        brand=brand,
-        model=model,
+        brand=_shown(brand),
+        model=_shown(model),
     )
+
+
+def _shown(value: str | None) -> str | None:
+    """A field as stored: parts of the agent ua-parser and the app patterns copy may hold control or format
+    characters (U+202E and the like, domain/text.py); without them, nothing left is no value."""
+    if value is None:
+        return None
+    return visible_text(value).strip() or None
 
 
 # --- bots ----------------------------------------------------------------------------------------------------
