@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from urllib.parse import unquote
 
-from beacon.domain.text import visible_text
+from beacon.domain.display_text import visible_text
 
 MAX_GEO_TEXT_LENGTH = 128
 # A decoded character is at most 4 UTF-8 bytes of 3 characters each ("%XX"): longer raw values are cut
@@ -71,7 +71,7 @@ class Geo:
 
 def normalize_geo_text(value: object) -> str | None:
     """A display string (country, region or city name, postal code): control and format characters removed
-    (domain/text.py), bounded."""
+    (domain/display_text.py), bounded."""
     if not isinstance(value, str):
         return None
     text = visible_text(value).strip()[:MAX_GEO_TEXT_LENGTH].strip()

@@ -63,7 +63,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from beacon.domain.text import visible_text
+from beacon.domain.display_text import visible_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -291,7 +291,7 @@ def parse_user_agent(user_agent: str) -> DeviceInfo:
 
 def _shown(value: str | None) -> str | None:
     """A field as stored: parts of the agent ua-parser and the app patterns copy may hold control or format
-    characters (U+202E and the like, domain/text.py); without them, nothing left is no value."""
+    characters (U+202E and the like, domain/display_text.py); without them, nothing left is no value."""
     if value is None:
         return None
     return visible_text(value).strip() or None
