@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from beacon.domain.ports import Readers
 from tests.unit.support.fakes import FakeEventStore, tracked
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
+from tests.unit.support.read_fakes import FakeEntityReader, FakeEventReader, cursor_codec
 
 EXTREMES = ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "0999-06-01T00:00:00Z", "1969-12-31T23:59:59Z"]
 
@@ -81,3 +83,19 @@ def test_read_times_outside_the_range_are_a_400_naming_the_parameter(read_app: M
     body = json.loads(response["body"])
     assert response["statusCode"] == 400, body
     assert [detail["field"] for detail in body["details"]] == [name]
+
+
+@pytest.mark.parametrize("name", ["start", "end"])
+def test_an_empty_read_time_is_absent_not_an_error(
+    read_app: ModuleType, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # Given `?start=` or `?end=` (clients send every parameter they know of), and a project with no events
+    monkeypatch.setattr(read_app, "readers", lambda: Readers(FakeEventReader([]), FakeEntityReader()))
+    monkeypatch.setattr(read_app, "cursors", cursor_codec)
+    event = load_event("export_events")
+    event["queryStringParameters"] = {name: ""}
+    event["multiValueQueryStringParameters"] = {name: [""]}
+
+    # When the read function answers, then the parameter is taken as not given: an empty page
+    response = read_app.lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 200, response["body"]

@@ -36,8 +36,10 @@ def _whole_day_end(value: Any) -> Any:
     return value
 
 
-def _query_time(value: datetime) -> datetime:
+def _query_time(value: datetime | None) -> datetime | None:
     """Within the times events can have (naive means UTC): beyond them a time cannot even be converted to UTC."""
+    if value is None:
+        return None
     try:
         moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except OverflowError:
