@@ -47,3 +47,18 @@ def test_strings_read_back_from_storage_are_well_formed_and_sizes_never_fail() -
     # "name\ud800" 7 + "x\udfff" 4; "m" 1 + a map 3 + "k" 1 + 1 + 3; "s" 1 + its member 3
     assert item_size(item) == (7 + 4) + (1 + 3 + 1 + 1 + 3) + (1 + 3)
     assert well_formed("plain") == "plain"
+
+
+def test_the_bytes_of_a_lone_surrogate_are_invalid_utf8_and_refused_by_the_batch_parser_as_by_track() -> None:
+    # Given a batch whose item holds a lone surrogate as raw bytes (CESU-8: invalid UTF-8), not as an escape
+    from beacon.errors import InvalidRequestError
+    from beacon.models.requests import parse_batch_request
+
+    body = '{"batch": [{"type": "track", "payload": {"name": "x", "properties": {"k": "\ud800"}}}]}'.encode(
+        "utf-8", "surrogatepass"
+    )
+
+    # When it is parsed, then it is refused as POST /track refuses it (json.loads alone would have let it through)
+    assert well_formed_json(body) == body
+    with pytest.raises(InvalidRequestError):
+        parse_batch_request(body)

@@ -47,7 +47,7 @@ def well_formed_json(body: bytes) -> bytes:
     if _SURROGATE_ESCAPE.search(body) is None:
         return body
     try:
-        value = well_formed_value(json.loads(body))
+        value = well_formed_value(json.loads(body.decode("utf-8")))  # strict: invalid UTF-8 is the validator's
     except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested too deep
         return body
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

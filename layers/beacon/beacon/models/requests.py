@@ -338,7 +338,8 @@ BATCH_REQUEST_ADAPTER: TypeAdapter[BatchRequest] = TypeAdapter(BatchRequest)
 def parse_batch_request(body: str | bytes) -> BatchRequest:
     """Parse once, count before validating (over MAX_BATCH_EVENTS is a 413, not a 400), then validate."""
     try:
-        raw = json.loads(body)
+        # Strict UTF-8, as POST /track's parser reads it: json.loads would let the bytes of a lone surrogate through.
+        raw = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidRequestError(
             "Invalid JSON body", details=[{"field": "body", "message": str(exc)[:200], "type": "json_invalid"}]
