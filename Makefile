@@ -21,7 +21,7 @@ STACK   ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit soak lint format build invoke client deploy bench clean
+.PHONY: help bootstrap run test test-unit soak lint lock format build invoke client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint and pi
 	$(VENV)/bin/mypy layers/beacon/beacon functions local admin tests bench
 	$(SAM) validate --lint
 	$(VENV)/bin/pip-audit -r layers/beacon/requirements.txt
+
+lock: bootstrap ## re-resolve layers/beacon/requirements.txt into requirements.lock (every package, wheel hashes, both platforms)
+	$(PY) -m admin.dependencies lock
 
 format: bootstrap ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
