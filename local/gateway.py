@@ -606,6 +606,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve the local API Gateway emulator (needs the local stack's env).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     args = parser.parse_args()
+    from local.aws_calls import install_from_env
+
+    install_from_env(read_template())  # the test session asks for a record of the functions' AWS calls
     server = serve(args.port)
     print(f"Beacon local gateway on http://127.0.0.1:{args.port}", flush=True)
     try:
