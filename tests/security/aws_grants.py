@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from local.aws_calls import AwsCall, secret_arn, table_arn
-from local.template import LOCAL_ACCOUNT, LOCAL_REGION, Template
+from local.aws_calls import SECRET_SUFFIX, AwsCall, secret_arn, table_arn
+from local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK_NAME, Template
 
 _PSEUDO = {
     "AWS::Region": LOCAL_REGION,
@@ -68,7 +68,7 @@ class GrantResolver:
         if name in _PSEUDO:
             return _PSEUDO[name]
         if name == "AWS::StackName":
-            return "local"
+            return LOCAL_STACK_NAME
         if name in self.parameters:
             return self.parameters[name]
         kind = self.resources.get(name, {}).get("Type")
@@ -156,6 +156,26 @@ def allowed(call: AwsCall, grants: Iterable[Grant]) -> bool:
     """IAM's answer for the function's own policy: some Allow covers the call and no Deny does."""
     covering = [grant for grant in grants if grant.covers(call)]
     return any(grant.effect == "Allow" for grant in covering) and not any(grant.effect == "Deny" for grant in covering)
+
+
+def of_the_stack(call: AwsCall, template: Template) -> bool:
+    """Whether the call names a resource of the local stack (a template table or secret, or a name under the
+    stack's `beacon/local/` prefix), or one the recorder could not name ("*"). Any other name can only come from a
+    test that loaded a function with an environment of its own making (tests/faults: `beacon/faults/clients/`,
+    unreachable endpoints); a function run from the template's environment reaches only the stack's resources."""
+    kinds = {name: resource["Type"] for name, resource in template.resources.items()}
+    tables = {name for name, kind in kinds.items() if kind == "AWS::DynamoDB::Table"}
+    secrets = {name for name, kind in kinds.items() if kind == "AWS::SecretsManager::Secret"}
+    table_prefix = table_arn("")
+    secret_prefix = f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:"
+    if call.resource == "*":
+        return True
+    if call.resource.startswith(table_prefix):
+        return call.resource.removeprefix(table_prefix).split("/", 1)[0] in tables
+    if call.resource.startswith(secret_prefix):
+        name = call.resource.removeprefix(secret_prefix)
+        return name.startswith(f"beacon/{LOCAL_STACK_NAME}/") or name.removesuffix(SECRET_SUFFIX) in secrets
+    return True
 
 
 def ungranted(calls: Iterable[AwsCall], grants: list[Grant]) -> list[AwsCall]:
