@@ -1,5 +1,5 @@
-"""template.yaml's edge protection (docs/DESIGN.md §33): an optional AWS WAF per-IP rate limit on the API stage or
-the CloudFront distribution, optional reserved concurrency.
+"""template.yaml's edge protection and logs (docs/DESIGN.md §33, §34): an optional AWS WAF per-IP rate limit on the
+API stage or the CloudFront distribution, optional reserved concurrency, log groups that expire, JSON access logs.
 Conditions are evaluated as the local stack evaluates them (local/template.py), on chosen parameter values."""
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
 FUNCTIONS = sorted(name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::Serverless::Function")
+# CloudWatch Logs' accepted retention periods (PutRetentionPolicy).
+LOG_RETENTIONS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288}
+LOG_RETENTIONS |= {3653}
 
 
 def deployed_with(**parameters: str) -> Template:
@@ -125,9 +128,50 @@ def test_reserved_concurrency_is_a_parameter_per_function_unset_by_default(funct
     assert deployed_with(**{parameter: "25"}).condition(condition)
 
 
+# -- logs -------------------------------------------------------------------------------------------------------
+def test_log_retention_is_a_parameter_of_cloudwatchs_periods():
+    spec = PARAMETERS["LogRetentionDays"]
+    assert set(spec["AllowedValues"]) <= LOG_RETENTIONS and spec["Default"] in spec["AllowedValues"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_logs_to_a_group_of_the_stack_that_expires(function):
+    # Given the log groups of the stack, by the name Lambda writes to
+    groups = {
+        json.dumps(r["Properties"]["LogGroupName"]): r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    }
+    # Then the function's own (/aws/lambda/<function name>) is one, kept LogRetentionDays
+    group = groups[json.dumps({"Fn::Sub": f"/aws/lambda/${{{function}}}"})]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_api_access_logs_are_json_into_a_group_that_expires():
+    setting = RESOURCES["BeaconApi"]["Properties"]["AccessLogSetting"]["Fn::If"]
+    assert setting[0] == "UseApiAccessLogs" and setting[2] == {"Ref": "AWS::NoValue"}
+    assert setting[1]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    # The format is JSON once API Gateway puts a value in each $context variable, and names the request
+    line = re.sub(r"\$context\.[A-Za-z.]+", "v", setting[1]["Format"])
+    fields = json.loads(line)
+    assert {"requestId", "ip", "method", "path", "status", "errorType", "principalId"} <= set(fields)
+    group = RESOURCES["ApiAccessLogGroup"]
+    assert group["Condition"] == "UseApiAccessLogs"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    # Off by default: it needs API Gateway's CloudWatch role in the account (docs/DESIGN.md §34)
+    assert not deployed_with().condition("UseApiAccessLogs")
+    assert deployed_with(EnableApiAccessLogs="true").condition("UseApiAccessLogs")
+
+
+def test_the_alarm_topic_is_not_encrypted_with_the_aws_managed_key():
+    # CloudWatch alarms cannot publish to a topic under alias/aws/sns (its key policy cannot admit CloudWatch):
+    # that "fix" would silence every alarm (docs/DESIGN.md §34)
+    assert RESOURCES["AlarmTopic"]["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"
+
+
 # -- the local stack reads the template with its new resources ----------------------------------------------------
 def test_the_local_stack_reads_a_template_with_every_option_on():
-    template = deployed_with(EnableWaf="true", TrackReservedConcurrency="5")
+    template = deployed_with(EnableWaf="true", EnableApiAccessLogs="true", TrackReservedConcurrency="5")
     assert set(template.functions()) == set(FUNCTIONS)
     assert {route.path for route in template.routes()} >= {"/track", "/track/batch", "/export/events"}
     assert set(template.tables()) == {
