@@ -42,6 +42,28 @@ from local.template import (
 
 LOCAL_API_ID = "localapi"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
+# Lambda's synchronous invocation payload limit (Lambda quotas: 6 MB; refused above 6,291,456 bytes): the whole
+# proxy event as JSON, where a binary media type's body is base64 (4/3 of its bytes). API Gateway accepts bodies
+# up to 10 MB, so one it accepts can still be refused by Lambda: a 413 before the function runs.
+LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
+# How long a connection may take to send the body it announced, and stay idle between requests (keep-alive).
+BODY_SECONDS = 10.0
+IDLE_SECONDS = 60.0
+
+
+def invocation_payload_bytes(event: dict[str, Any]) -> int:
+    """The size Lambda counts for a synchronous invocation with this event: its JSON, compact, in UTF-8."""
+    return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def content_length(values: list[str]) -> int | None:
+    """The body length a request announces (0 when it announces none); None when that is not one plain decimal
+    number (negative, signed, non-numeric, or several Content-Length headers that disagree)."""
+    if not values:
+        return 0
+    if len(set(values)) != 1 or not values[0].strip().isdigit() or not values[0].strip().isascii():
+        return None
+    return int(values[0].strip())
 
 
 def media_type_matches(content_type: str, pattern: str) -> bool:
@@ -377,6 +399,10 @@ class LocalGateway:
         headers.append(("x-amzn-RequestId", request_id))
         return HttpResult(200, headers, b"")
 
+    def refusal(self, kind: str, status: int) -> HttpResult:
+        """The gateway response that refuses a request before it is routed (its body unread or unreadable)."""
+        return self.gateway_response(kind, status, str(uuid.uuid4()))
+
     # -- request handling --------------------------------------------------------------------------
     def handle(
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
@@ -419,6 +445,8 @@ class LocalGateway:
             event["requestContext"]["identity"]["apiKey"] = authorized.api_key
         if route.function is None:
             return self.mock_response(route, request, request_id)
+        if invocation_payload_bytes(event) > LAMBDA_PAYLOAD_BYTES:
+            return self.gateway_response("REQUEST_TOO_LARGE", 413, request_id, request)  # Lambda refuses the event
         try:
             result = self.functions[route.function].invoke(event)
         except Exception:  # noqa: BLE001 - a crashed function is a 5xx gateway answer, as in AWS
@@ -553,29 +581,70 @@ def _context_string(value: Any) -> str:
     return str(value)
 
 
-def make_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    gateway: LocalGateway, body_seconds: float = BODY_SECONDS, idle_seconds: float = IDLE_SECONDS
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "BeaconLocalGateway"
         # Headers and body go out in two writes: with Nagle's algorithm on, a keep-alive client's delayed ACK
         # held every answer back about 40 ms.
         disable_nagle_algorithm = True
+        timeout = idle_seconds  # a silent connection (between requests, or within its headers) is closed
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = content_length(self.headers.get_all("Content-Length") or [])
+            if length is None:  # a length no one can read to the end of (say -1) must not hold this thread
+                return self._answer_and_close(gateway.refusal("DEFAULT_4XX", 400))
             if length > MAX_PAYLOAD_BYTES:
-                self.rfile.read(length)  # drain, so the client reads our answer
-            body = self.rfile.read(length) if length and length <= MAX_PAYLOAD_BYTES else b""
-            if length > MAX_PAYLOAD_BYTES:
-                body = b"\0" * (MAX_PAYLOAD_BYTES + 1)
-            result = gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+                self._read_body(length, keep=False)  # drained (what comes in time), so the client reads the answer
+                return self._answer_and_close(gateway.refusal("REQUEST_TOO_LARGE", 413))
+            try:
+                body = self._read_body(length)
+            except (TimeoutError, EOFError):  # fewer bytes than announced, in time: answered, never waited on again
+                return self._answer_and_close(gateway.refusal("DEFAULT_4XX", 400))
+            headers = list(self.headers.items())
+            self._answer(gateway.handle(self.command, self.path, headers, body, self.client_address[0]))
+
+        def _read_body(self, length: int, keep: bool = True) -> bytes:
+            """`length` bytes of body within `body_seconds` in all, however slowly they come; with keep False they
+            are read and dropped (what arrives in time). TimeoutError or EOFError when they do not all come."""
+            deadline = time.monotonic() + body_seconds
+            chunks: list[bytes] = []
+            remaining = length
+            try:
+                while remaining:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError("the body did not arrive in time")
+                    self.connection.settimeout(left)
+                    chunk = self.rfile.read1(min(remaining, 1024 * 1024))
+                    if not chunk:
+                        raise EOFError("the connection closed before the announced body ended")
+                    remaining -= len(chunk)
+                    if keep:
+                        chunks.append(chunk)
+            except (TimeoutError, EOFError):
+                if keep:
+                    raise
+            finally:
+                self.connection.settimeout(self.timeout)
+            return b"".join(chunks)
+
+        def _answer(self, result: HttpResult, close: bool = False) -> None:
             self.send_response(result.status)
             for name, value in result.headers:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(result.body)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(result.body)
+
+        def _answer_and_close(self, result: HttpResult) -> None:
+            self._answer(result, close=True)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
 
@@ -606,6 +675,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve the local API Gateway emulator (needs the local stack's env).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     args = parser.parse_args()
+    from local.aws_calls import install_from_env
+
+    install_from_env(read_template())  # the test session asks for a record of the functions' AWS calls
     server = serve(args.port)
     print(f"Beacon local gateway on http://127.0.0.1:{args.port}", flush=True)
     try:

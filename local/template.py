@@ -168,8 +168,13 @@ class Template:
         if "Ref" in value:
             return self._ref(value["Ref"])
         if "Fn::Sub" in value:
-            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-            return re.sub(r"\$\{([^}!]+)\}", lambda match: str(self._ref(match.group(1))), text)
+            text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                return str(self.resolve_all(variables[name]) if name in variables else self._ref(name))
+
+            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
         if "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             return f"local:{logical_id}:{attribute}"

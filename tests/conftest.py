@@ -150,3 +150,46 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_stack: Loca
     monkeypatch.setattr(local.stack, "RUN_FILE", run_file)
     monkeypatch.setattr(local.stack, "CLIENTS_FILE", tmp_path / "clients.json")
     return tmp_path
+
+
+# -- the record of the functions' AWS calls (tests/security/test_aws_grants.py) ------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every AWS call a function makes, in this process and in every gateway a test starts (they inherit
+    BEACON_RECORD_AWS_CALLS), for the whole session."""
+    import tempfile
+
+    from local.aws_calls import RECORD_ENV, install
+
+    config.addinivalue_line("markers", "session_end: runs after every other test of the session (tests/conftest.py)")
+    config.addinivalue_line("markers", "aws_grants_driver: drives a function through every AWS call it makes")
+    record_dir = Path(tempfile.mkdtemp(prefix="beacon-aws-calls-"))
+    config.stash[_RECORD_DIR] = record_dir
+    os.environ[RECORD_ENV] = str(record_dir / "calls.jsonl")
+    install(record_dir / "calls.jsonl", read_template())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    record_dir = config.stash.get(_RECORD_DIR, None)
+    if record_dir is not None:
+        shutil.rmtree(record_dir, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The checks over the whole run go last; the grants' drivers are noted, so the check knows they ran."""
+    from tests.security.aws_grants import DRIVERS_PASSED, DriverRuns
+
+    last = [item for item in items if item.get_closest_marker("session_end")]
+    items[:] = [item for item in items if not item.get_closest_marker("session_end")] + last
+    drivers = {item.nodeid for item in items if item.get_closest_marker("aws_grants_driver")}
+    config.stash[DRIVERS_PASSED] = DriverRuns(collected=drivers, passed=_PASSED)  # filled as tests pass
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        _PASSED.add(report.nodeid)
+
+
+_RECORD_DIR = pytest.StashKey[Path]()
+_PASSED: set[str] = set()

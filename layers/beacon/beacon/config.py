@@ -20,7 +20,9 @@ class TrackSettings(BaseModel):
     device_salt_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret behind the daily salt
     event_retention_days: int = Field(default=400, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    max_batch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # 4 MiB: every body reaches the function base64 (the API's binary media type is */*), 5.6 MB of a Lambda
+    # invocation's 6 MB, leaving room for the rest of the proxy event (docs/DESIGN.md §32).
+    max_batch_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     geoip_database_path: str | None = None  # optional .mmdb (GeoLite2 / DB-IP City), e.g. from a layer under /opt
     store_ip_projects: frozenset[str] = frozenset()  # projects that opted in to storing raw client IPs
 
@@ -39,6 +41,7 @@ class TrackSettings(BaseModel):
                 "device_salt_secret": env.get("DEVICE_SALT_SECRET", ""),
                 "event_retention_days": env.get("EVENT_RETENTION_DAYS", 400),
                 "max_body_bytes": env.get("MAX_BODY_BYTES", 64 * 1024),
+                "max_batch_bytes": env.get("MAX_BATCH_BYTES", 4 * 1024 * 1024),
                 "geoip_database_path": env.get("GEOIP_DATABASE_PATH") or None,
                 "store_ip_projects": frozenset(
                     project for project in env.get("STORE_IP_PROJECTS", "").split(",") if project.strip()

@@ -1,0 +1,215 @@
+"""Which AWS calls each function of the stack makes, as IAM sees them: recorded while the functions run locally.
+
+tests/security/test_aws_grants.py compares what is recorded here with the functions' policies in template.yaml.
+Nothing here runs unless asked: `install()` is called by the test session (tests/conftest.py) in the pytest process,
+and by the local gateway's `main()` when BEACON_RECORD_AWS_CALLS names a file (the test session sets it, so every
+gateway a test starts records too).
+
+- Every botocore client created after `install()` (any session: the functions' shared one in
+  beacon/store/aws.py, or a client a test hands in) gets a `provide-client-params` hook. It fires once per API
+  call, in the calling thread, before the request is validated or sent, so a call that then fails (a
+  condition, an outage) is recorded too: IAM checks the permission first.
+- A call is attributed to the function whose code made it: the first frame on the calling thread's stack that
+  belongs to a function's app.py (its CodeUri in template.yaml). Threads of a ThreadPoolExecutor (the batch pool,
+  the read function's shard queries) carry the attribution of the thread that submitted the work. A call made
+  by no function (the tests' own clients, the gateway's usage-plan lookups, the admin CLI) is not recorded.
+- A call becomes what IAM evaluates: one (action, resource ARN) per table for a batch, per item for a
+  transaction (TransactWriteItems is PutItem/UpdateItem/DeleteItem/ConditionCheckItem on each item's table; there
+  is no IAM action of its own), the index ARN for a Query on an index.
+- Each distinct (function, action, resource) is appended once per process to the file as a JSON line; several
+  processes (pytest, its gateways) append to the same file.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from local.template import LOCAL_ACCOUNT, LOCAL_REGION, Template
+
+RECORD_ENV = "BEACON_RECORD_AWS_CALLS"
+# Secrets Manager appends 6 random characters to a secret's name in its ARN; a name is granted only by an ARN
+# pattern that allows for them. The local stack stands for them with this fixed suffix.
+SECRET_SUFFIX = "-AbCdEf"  # noqa: S105 - not a password: a stand-in for the random part of an ARN
+
+
+def table_arn(name: str) -> str:
+    return f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}"
+
+
+def secret_arn(name_or_arn: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:{name_or_arn}{SECRET_SUFFIX}"
+
+
+@dataclass(frozen=True, order=True)
+class AwsCall:
+    """One permission a function needed: `action` ("dynamodb:PutItem") on `resource` (an ARN)."""
+
+    function: str  # the function's logical id in template.yaml
+    action: str
+    resource: str
+
+
+# Transaction items → the IAM action each one needs on its own table.
+_TRANSACT_WRITE = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (action, resource) pairs IAM evaluates for one API call. A call this does not understand maps to its
+    action on "*": no policy of the stack grants that, so it is reported rather than missed."""
+    if service == "dynamodb":
+        if operation in ("BatchGetItem", "BatchWriteItem"):
+            return [(f"dynamodb:{operation}", table_arn(table)) for table in params.get("RequestItems", {})]
+        if operation == "TransactWriteItems":
+            pairs = []
+            for item in params.get("TransactItems", []):
+                for kind, action in _TRANSACT_WRITE.items():
+                    if kind in item:
+                        pairs.append((f"dynamodb:{action}", table_arn(item[kind]["TableName"])))
+            return pairs
+        if operation == "TransactGetItems":
+            items = params.get("TransactItems", [])
+            return [("dynamodb:GetItem", table_arn(item["Get"]["TableName"])) for item in items]
+        if "TableName" in params:
+            arn = table_arn(params["TableName"])
+            if params.get("IndexName"):
+                arn = f"{arn}/index/{params['IndexName']}"
+            return [(f"dynamodb:{operation}", arn)]
+    if service == "secretsmanager" and "SecretId" in params:
+        return [(f"secretsmanager:{operation}", secret_arn(params["SecretId"]))]
+    return [(f"{service}:{operation}", "*")]
+
+
+# -- attribution --------------------------------------------------------------------------------------------
+_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("beacon_aws_call_owner", default=None)
+
+
+class Attribution:
+    """Which function a frame's code belongs to: a function's app.py, by its CodeUri in template.yaml."""
+
+    def __init__(self, template: Template) -> None:
+        self._by_file = {os.path.realpath(spec.module_path): name for name, spec in template.functions().items()}
+        self._seen: dict[str, str | None] = {}
+
+    def _function_of(self, filename: str) -> str | None:
+        if filename not in self._seen:
+            self._seen[filename] = self._by_file.get(os.path.realpath(filename))
+        return self._seen[filename]
+
+    def current(self, frame: FrameType | None) -> str | None:
+        owner = _owner.get()
+        if owner is not None:
+            return owner
+        while frame is not None:
+            function = self._function_of(frame.f_code.co_filename)
+            if function is not None:
+                return function
+            frame = frame.f_back
+        return None
+
+
+# -- recording ----------------------------------------------------------------------------------------------
+class CallRecorder:
+    def __init__(self, path: Path, template: Template) -> None:
+        self.path = path
+        self.attribution = Attribution(template)
+        self._written: set[AwsCall] = set()
+        self._lock = threading.Lock()
+
+    def on_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        function = self.attribution.current(sys._getframe(1))
+        if function is None:
+            return
+        service = str(model.service_model.signing_name or model.service_model.endpoint_prefix)
+        calls = {AwsCall(function, action, arn) for action, arn in iam_requests(service, model.name, params)}
+        with self._lock:
+            new = sorted(calls - self._written)
+            self._written |= calls
+        if new:
+            lines = "".join(json.dumps(call.__dict__) + "\n" for call in new).encode()
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(descriptor, lines)  # one write: processes sharing the file never interleave their lines
+            finally:
+                os.close(descriptor)
+
+
+_installed: CallRecorder | None = None
+
+
+def install(path: Path, template: Template) -> CallRecorder:
+    """Record, from now on in this process, every AWS call a function makes into `path` (idempotent)."""
+    global _installed
+    if _installed is not None:
+        return _installed
+    recorder = CallRecorder(path, template)
+    _hook_clients(recorder)
+    _carry_attribution_into_pools(recorder)
+    _installed = recorder
+    return recorder
+
+
+def _hook_clients(recorder: CallRecorder) -> None:
+    from botocore.session import Session
+
+    create_client = Session.create_client
+
+    def hooked(self: Session, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, *args, **kwargs)
+        client.meta.events.register("provide-client-params", recorder.on_call, unique_id="beacon-aws-call-recorder")
+        return client
+
+    Session.create_client = hooked  # type: ignore[method-assign]
+
+
+def _carry_attribution_into_pools(recorder: CallRecorder) -> None:
+    submit = ThreadPoolExecutor.submit
+
+    def carried(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        owner = recorder.attribution.current(sys._getframe(1))
+        if owner is None:
+            return submit(self, fn, *args, **kwargs)
+
+        def run() -> Any:
+            token = _owner.set(owner)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _owner.reset(token)
+
+        return submit(self, run)
+
+    ThreadPoolExecutor.submit = carried  # type: ignore[method-assign,assignment]
+
+
+def install_from_env(template: Template) -> CallRecorder | None:
+    """`install()` into the file BEACON_RECORD_AWS_CALLS names, if it names one."""
+    path = os.environ.get(RECORD_ENV)
+    return install(Path(path), template) if path else None
+
+
+def read_calls(path: Path) -> set[AwsCall]:
+    if not path.exists():
+        return set()
+    return {AwsCall(**json.loads(line)) for line in _lines(path)}
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open() as handle:
+        yield from (line for line in handle if line.strip())

@@ -1,0 +1,272 @@
+"""Every AWS call a function makes is granted by its policy in template.yaml, and every grant is used.
+
+How it works:
+1. Recording (local/aws_calls.py). For the whole test session, tests/conftest.py installs a recorder in the pytest
+   process and names a file in BEACON_RECORD_AWS_CALLS, so every local gateway the tests start (a child process,
+   which runs the functions) records too. Each botocore client gets a `provide-client-params` hook; each call is
+   attributed to the function whose app.py is on the calling stack (pool threads inherit the submitter's
+   function) and written as what IAM evaluates: (function, action, resource ARN). A batch is one entry per table,
+   a transaction (TransactWriteItems) one per item, as the item's own action on its own table (IAM has no
+   TransactWriteItems action: it checks dynamodb:PutItem/UpdateItem/DeleteItem/ConditionCheckItem per item), a
+   Query on an index the index's ARN.
+2. Grants (tests/security/aws_grants.py). Each function's inline statements, resolved the way CloudFormation
+   resolves them for the local stack (tables and secrets named after their logical ids), matched with IAM's
+   wildcards; an explicit Deny wins.
+3. The checks run at the end of the session (the `session_end` marker: tests/conftest.py moves them last), over
+   the calls of the whole run: every recorded call is allowed (any run, any subset of tests); and every Allow grant
+   covers at least one recorded call. The second needs every code path to have run, so the driver tests below
+   take each function through all of its store calls over HTTP; it is skipped when they did not all pass in
+   this run (a subset, `-k`).
+
+A function that starts a new kind of AWS call fails the first check until its policy grants it (the batch retry's
+BatchGetItem on the events table was missing); a grant the code no longer needs fails the second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import aws_calls
+from local.aws_calls import RECORD_ENV, AwsCall, CallRecorder, iam_requests, read_calls, secret_arn, table_arn
+from local.template import read_template
+from tests.constants import ROOT
+from tests.e2e.test_seed_examples import REST_PAGE, TRACK_MDX
+from tests.security.aws_grants import (
+    DRIVERS_PASSED,
+    Grant,
+    allowed,
+    of_the_stack,
+    template_grants,
+    ungranted,
+    unused,
+)
+
+TEMPLATE = read_template()
+GRANTS = template_grants(TEMPLATE)
+
+
+def recorded_calls() -> set[AwsCall]:
+    return read_calls(Path(os.environ[RECORD_ENV]))
+
+
+def report(lines: list[Any]) -> str:
+    return "\n  " + "\n  ".join(str(line) for line in lines)
+
+
+# -- the mechanism ----------------------------------------------------------------------------------------------
+def test_a_transaction_is_checked_per_item_as_each_items_action_on_its_own_table() -> None:
+    # Given a transaction over three tables: a Put, an Update and a ConditionCheck
+    params = {
+        "TransactItems": [
+            {"Put": {"TableName": "EventsTable", "Item": {}}},
+            {"Update": {"TableName": "SessionsTable", "Key": {}, "UpdateExpression": "SET a = :a"}},
+            {"ConditionCheck": {"TableName": "EntitiesTable", "Key": {}, "ConditionExpression": "x"}},
+        ]
+    }
+    # Then IAM evaluates one action per item, each on its own table, and no TransactWriteItems action
+    assert iam_requests("dynamodb", "TransactWriteItems", params) == [
+        ("dynamodb:PutItem", table_arn("EventsTable")),
+        ("dynamodb:UpdateItem", table_arn("SessionsTable")),
+        ("dynamodb:ConditionCheckItem", table_arn("EntitiesTable")),
+    ]
+    # And a grant of PutItem on the events table alone does not cover the session's Update
+    grants = [Grant("TrackFunction", "s", "dynamodb:PutItem", table_arn("EventsTable"))]
+    update = AwsCall("TrackFunction", "dynamodb:UpdateItem", table_arn("SessionsTable"))
+    assert not allowed(update, grants)
+
+
+def test_batches_are_checked_per_table_and_an_index_query_on_the_index() -> None:
+    batch: dict[str, Any] = {"RequestItems": {"EventsTable": {"Keys": []}, "IdempotencyTable": {"Keys": []}}}
+    assert iam_requests("dynamodb", "BatchGetItem", batch) == [
+        ("dynamodb:BatchGetItem", table_arn("EventsTable")),
+        ("dynamodb:BatchGetItem", table_arn("IdempotencyTable")),
+    ]
+    query = {"TableName": "EventsTable", "IndexName": "byProfile", "KeyConditionExpression": "k"}
+    index = f"{table_arn('EventsTable')}/index/byProfile"
+    assert iam_requests("dynamodb", "Query", query) == [("dynamodb:Query", index)]
+    # And a call the mapping does not know is its action on "*", which nothing grants
+    assert iam_requests("s3", "GetObject", {"Bucket": "b", "Key": "k"}) == [("s3:GetObject", "*")]
+
+
+def test_secret_grants_follow_iam_name_matching() -> None:
+    # A secret's ARN ends in 6 random characters: a prefix pattern with * covers it, the bare name does not
+    name = "beacon/local/clients/c1"
+    call = AwsCall("AuthorizerFunction", "secretsmanager:GetSecretValue", secret_arn(name))
+    prefix = "arn:aws:secretsmanager:us-east-1:123456789012:secret:beacon/local/clients/*"
+    bare = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
+    assert allowed(call, [Grant("AuthorizerFunction", "s", "secretsmanager:GetSecretValue", prefix)])
+    assert not allowed(call, [Grant("AuthorizerFunction", "s", "secretsmanager:GetSecretValue", bare)])
+    # And a Deny wins over an Allow; another function's grant never counts
+    deny = Grant("AuthorizerFunction", "d", "secretsmanager:GetSecretValue", prefix, effect="Deny")
+    assert not allowed(call, [Grant("AuthorizerFunction", "s", "secretsmanager:*", prefix), deny])
+    assert not allowed(call, [Grant("TrackFunction", "s", "secretsmanager:GetSecretValue", prefix)])
+
+
+def test_only_calls_on_resources_a_test_made_up_are_left_out_of_the_check() -> None:
+    # A function loaded with an environment of a test's own (another stack's client prefix, a table no template
+    # has) reaches resources no stack resource is named after; everything else is checked, "*" included
+    def call(resource: str) -> AwsCall:
+        return AwsCall("AuthorizerFunction", "secretsmanager:GetSecretValue", resource)
+
+    assert of_the_stack(call(secret_arn("beacon/local/clients/c1")), TEMPLATE)
+    assert of_the_stack(call(secret_arn("DeviceSaltSecret")), TEMPLATE)
+    assert of_the_stack(call("*"), TEMPLATE)
+    assert of_the_stack(AwsCall("TrackFunction", "dynamodb:Query", f"{table_arn('EventsTable')}/index/x"), TEMPLATE)
+    assert not of_the_stack(call(secret_arn("beacon/faults/clients/c1")), TEMPLATE)
+    assert not of_the_stack(AwsCall("TrackFunction", "dynamodb:PutItem", table_arn("beacon-unit-events")), TEMPLATE)
+
+
+def test_a_call_is_recorded_for_the_function_whose_code_made_it_even_from_a_pool_thread(tmp_path: Path) -> None:
+    # Given a recorder of our own, and code compiled as if it were the track function's app.py
+    import botocore.session
+    from botocore.stub import Stubber
+
+    recorder = CallRecorder(tmp_path / "calls.jsonl", TEMPLATE)
+    client: Any = botocore.session.get_session().create_client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    client.meta.events.unregister("provide-client-params", unique_id="beacon-aws-call-recorder")  # not the session's
+    client.meta.events.register("provide-client-params", recorder.on_call)
+    stub = Stubber(client)
+    items = [{"Put": {"TableName": "EventsTable", "Item": {}}}, {"Put": {"TableName": "IdempotencyTable", "Item": {}}}]
+    stub.add_response("transact_write_items", {})
+    stub.add_response("transact_write_items", {})
+    stub.add_response("get_item", {})
+    source = (
+        "def in_function(call):\n    return call()\ndef in_pool(pool, call):\n    return pool.submit(call).result()\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, str(ROOT / "functions" / "track" / "app.py"), "exec"), namespace)  # noqa: S102 - our own code
+
+    def transact() -> Any:
+        return client.transact_write_items(TransactItems=items)
+
+    installed = aws_calls._installed
+    assert installed is not None, "tests/conftest.py installs the session's recorder (and its pool hook)"
+    with stub, ThreadPoolExecutor(max_workers=1) as pool:
+        # When that code makes the call itself, then through a pool thread, and the test makes one of its own
+        namespace["in_function"](transact)
+        assert namespace["in_pool"](pool, lambda: installed.attribution.current(sys._getframe())) == "TrackFunction"
+        namespace["in_pool"](pool, transact)
+        client.get_item(TableName="SessionsTable", Key={"pk": {"S": "p"}})
+
+    # Then the function's calls are recorded once each, per table, and the test's own call not at all
+    assert read_calls(recorder.path) == {
+        AwsCall("TrackFunction", "dynamodb:PutItem", table_arn("EventsTable")),
+        AwsCall("TrackFunction", "dynamodb:PutItem", table_arn("IdempotencyTable")),
+    }
+    assert len(recorder.path.read_text().splitlines()) == 2
+
+
+def test_the_template_grants_resolve_to_arns_of_this_stack() -> None:
+    # Every grant names an ARN of the local stack (no Ref of a table name, no unresolved intrinsic)
+    assert GRANTS
+    for grant in GRANTS:
+        assert grant.resource.startswith(("arn:aws:dynamodb:us-east-1:", "arn:aws:secretsmanager:us-east-1:")), grant
+
+
+# -- the drivers: each function through every store call it makes ------------------------------------------------
+def http(url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 - 127.0.0.1
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def credentials(client: dict[str, str], **extra: str) -> dict[str, str]:
+    return {
+        "openpanel-client-id": client["clientId"],
+        "openpanel-client-secret": client["clientSecret"],
+        "User-Agent": "curl/8.5.0",
+        "Content-Type": "application/json",
+        **extra,
+    }
+
+
+@pytest.fixture
+def writer(create_client: Callable[..., dict[str, str]], project_id: str) -> dict[str, str]:
+    return create_client(project_id, "write")
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_track_function_every_request_type_idempotency_rejections_and_device_ids(
+    gateway_url: str, writer: dict[str, str]
+) -> None:
+    # OpenPanel's examples: new and continued sessions, identify, alias (a transaction with condition checks),
+    # increment/decrement, groups, project filters, the device salt
+    for example in TRACK_MDX + REST_PAGE:
+        status, answer = http(f"{gateway_url}/track", "POST", example.body.encode(), credentials(writer))
+        assert status == example.status, (example.section, answer)
+    # An Idempotency-Key, twice (the claim in the event's transaction, then the repeat read back)
+    track = json.dumps({"type": "track", "payload": {"name": "checkout"}}).encode()
+    for _ in range(2):
+        status, _answer = http(f"{gateway_url}/track", "POST", track, credentials(writer, **{"Idempotency-Key": "k1"}))
+        assert status == 200
+    increment = json.dumps({"type": "increment", "payload": {"profileId": "123", "property": "visits"}}).encode()
+    status, _answer = http(f"{gateway_url}/track", "POST", increment, credentials(writer, **{"Idempotency-Key": "k2"}))
+    assert status == 200
+    # An event refused for validation is kept
+    invalid = json.dumps({"type": "track", "payload": {"name": ""}}).encode()
+    assert http(f"{gateway_url}/track", "POST", invalid, credentials(writer))[0] == 400
+    # The device's ids
+    assert http(f"{gateway_url}/track/device-id", headers=credentials(writer))[0] == 200
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_track_function_batch_and_its_retry(gateway_url: str, writer: dict[str, str]) -> None:
+    # A batch (its claim, BatchWriteItem of its events, a rejected item), then the same bytes again: the retry reads
+    # which events are missing (BatchGetItem) before writing only those
+    items = [{"type": "track", "payload": {"name": f"step_{i}"}} for i in range(30)]
+    body = json.dumps({"batch": [*items, {"type": "track", "payload": {}}]}).encode()
+    first = http(f"{gateway_url}/track/batch", "POST", body, credentials(writer))
+    again = http(f"{gateway_url}/track/batch", "POST", body, credentials(writer))
+    assert first[0] == again[0] == 200, (first, again)
+    assert first[1]["accepted"] == again[1]["accepted"] == 30
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_read_function_every_route_and_a_signed_cursor(
+    gateway_url: str, writer: dict[str, str], create_client: Callable[..., dict[str, str]], project_id: str
+) -> None:
+    for example in TRACK_MDX + REST_PAGE:
+        assert http(f"{gateway_url}/track", "POST", example.body.encode(), credentials(writer))[0] == example.status
+    reader = create_client(project_id, "root")
+    status, page = http(f"{gateway_url}/export/events?projectId={project_id}&limit=2", headers=credentials(reader))
+    assert status == 200 and page["meta"]["next"], page
+    cursor = urllib.parse.quote(page["meta"]["next"])
+    next_page = f"{gateway_url}/export/events?projectId={project_id}&cursor={cursor}"
+    assert http(next_page, headers=credentials(reader))[0] == 200
+    for path in ("/profile/123", "/profile/user_123/events", "/group/org_acme"):
+        assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
+
+
+# -- the checks, over the whole run ---------------------------------------------------------------------------------
+@pytest.mark.session_end
+def test_every_aws_call_a_function_made_in_this_run_is_granted_by_its_policy() -> None:
+    calls = recorded_calls()
+    if not calls:
+        pytest.skip("no function made an AWS call in this run")
+    missing = ungranted((call for call in calls if of_the_stack(call, TEMPLATE)), GRANTS)
+    assert not missing, "calls that template.yaml does not grant (IAM would refuse them in AWS):" + report(missing)
+
+
+@pytest.mark.session_end
+def test_every_grant_of_every_function_is_used_in_this_run(request: pytest.FixtureRequest) -> None:
+    drivers = request.config.stash.get(DRIVERS_PASSED, None)
+    if drivers is None or not drivers.all_passed():
+        pytest.skip("the driver tests of tests/security/test_aws_grants.py did not all run and pass")
+    idle = unused(recorded_calls(), GRANTS)
+    assert not idle, "grants no function used in this run (least privilege: remove them):" + report(idle)
