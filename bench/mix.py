@@ -219,7 +219,8 @@ def build_mix(count: int = REQUESTS, seed: int = SEED) -> list[MixRequest]:
     kinds = ["track", "identify", "increment", "decrement", "group", "assign_group", "alias", "batch"]
     while len(requests) < count:
         kind = rng.choices(kinds, weights=[78, 5, 3, 2, 2, 2, 2, 6])[0]
-        device = rng.choice([d for d in devices if d.server] if kind == "batch" else devices)
+        # Batches and aliases come from servers (an alias needs the client secret: docs/API.md).
+        device = rng.choice([d for d in devices if d.server] if kind in ("batch", "alias") else devices)
         if kind == "batch":
             items = [
                 _track(rng, device, now) if rng.random() < 0.9 else _profile_request("identify", rng, len(requests))
