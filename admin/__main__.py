@@ -1,6 +1,6 @@
 """`python -m admin <group> ...` (and the `./beacon` wrapper): Beacon's operator commands.
 
-beacon clients create|list|show|rotate|revoke    (see `beacon clients --help`)
+beacon clients create|list|show|rotate|revoke|legacy-ids    (see `beacon clients --help`)
 beacon projects filters --project P [...]        blocked IPs and profile ids
 beacon rejected list --project P                 events refused for validation (14 days)
 """

@@ -1,4 +1,4 @@
-"""`beacon clients create|list|show|rotate|revoke`: the client lifecycle.
+"""`beacon clients create|list|show|rotate|revoke|legacy-ids`: the client lifecycle.
 
 Without --stack-name every command works on the running local stack (`make run`): the client records in
 its Secrets Manager emulator, mirrored in .local/clients.json (hashes only) so the next `make run` re-seeds
@@ -6,6 +6,10 @@ the current state. With --stack-name it works on a deployed stack: the client re
 under the stack's ClientSecretPrefix, and each client's API Gateway API key in a usage plan.
 
 A plain secret is printed once, by create or rotate, on stdout; it is never stored, logged or listed.
+
+Client ids are signed with the stack's client-id key (docs/DESIGN.md §4), which create reads from Secrets Manager.
+`legacy-ids` records the ids of the clients made before signed ids, so that the authorizer admits exactly those
+without a lookup per unknown id: run it once after upgrading (and again if an older CLI created a client since).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,14 +28,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from beacon.domain.auth import (
     DEFAULT_ROTATION_GRACE,
     ClientRecord,
+    client_id_key,
     create_client,
     is_client_id,
+    is_signed_client_id,
     revoke_client,
     rotate_secret,
 )
 from beacon.domain.entities import ClientType
 from beacon.errors import DependencyUnavailableError
 from beacon.store.clients import SecretsManagerClientStore, client_record_to_secret
+from beacon.store.device_salt import SecretsManagerStackSecret
 from local.state_files import write_private
 
 if TYPE_CHECKING:
@@ -126,10 +134,12 @@ class StackResources:
     api_id: str
     stage_name: str
     default_usage_plan_id: str
+    client_id_key_secret: str  # the secret whose key signs client ids
 
 
 STACK_OUTPUTS = {
     "client_secret_prefix": "ClientSecretPrefix",
+    "client_id_key_secret": "ClientIdKeySecret",
     "api_id": "ApiId",
     "stage_name": "ApiStageName",
     "default_usage_plan_id": "DefaultUsagePlanId",
@@ -257,12 +267,20 @@ class ClientRecords(Protocol):
 
     def list_clients(self) -> list[ClientRecord]: ...
 
+    def put_legacy_client_ids(self, client_ids: Iterable[str]) -> None: ...
+
+
+def stack_id_key(secret: Callable[[], bytes]) -> Callable[[], bytes]:
+    """The key that signs the stack's client ids, from its secret, read when first needed."""
+    return lambda: client_id_key(secret())
+
 
 @dataclass(frozen=True)
 class ClientTarget:
     store: ClientRecords
     keys: ApiGatewayKeys | None = None  # a deployed stack: API keys and usage plans
     local_file: Path | None = None  # the local stack: its clients.json, kept in sync
+    id_key: Callable[[], bytes] | None = None  # the key new client ids are signed with (create needs it)
 
     def describe(self) -> str:
         return "the deployed stack" if self.keys is not None else "the local stack"
@@ -287,9 +305,11 @@ def local_target() -> ClientTarget:
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    prefix = read_template().functions()["AuthorizerFunction"].environment["CLIENT_SECRET_PREFIX"]
-    store = SecretsManagerClientStore(prefix, cache_seconds=0, client=secretsmanager)
-    return ClientTarget(store=store, local_file=local_stack.CLIENTS_FILE)  # read now: tests repoint it
+    environment = read_template().functions()["AuthorizerFunction"].environment
+    store = SecretsManagerClientStore(environment["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
+    key_secret = SecretsManagerStackSecret(environment["CLIENT_ID_KEY_SECRET"], client=secretsmanager)
+    # CLIENTS_FILE is read now: tests repoint it.
+    return ClientTarget(store=store, local_file=local_stack.CLIENTS_FILE, id_key=stack_id_key(key_secret))
 
 
 def aws_target(stack_name: str) -> ClientTarget:
@@ -299,6 +319,7 @@ def aws_target(stack_name: str) -> ClientTarget:
     return ClientTarget(
         store=SecretsManagerClientStore(resources.client_secret_prefix, cache_seconds=0),
         keys=ApiGatewayKeys(boto3.client("apigateway"), resources),
+        id_key=stack_id_key(SecretsManagerStackSecret(resources.client_id_key_secret)),
     )
 
 
@@ -314,11 +335,13 @@ def authorizer_cache_seconds() -> str:
 def provision_client(
     store: ClientRecords,
     args: argparse.Namespace,
+    id_key: bytes,
     keys: ApiGatewayKeys | None = None,
     now: datetime | None = None,
 ) -> tuple[ClientRecord, str]:
-    """A new client: its API key in a usage plan first (deployed stacks), then its record, so a record never
-    names a key that does not exist; a record that cannot be stored undoes the key."""
+    """A new client, its id signed with the stack's `id_key`: its API key in a usage plan first (deployed stacks),
+    then its record, so a record never names a key that does not exist; a record that cannot be stored undoes the
+    key."""
     record, secret = create_client(
         project_id=args.project,
         client_type=ClientType(args.type),
@@ -326,6 +349,7 @@ def provision_client(
         origins=tuple(origin.strip() for origin in (args.origin or "").split(",") if origin.strip()),
         rate=args.rate,
         burst=args.burst,
+        id_key=id_key,
     )
     provisioned = keys.provision(record) if keys is not None else None
     try:
@@ -354,8 +378,10 @@ def _save(target: ClientTarget, record: ClientRecord, created: bool = False) -> 
 
 
 def create_command(target: ClientTarget, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
+    if target.id_key is None:
+        raise ClientAdminError(f"{target.describe()} has no client-id key to sign the new client's id with")
     try:
-        record, secret = provision_client(target.store, args, target.keys, now)
+        record, secret = provision_client(target.store, args, target.id_key(), target.keys, now)
     except ValueError as exc:
         raise ClientAdminError(str(exc)) from exc
     _save(target, record, created=True)
@@ -419,12 +445,42 @@ def revoke_command(target: ClientTarget, args: argparse.Namespace, now: datetime
     return client_summary(record, now)
 
 
+# A secret holds at most 65,536 bytes: about 1,600 ids of 36 characters in the list's JSON.
+MAX_LEGACY_IDS_BYTES = 65_536
+
+
+def legacy_ids_command(target: ClientTarget, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
+    """Record the ids of the clients made before signed ids (UUID4s) that can still authenticate (not revoked):
+    the authorizer admits exactly these without a lookup per unknown id. Idempotent; the authorizer rereads the
+    list within a minute."""
+    records = target.store.list_clients()
+    legacy = sorted(
+        record.client_id
+        for record in records
+        if not is_signed_client_id(record.client_id) and record.revoked_at is None
+    )
+    if len(json.dumps({"clientIds": legacy}, separators=(",", ":"))) > MAX_LEGACY_IDS_BYTES:
+        raise ClientAdminError(
+            f"{len(legacy)} clients made before signed ids do not fit one secret (about 1,600 do); they keep working"
+            " through the authorizer's lookup budget"
+        )
+    target.store.put_legacy_client_ids(legacy)
+    signed = sum(1 for record in records if is_signed_client_id(record.client_id))
+    _tell(
+        f"Recorded {len(legacy)} client ids made before signed ids in {target.describe()} ({signed} signed ids need"
+        " no record). Warm authorizers read the list within 60 s; an unsigned id not on it is refused without a"
+        " lookup."
+    )
+    return {"legacyClientIds": legacy}
+
+
 COMMANDS = {
     "create": create_command,
     "list": list_command,
     "show": show_command,
     "rotate": rotate_command,
     "revoke": revoke_command,
+    "legacy-ids": legacy_ids_command,
 }
 
 
@@ -435,7 +491,7 @@ def _tell(message: str) -> None:
 
 def run(args: argparse.Namespace, target: ClientTarget, now: datetime | None = None) -> None:
     result = COMMANDS[args.command](target, args, now or datetime.now(UTC))
-    pretty = args.command in ("list", "show", "revoke")
+    pretty = args.command in ("list", "show", "revoke", "legacy-ids")
     json.dump(result, sys.stdout, indent=2 if pretty else None)
     sys.stdout.write("\n")
 
@@ -468,7 +524,7 @@ def build_parser(prog: str = "beacon clients") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{create,list,show,rotate,revoke}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{create,list,show,rotate,revoke,legacy-ids}")
     stack = argparse.ArgumentParser(add_help=False)
     stack.add_argument("--stack-name", default=None, help="a deployed stack; omit for the local stack (make run)")
 
@@ -498,6 +554,12 @@ def build_parser(prog: str = "beacon clients") -> argparse.ArgumentParser:
 
     revoke = sub.add_parser("revoke", parents=[stack], help="revoke a client: its requests fail within seconds")
     revoke.add_argument("client_id", metavar="CLIENT_ID")
+
+    sub.add_parser(
+        "legacy-ids",
+        parents=[stack],
+        help="record the ids of clients made before signed ids (run once after upgrading)",
+    )
     return parser
 
 

@@ -146,13 +146,15 @@ def build(workdir: Path, bytecode: bool) -> dict[str, Path]:
 
 
 # -- the first events --------------------------------------------------------------------------------------------
-def authorizer_event(stack: LocalStack, prefix: str) -> dict[str, Any]:
+def authorizer_event(stack: LocalStack, prefix: str, id_key_secret: str) -> dict[str, Any]:
     from beacon.domain.auth import create_client
     from beacon.domain.entities import ClientType
-    from beacon.store.clients import SecretsManagerClientStore
+    from beacon.store.clients import SecretsManagerClientStore, read_client_id_key
 
-    store = SecretsManagerClientStore(prefix, cache_seconds=0, client=stack.boto3_client("secretsmanager"))
-    record, secret = create_client("bench-coldstart", ClientType.WRITE, datetime.now(UTC))
+    secretsmanager = stack.boto3_client("secretsmanager")
+    store = SecretsManagerClientStore(prefix, cache_seconds=0, client=secretsmanager)
+    id_key = read_client_id_key(id_key_secret, secretsmanager)
+    record, secret = create_client("bench-coldstart", ClientType.WRITE, datetime.now(UTC), id_key=id_key)
     store.put_client(record)
     event: dict[str, Any] = json.loads((ROOT / "events" / "authorizer.json").read_text())
     for name, value in (("openpanel-client-id", record.client_id), ("openpanel-client-secret", secret)):
@@ -280,7 +282,7 @@ def measure(python313: str, workdir: Path, bytecode: bool = True) -> dict[str, A
         auth_env = functions["AuthorizerFunction"].environment
         events = {
             "track": json.loads((ROOT / "events" / "track.json").read_text()),
-            "authorizer": authorizer_event(stack, auth_env["CLIENT_SECRET_PREFIX"]),
+            "authorizer": authorizer_event(stack, auth_env["CLIENT_SECRET_PREFIX"], auth_env["CLIENT_ID_KEY_SECRET"]),
         }
         port = daemon.getsockname()[1]
         envs = {

@@ -37,7 +37,7 @@ from typing import Any
 from beacon.domain.auth import create_client
 from beacon.domain.entities import Caller, ClientType
 from beacon.gateway.authorizer_context import caller_to_context
-from beacon.store.clients import SecretsManagerClientStore
+from beacon.store.clients import SecretsManagerClientStore, read_client_id_key
 from beacon.store.dynamodb import item_size
 from beacon.store.events import EVENT_SHARDS
 from bench.ingest import event
@@ -250,14 +250,14 @@ def timed_authorize(authorizer: LocalFunction, request: dict[str, Any]) -> float
 
 
 def measure_authorizer(
-    authorizer: LocalFunction, store: SecretsManagerClientStore, template: dict[str, Any]
+    authorizer: LocalFunction, store: SecretsManagerClientStore, id_key: bytes, template: dict[str, Any]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     cold: list[float] = []
     warm: list[float] = []
     for _ in range(ROUNDS):
         requests = []
         for _ in range(AUTH_CLIENTS_PER_ROUND):
-            record, secret = create_client("bench-auth", ClientType.WRITE, datetime.now(UTC))
+            record, secret = create_client("bench-auth", ClientType.WRITE, datetime.now(UTC), id_key=id_key)
             store.put_client(record)
             requests.append(authorizer_event(template, record.client_id, secret))
         for request in requests:
@@ -292,11 +292,13 @@ def run() -> dict[str, Any]:
                 dynamodb = stack.boto3_client("dynamodb")
                 track_template = json.loads((ROOT / "events" / "track.json").read_text())
                 auth_template = json.loads((ROOT / "events" / "authorizer.json").read_text())
+                secretsmanager = stack.boto3_client("secretsmanager")
                 store = SecretsManagerClientStore(
-                    os.environ["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=stack.boto3_client("secretsmanager")
+                    os.environ["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager
                 )
+                id_key = read_client_id_key(os.environ["CLIENT_ID_KEY_SECRET"], secretsmanager)
                 track_results, track_ratios = measure_track(track, dynamodb, track_template, os.environ["EVENTS_TABLE"])
-                auth_results, auth_ratios = measure_authorizer(authorizer, store, auth_template)
+                auth_results, auth_ratios = measure_authorizer(authorizer, store, id_key, auth_template)
             finally:
                 os.environ.clear()
                 os.environ.update(saved)

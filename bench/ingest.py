@@ -33,7 +33,7 @@ from beacon.domain.entities import Caller, ClientType, RequestContext, RequestMe
 from beacon.domain.ingest import ingest
 from beacon.domain.ports import Stores
 from beacon.models.requests import parse_track_request
-from beacon.store.clients import SecretsManagerClientStore
+from beacon.store.clients import SecretsManagerClientStore, read_client_id_key
 from beacon.store.dynamodb import item_size
 from beacon.store.events import EVENT_SHARDS
 from beacon.store.factory import track_stores
@@ -63,10 +63,12 @@ def post(url: str, body: str, headers: dict[str, str]) -> tuple[int, Any]:
 
 def new_client(stack: LocalStack, template_env: dict[str, str], project_id: str) -> dict[str, str]:
     """A write client with a usage plan of its own, generous enough that the gateway never throttles the bench."""
-    store = SecretsManagerClientStore(
-        template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=stack.boto3_client("secretsmanager")
+    secretsmanager = stack.boto3_client("secretsmanager")
+    store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
+    id_key = read_client_id_key(template_env["CLIENT_ID_KEY_SECRET"], secretsmanager)
+    record, secret = create_client(
+        project_id, ClientType.WRITE, datetime.now(UTC), rate=100_000, burst=100_000, id_key=id_key
     )
-    record, secret = create_client(project_id, ClientType.WRITE, datetime.now(UTC), rate=100_000, burst=100_000)
     store.put_client(record)
     return {
         "Content-Type": "application/json",

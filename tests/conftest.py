@@ -65,8 +65,18 @@ def project_id() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(scope="session")
+def client_id_key(secretsmanager: Any, template_env: dict[str, str]) -> bytes:
+    """The test stack's key that client ids are signed with (docs/DESIGN.md §4), from its generated secret."""
+    from beacon.store.clients import read_client_id_key
+
+    return read_client_id_key(template_env["CLIENT_ID_KEY_SECRET"], secretsmanager)
+
+
 @pytest.fixture
-def create_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable[..., dict[str, str]]:
+def create_client(
+    secretsmanager: Any, template_env: dict[str, str], client_id_key: bytes
+) -> Callable[..., dict[str, str]]:
     from beacon.domain.auth import create_client as new_client
     from beacon.domain.entities import ClientType
     from beacon.store.clients import SecretsManagerClientStore
@@ -74,7 +84,7 @@ def create_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable
     store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
 
     def make(project: str, client_type: str = "write") -> dict[str, str]:
-        record, secret = new_client(project, ClientType(client_type), datetime.now(UTC))
+        record, secret = new_client(project, ClientType(client_type), datetime.now(UTC), id_key=client_id_key)
         store.put_client(record)
         return {"clientId": record.client_id, "clientSecret": secret, "projectId": project}
 

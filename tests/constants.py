@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from beacon.domain.auth import client_id_key
 from beacon.domain.entities import Caller, ClientType, RequestMeta
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
@@ -33,3 +34,6 @@ META = RequestMeta("r", "203.0.113.7", FIREFOX)
 
 # The method API Gateway asks the authorizer about.
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/POST/track"
+
+# The key that signs client ids in tests that need no stack (a stack's own key is read from its Secrets Manager).
+CLIENT_ID_KEY = client_id_key(b"tests-stack-secret")

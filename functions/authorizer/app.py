@@ -19,14 +19,17 @@ from beacon.errors import InvalidCredentialsError
 from beacon.gateway.authorizer_context import caller_to_context
 from beacon.gateway.authorizer_event import MethodArn, allow_all_policy, request_headers
 from beacon.observability import logger
-from beacon.store.clients import SecretsManagerClientStore
+from beacon.store.clients import IssuedClientLookup, SecretsManagerClientStore
+from beacon.store.device_salt import SecretsManagerStackSecret
 
 settings = AuthorizerSettings.from_env()
 
 
 @cache
-def client_store() -> SecretsManagerClientStore:
-    return SecretsManagerClientStore(settings.client_secret_prefix, settings.client_cache_seconds)
+def client_store() -> IssuedClientLookup:
+    """Client records cached per container, behind the gate that refuses ids Beacon never issued before any call."""
+    records = SecretsManagerClientStore(settings.client_secret_prefix, settings.client_cache_seconds)
+    return IssuedClientLookup(records, SecretsManagerStackSecret(settings.client_id_key_secret))
 
 
 @logger.inject_lambda_context

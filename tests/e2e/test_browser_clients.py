@@ -64,12 +64,16 @@ def unauthorized() -> GatewayResponse:
 
 
 @pytest.fixture
-def create_browser_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable[..., dict[str, str]]:
+def create_browser_client(
+    secretsmanager: Any, template_env: dict[str, str], client_id_key: bytes
+) -> Callable[..., dict[str, str]]:
     """Like conftest's create_client, for a client with allowed origins."""
     store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
 
     def make(project: str, origins: tuple[str, ...] = ALLOWED_ORIGINS) -> dict[str, str]:
-        record, secret = create_client(project, ClientType.WRITE, datetime.now(UTC), origins=origins)
+        record, secret = create_client(
+            project, ClientType.WRITE, datetime.now(UTC), origins=origins, id_key=client_id_key
+        )
         store.put_client(record)
         return {"clientId": record.client_id, "clientSecret": secret, "projectId": project}
 

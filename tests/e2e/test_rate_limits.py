@@ -59,12 +59,16 @@ def throttled() -> GatewayResponse:
 
 
 @pytest.fixture
-def create_rate_limited_client(secretsmanager: Any, template_env: dict[str, str]) -> Callable[..., dict[str, str]]:
+def create_rate_limited_client(
+    secretsmanager: Any, template_env: dict[str, str], client_id_key: bytes
+) -> Callable[..., dict[str, str]]:
     """Like conftest's create_client, for a client with a usage plan of its own (rate and burst on its record)."""
     store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
 
     def make(project: str, rate: float, burst: int) -> dict[str, str]:
-        record, secret = create_client(project, ClientType.WRITE, datetime.now(UTC), rate=rate, burst=burst)
+        record, secret = create_client(
+            project, ClientType.WRITE, datetime.now(UTC), rate=rate, burst=burst, id_key=client_id_key
+        )
         store.put_client(record)
         return {"clientId": record.client_id, "clientSecret": secret, "projectId": project}
 

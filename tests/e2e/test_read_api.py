@@ -189,11 +189,12 @@ def test_a_read_client_of_project_a_gets_nothing_of_project_b(send, read, create
 
 
 def test_a_read_client_without_its_secret_is_refused_even_from_an_allowed_origin(
-    gateway_url, secretsmanager, template_env, project_id
+    gateway_url, secretsmanager, template_env, client_id_key, project_id
 ):
     # Given a read client that lists an allowed origin
     store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
-    record, _ = new_client(project_id, ClientType.READ, datetime.now(UTC), origins=("https://app.example.com",))
+    origins = ("https://app.example.com",)
+    record, _ = new_client(project_id, ClientType.READ, datetime.now(UTC), origins=origins, id_key=client_id_key)
     store.put_client(record)
     # When a page on that origin asks for events with the client id only
     headers = {"openpanel-client-id": record.client_id, "Origin": "https://app.example.com"}

@@ -87,15 +87,21 @@ class PrivateStack:
         template = read_template()
         self.template = template
         self.client_prefix = template.functions()["AuthorizerFunction"].environment["CLIENT_SECRET_PREFIX"]
+        self.client_id_key_secret = template.functions()["AuthorizerFunction"].environment["CLIENT_ID_KEY_SECRET"]
+        self._generated_secrets = stack.log_dir / "generated-secrets.json"
 
     # -- clients and requests ---------------------------------------------------------------------------
     def new_client(self, project_id: str, rate: float | None = None, burst: int | None = None) -> Client:
         from beacon.domain.auth import create_client
         from beacon.domain.entities import ClientType
-        from beacon.store.clients import SecretsManagerClientStore
+        from beacon.store.clients import SecretsManagerClientStore, read_client_id_key
 
-        record, secret = create_client(project_id, ClientType.WRITE, datetime.now(UTC), rate=rate, burst=burst)
-        store = SecretsManagerClientStore(self.client_prefix, 0, client=self.stack.boto3_client("secretsmanager"))
+        secretsmanager = self.stack.boto3_client("secretsmanager")
+        id_key = read_client_id_key(self.client_id_key_secret, secretsmanager)
+        record, secret = create_client(
+            project_id, ClientType.WRITE, datetime.now(UTC), rate=rate, burst=burst, id_key=id_key
+        )
+        store = SecretsManagerClientStore(self.client_prefix, 0, client=secretsmanager)
         store.put_client(record)
         return Client(record.client_id, secret, project_id)
 
@@ -127,16 +133,25 @@ class PrivateStack:
         create_tables(self.template, self.stack.boto3_client("dynamodb"))
 
     def stop_secrets_manager(self) -> None:
+        # A restore brings the generated secrets back as they were (the stack key signs every client id): keep them.
+        secretsmanager = self.stack.boto3_client("secretsmanager")
+        generated = {
+            logical_id: secretsmanager.get_secret_value(SecretId=logical_id)["SecretString"]
+            for logical_id, resource in self.template.resources.items()
+            if resource["Type"] == "AWS::SecretsManager::Secret" and "GenerateSecretString" in resource["Properties"]
+        }
+        self._generated_secrets.write_text(json.dumps(generated))
         process = self._process("moto.server")
         process.terminate()
         process.wait(timeout=20)
 
     def start_secrets_manager(self) -> None:
-        """A new, empty Secrets Manager emulator on the same port, with the template's generated secrets."""
+        """A new, empty Secrets Manager emulator on the same port, with the template's generated secrets as they were
+        before the stop (client records are gone)."""
         args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.stack.secrets_port)]
         process = self._spawn("secretsmanager-restarted", args, env={**os.environ, **self.stack.env})
         wait_for_port(self.stack.secrets_port, process, "Secrets Manager emulator (restarted)")
-        seed_generated_secrets(self.stack.boto3_client("secretsmanager"), self.template, None)
+        seed_generated_secrets(self.stack.boto3_client("secretsmanager"), self.template, self._generated_secrets)
 
     def _spawn(
         self, name: str, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None

@@ -22,7 +22,8 @@ from botocore.config import Config
 
 from beacon.errors import DependencyUnavailableError
 from beacon.store.aws import CLIENT_CONFIG
-from beacon.store.clients import SecretsManagerClientStore
+from beacon.store.clients import IssuedClientLookup, SecretsManagerClientStore
+from beacon.store.device_salt import SecretsManagerStackSecret
 from local.stack import free_port
 from local.template import read_template
 from tests.faults.private_stack import Answer, PrivateStack, private_stack, track_body
@@ -110,7 +111,10 @@ def test_secrets_manager_outage_fails_closed_with_503_and_recovers(stack: Privat
 
 def test_authorizer_with_unreachable_secrets_manager_raises_what_api_gateway_maps_to_503() -> None:
     # Given the authorizer in-process, its client store pointing at a port where nothing listens
-    authorizer: Any = load_function("authorizer", {"CLIENT_SECRET_PREFIX": "beacon/faults/clients/"})
+    authorizer: Any = load_function(
+        "authorizer",
+        {"CLIENT_SECRET_PREFIX": "beacon/faults/clients/", "CLIENT_ID_KEY_SECRET": "beacon/faults/client-id-key"},
+    )
     dead = boto3.client(
         "secretsmanager",
         endpoint_url=f"http://127.0.0.1:{free_port()}",
@@ -119,7 +123,9 @@ def test_authorizer_with_unreachable_secrets_manager_raises_what_api_gateway_map
         aws_secret_access_key="x",
         config=CLIENT_CONFIG.merge(Config(retries={"max_attempts": 1}, connect_timeout=1)),
     )
-    store = SecretsManagerClientStore("beacon/faults/clients/", cache_seconds=30, client=dead)
+    # As the authorizer composes it: the gate (the legacy list, the stack key) and the records, all unreachable
+    records = SecretsManagerClientStore("beacon/faults/clients/", cache_seconds=30, client=dead)
+    store = IssuedClientLookup(records, SecretsManagerStackSecret("beacon/faults/client-id-key", client=dead))
     authorizer.client_store = lambda: store
     event: dict[str, Any] = load_event("authorizer")
 

@@ -59,7 +59,10 @@ HEADER_NAMES = {
 
 @pytest.fixture(scope="module")
 def authorizer() -> Iterator[ModuleType]:
-    app: Any = load_function("authorizer", {"CLIENT_SECRET_PREFIX": "beacon/fuzz/clients/"})
+    app: Any = load_function(
+        "authorizer",
+        {"CLIENT_SECRET_PREFIX": "beacon/fuzz/clients/", "CLIENT_ID_KEY_SECRET": "beacon/fuzz/client-id-key"},
+    )
     browser = client_record(CLIENT_ID, SECRET, project_id="project-a")
     lookup = FakeClientLookup(
         replace(browser, origins=(ORIGIN,)), client_record(OTHER_CLIENT_ID, OTHER_SECRET, project_id="project-b")

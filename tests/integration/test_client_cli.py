@@ -213,12 +213,15 @@ def stack_resources(apigateway: Any, template_env: dict[str, str]) -> StackResou
         api_id=api_id,
         stage_name="v1",
         default_usage_plan_id=default_plan["id"],
+        client_id_key_secret=template_env["CLIENT_ID_KEY_SECRET"],
     )
 
 
 @pytest.fixture
-def aws(apigateway: Any, stack_resources: StackResources, store: SecretsManagerClientStore) -> ClientTarget:
-    return ClientTarget(store=store, keys=ApiGatewayKeys(apigateway, stack_resources))
+def aws(
+    apigateway: Any, stack_resources: StackResources, store: SecretsManagerClientStore, client_id_key: bytes
+) -> ClientTarget:
+    return ClientTarget(store=store, keys=ApiGatewayKeys(apigateway, stack_resources), id_key=lambda: client_id_key)
 
 
 def beacon_aws(target: ClientTarget, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[Any, str]:
@@ -296,11 +299,11 @@ class UnwritableStore(SecretsManagerClientStore):
 
 
 def test_a_record_that_cannot_be_stored_leaves_no_api_key_or_usage_plan(
-    apigateway, stack_resources, template_env, capsys, project_id
+    apigateway, stack_resources, template_env, client_id_key, capsys, project_id
 ):
     # Given a deployed stack whose Secrets Manager refuses the record
     store = UnwritableStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0)
-    target = ClientTarget(store=store, keys=ApiGatewayKeys(apigateway, stack_resources))
+    target = ClientTarget(store=store, keys=ApiGatewayKeys(apigateway, stack_resources), id_key=lambda: client_id_key)
     keys_before = {key["id"] for key in apigateway.get_api_keys()["items"]}
     plans_before = {plan["id"] for plan in apigateway.get_usage_plans()["items"]}
     # When a client with its own rate limit is created

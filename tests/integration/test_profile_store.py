@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from beacon.domain.entities import GroupUpdate, ProfileUpdate, TrackResult
 from beacon.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
@@ -416,3 +417,168 @@ def test_a_claimed_increment_of_a_non_numeric_value_is_a_400_and_claims_nothing(
     # the key was not used up: the same key works for a valid request
     store.add_to_property(project_id, "u1", ["visits"], Decimal(1), NOW, "req#k1", ANSWER)
     assert store.get_profile(project_id, "u1")["properties"]["visits"] == 1
+
+
+def test_a_claimed_increment_through_a_value_that_is_not_a_map_is_a_400_and_claims_nothing(store, project_id):
+    # Given a profile whose "stats" is a string
+    store.identify(project_id, ProfileUpdate(profile_id="u1", properties={"stats": "x"}), NOW)
+    # When stats.visits is incremented under a key
+    with pytest.raises(InvalidRequestError) as error:
+        store.add_to_property(project_id, "u1", ["stats", "visits"], Decimal(1), NOW, "req#k1", ANSWER)
+    # Then it is a 400 about the property (DynamoDB refuses such a transaction outright: never a 5xx)
+    assert error.value.status == 400
+    assert [detail["type"] for detail in error.value.details or []] == ["not_numeric"]
+    # and the key was not used up
+    store.add_to_property(project_id, "u1", ["visits"], Decimal(1), NOW, "req#k1", ANSWER)
+    assert store.get_profile(project_id, "u1")["properties"]["visits"] == 1
+
+
+# -- full profiles ---------------------------------------------------------------------------------------------
+# A 5xx means a dependency is down, never that the data is full: a profile (or group) at DynamoDB's 400 KB item
+# limit answers 409 naming the limit, and identify stops adding to a profile once it has passed its bound.
+
+PROFILE_BOUND_KB = 256  # docs/API.md, Limits: what an identify may still add to
+FILL_CHUNKS = (3_990, 1_000, 250, 60, 15, 4, 1)  # bytes of each filler value, largest first
+
+
+def fill(dynamodb: Any, table: str, key: dict[str, Any], until_kb: float | None = None) -> int:
+    """Pad the item with filler attributes, straight through DynamoDB: to just past `until_kb`, or (None) until not
+    even a one-byte attribute fits. Answers the item's size in KB units as DynamoDB last reported it."""
+    units, index = 0.0, 0
+    for chunk in FILL_CHUNKS:
+        while until_kb is None or units <= until_kb:
+            index += 1
+            try:
+                response = dynamodb.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression="SET #a = :v",
+                    ExpressionAttributeNames={"#a": f"p:fill{index}"},
+                    ExpressionAttributeValues={":v": {"S": "x" * chunk}},
+                    ReturnConsumedCapacity="TOTAL",
+                )
+            except ClientError as exc:
+                assert "exceeded the maximum allowed size" in exc.response["Error"]["Message"]
+                break
+            units = response["ConsumedCapacity"]["CapacityUnits"]
+        if until_kb is not None:
+            break
+    return int(units)
+
+
+@pytest.fixture
+def full_profile(store, dynamodb, template_env, project_id) -> str:
+    """A profile that DynamoDB's item limit leaves no room in, with a numeric counter and a `stats` map."""
+    store.identify(project_id, ProfileUpdate("full", first_name="Joe", properties={"n": 1, "stats": {"a": 1}}), NOW)
+    fill(dynamodb, template_env["ENTITIES_TABLE"], {"pk": {"S": f"{project_id}#profile#full"}})
+    return "full"
+
+
+def assert_full(error: pytest.ExceptionInfo[ConflictError], kind: str, limit: str) -> None:
+    assert error.value.status == 409
+    assert error.value.message.startswith(f"The {kind} is full")
+    assert limit in error.value.message
+    assert error.value.details is not None
+    assert [detail["type"] for detail in error.value.details] == [f"{kind}_full"]
+
+
+FULL_PROFILE_WRITES = {
+    "increment": lambda store, project, profile: store.add_to_property(project, profile, ["visits"], Decimal(1), LATER),
+    "increment of an existing counter": lambda store, project, profile: store.add_to_property(
+        project, profile, ["n"], Decimal(1000000), LATER
+    ),
+    "nested increment": lambda store, project, profile: store.add_to_property(
+        project, profile, ["new", "visits"], Decimal(1), LATER
+    ),
+    "nested increment in an existing map": lambda store, project, profile: store.add_to_property(
+        project, profile, ["stats", "b"], Decimal(1), LATER
+    ),
+    "claimed increment": lambda store, project, profile: store.add_to_property(
+        project, profile, ["visits"], Decimal(1), LATER, "req#full-1", ANSWER
+    ),
+    "claimed nested increment": lambda store, project, profile: store.add_to_property(
+        project, profile, ["new", "visits"], Decimal(1), LATER, "req#full-2", ANSWER
+    ),
+    "alias": lambda store, project, profile: store.add_alias(project, profile, "another-id-of-this-profile", LATER),
+    "assign_group": lambda store, project, profile: store.add_groups(project, profile, ["g-1", "g-2"], LATER),
+    "identify": lambda store, project, profile: store.identify(
+        project, ProfileUpdate(profile, properties={"plan": "pro"}), LATER
+    ),
+}
+
+
+@pytest.mark.parametrize("write", list(FULL_PROFILE_WRITES))
+def test_a_write_to_a_profile_at_the_item_limit_is_a_409_naming_the_limit(store, project_id, full_profile, write):
+    # Given a profile DynamoDB's 400 KB item limit leaves no room in
+    before = store.get_profile(project_id, full_profile)
+    # When a write would make it larger
+    with pytest.raises(ConflictError) as error:
+        FULL_PROFILE_WRITES[write](store, project_id, full_profile)
+    # Then it is a 409 saying the profile is full and naming the limit (never a 503, never "not numeric"),
+    # and nothing changed
+    assert_full(error, "profile", "400 KB")
+    assert store.get_profile(project_id, full_profile) == before
+
+
+def test_a_claimed_increment_refused_for_a_full_profile_claims_nothing(store, project_id, full_profile):
+    # Given a full profile whose claimed increment was refused
+    with pytest.raises(ConflictError):
+        store.add_to_property(project_id, full_profile, ["visits"], Decimal(1), LATER, "req#k-full", ANSWER)
+    # When the same key is used for a profile with room
+    store.add_to_property(project_id, "roomy", ["visits"], Decimal(1), LATER, "req#k-full", ANSWER)
+    # Then it is applied: the refusal did not use the key up
+    assert store.get_profile(project_id, "roomy")["properties"] == {"visits": 1}
+
+
+def test_an_identify_is_refused_once_the_profile_has_passed_its_size_bound(store, dynamodb, template_env, project_id):
+    # Given a profile identified past its bound (the identify that crosses it is still stored)
+    big = {f"k{index}": "x" * 4_000 for index in range(PROFILE_BOUND_KB // 4 + 2)}
+    store.identify(project_id, ProfileUpdate("u-big", properties=big), NOW)
+    assert store.get_profile(project_id, "u-big")["properties"] == big
+    # When it is identified again, even with one small property
+    with pytest.raises(ConflictError) as error:
+        store.identify(project_id, ProfileUpdate("u-big", properties={"plan": "pro"}), LATER)
+    # Then it is a 409 naming the bound, and the property was not stored
+    assert_full(error, "profile", f"{PROFILE_BOUND_KB} KB")
+    assert "plan" not in store.get_profile(project_id, "u-big")["properties"]
+
+
+def test_a_profile_past_its_size_bound_still_takes_counters_aliases_and_groups(store, project_id):
+    # Given a profile identified past its bound, so that identify refuses it
+    big = {f"k{index}": "x" * 4_000 for index in range(PROFILE_BOUND_KB // 4 + 2)}
+    store.identify(project_id, ProfileUpdate("u-big", properties=big), NOW)
+    with pytest.raises(ConflictError):
+        store.identify(project_id, ProfileUpdate("u-big", first_name="Joe"), LATER)
+    # When it gets counters, an alias and groups
+    store.add_to_property(project_id, "u-big", ["visits"], Decimal(1), LATER)
+    store.add_to_property(project_id, "u-big", ["stats", "visits"], Decimal(1), LATER)
+    store.add_alias(project_id, "u-big", "a-big", LATER)
+    store.add_groups(project_id, "u-big", ["g-1"], LATER)
+    # Then all of them are stored: the bound kept room for them below DynamoDB's item limit
+    profile = store.get_profile(project_id, "u-big")
+    assert (profile["properties"]["visits"], profile["properties"]["stats"]) == (1, {"visits": 1})
+    assert (profile["aliases"], profile["groups"]) == (["a-big"], ["g-1"])
+
+
+def test_identify_below_the_size_bound_is_never_refused_however_often_it_repeats(store, project_id):
+    # Given a profile of about half the bound
+    half = {f"k{index}": "x" * 4_000 for index in range(PROFILE_BOUND_KB // 8)}
+    # When the same identify is sent many times (overwrites do not add up)
+    for _ in range(5):
+        store.identify(project_id, ProfileUpdate("u-half", properties=half), NOW)
+    # Then every one is stored
+    store.identify(project_id, ProfileUpdate("u-half", first_name="Joe"), LATER)
+    assert store.get_profile(project_id, "u-half")["firstName"] == "Joe"
+
+
+def test_a_group_at_the_item_limit_is_a_409_naming_the_limit(store, dynamodb, template_env, project_id):
+    # Given a group DynamoDB's item limit leaves no room in
+    store.upsert_group(project_id, GroupUpdate("org-full", type="company", name="Acme"), NOW)
+    fill(dynamodb, template_env["ENTITIES_TABLE"], {"pk": {"S": f"{project_id}#group#org-full"}})
+    # When it is upserted with a new property
+    with pytest.raises(ConflictError) as error:
+        store.upsert_group(
+            project_id, GroupUpdate("org-full", type="company", name="Acme", properties={"region": "eu-west-1"}), LATER
+        )
+    # Then it is a 409 saying the group is full
+    assert_full(error, "group", "400 KB")

@@ -12,6 +12,7 @@ import pytest
 from beacon.domain.auth import authenticate, create_client, hash_secret
 from beacon.domain.entities import ClientType
 from beacon.errors import InvalidCredentialsError
+from tests.constants import CLIENT_ID_KEY
 from tests.unit.support.fakes import FakeClientLookup
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -19,7 +20,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 @pytest.fixture
 def stored() -> tuple[Any, str]:
-    return create_client("project-a", ClientType.WRITE, NOW)
+    return create_client("project-a", ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)
 
 
 class CompareDigestSpy:

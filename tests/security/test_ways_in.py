@@ -130,10 +130,10 @@ def test_credentials_in_the_query_string_are_ignored(port, client_pair, stored_e
     assert stored_events(project_id) == []
 
 
-def test_a_revoked_client_is_refused(port, secretsmanager, template_env, stored_events, project_id):
+def test_a_revoked_client_is_refused(port, secretsmanager, template_env, client_id_key, stored_events, project_id):
     # Given a client that was revoked before it sent anything
     store = SecretsManagerClientStore(template_env["CLIENT_SECRET_PREFIX"], cache_seconds=0, client=secretsmanager)
-    record, secret = create_client(project_id, ClientType.WRITE, datetime.now(UTC))
+    record, secret = create_client(project_id, ClientType.WRITE, datetime.now(UTC), id_key=client_id_key)
     store.put_client(record)
     store.update_client(revoke_client(record, datetime.now(UTC)))
 

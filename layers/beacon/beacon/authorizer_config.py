@@ -1,7 +1,7 @@
 """The authorizer's typed settings, read from the environment once per container (at cold start).
 
 Kept apart from beacon.config on purpose: importing pydantic is a large part of a cold start, which the authorizer
-would pay for two values (docs/DESIGN.md §23). A frozen dataclass does the same checks, and bad values still fail at
+would pay for three values (docs/DESIGN.md §23). A frozen dataclass does the same checks, and bad values still fail at
 init.
 """
 
@@ -17,11 +17,14 @@ DEFAULT_CLIENT_CACHE_SECONDS = 60
 @dataclass(frozen=True)
 class AuthorizerSettings:
     client_secret_prefix: str
+    client_id_key_secret: str  # id or ARN of the per-stack secret that client ids are signed with (docs/DESIGN.md §4)
     client_cache_seconds: int = DEFAULT_CLIENT_CACHE_SECONDS
 
     def __post_init__(self) -> None:
         if not self.client_secret_prefix:
             raise ValueError("CLIENT_SECRET_PREFIX must not be empty")
+        if not self.client_id_key_secret:
+            raise ValueError("CLIENT_ID_KEY_SECRET must not be empty")
         seconds = self.client_cache_seconds
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
             raise ValueError(f"CLIENT_CACHE_SECONDS must be a whole number of seconds >= 0, not {seconds!r}")
@@ -30,6 +33,7 @@ class AuthorizerSettings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> AuthorizerSettings:
         return cls(
             client_secret_prefix=env.get("CLIENT_SECRET_PREFIX", ""),
+            client_id_key_secret=env.get("CLIENT_ID_KEY_SECRET", ""),
             client_cache_seconds=parse_whole_number(
                 "CLIENT_CACHE_SECONDS", env.get("CLIENT_CACHE_SECONDS"), DEFAULT_CLIENT_CACHE_SECONDS
             ),

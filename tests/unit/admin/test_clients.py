@@ -4,6 +4,8 @@ the CloudFormation output lookup and the API Gateway calls (against fakes)."""
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -28,10 +30,18 @@ from admin.clients import (
     run,
     save_local_client,
 )
-from beacon.domain.auth import ClientRecord, SecretHash, create_client, revoke_client, rotate_secret
+from beacon.domain.auth import (
+    ClientRecord,
+    SecretHash,
+    client_id_signature_valid,
+    create_client,
+    is_signed_client_id,
+    revoke_client,
+    rotate_secret,
+)
 from beacon.domain.entities import ClientType
 from beacon.store.clients import client_record_from_secret
-from tests.constants import NOW
+from tests.constants import CLIENT_ID_KEY, NOW
 
 RESOURCES = StackResources(
     stack_name="prod",
@@ -39,6 +49,7 @@ RESOURCES = StackResources(
     api_id="api123",
     stage_name="v1",
     default_usage_plan_id="default-plan",
+    client_id_key_secret="arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/prod/client-id-key",
 )
 SUMMARY_FIELDS = {
     "clientId",
@@ -55,7 +66,7 @@ SUMMARY_FIELDS = {
 
 
 def new_client(project: str = "shop", **options: Any) -> tuple[ClientRecord, str]:
-    return create_client(project, ClientType.WRITE, NOW, **options)
+    return create_client(project, ClientType.WRITE, NOW, **options, id_key=CLIENT_ID_KEY)
 
 
 class FakeClientStore:
@@ -64,6 +75,7 @@ class FakeClientStore:
     def __init__(self, *records: ClientRecord) -> None:
         self.records = {record.client_id: record for record in records}
         self.updates: list[ClientRecord] = []
+        self.legacy_ids: list[str] | None = None
 
     def get_client(self, client_id: str, fresh: bool = False) -> ClientRecord | None:
         return self.records.get(client_id)
@@ -77,6 +89,9 @@ class FakeClientStore:
 
     def list_clients(self) -> list[ClientRecord]:
         return list(self.records.values())
+
+    def put_legacy_client_ids(self, client_ids: Iterable[str]) -> None:
+        self.legacy_ids = sorted(client_ids)
 
 
 def api_error(operation: str) -> ClientError:
@@ -302,13 +317,14 @@ def test_stack_resources_come_from_the_stack_outputs() -> None:
         "ApiId": "api123",
         "ApiStageName": "v1",
         "DefaultUsagePlanId": "default-plan",
+        "ClientIdKeySecret": RESOURCES.client_id_key_secret,
         "ApiUrl": "https://example",
     }
     assert read_stack_resources("prod", cast(Any, FakeCloudFormation(outputs))) == RESOURCES
 
 
 def test_a_stack_without_the_outputs_names_what_is_missing() -> None:
-    with pytest.raises(ClientAdminError, match="ApiId, DefaultUsagePlanId"):
+    with pytest.raises(ClientAdminError, match="ApiId, ClientIdKeySecret, DefaultUsagePlanId"):
         read_stack_resources("old", cast(Any, FakeCloudFormation({"ClientSecretPrefix": "p/", "ApiStageName": "v1"})))
 
 
@@ -355,7 +371,9 @@ def test_a_record_that_cannot_be_stored_removes_the_provisioned_key(capsys: pyte
             raise api_error("CreateSecret")
 
     apigateway = FakeApiGateway()
-    target = ClientTarget(store=RefusingStore(), keys=ApiGatewayKeys(apigateway, RESOURCES))
+    target = ClientTarget(
+        store=RefusingStore(), keys=ApiGatewayKeys(apigateway, RESOURCES), id_key=lambda: CLIENT_ID_KEY
+    )
     # When a client is created, Then the failure surfaces, nothing is printed, and the key is gone again
     with pytest.raises(ClientError):
         run(parse_args(["create", "--project", "shop", "--stack-name", "prod"]), target, NOW)
@@ -395,7 +413,7 @@ def test_create_prints_the_credentials_once_and_saves_the_record_locally(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = FakeClientStore()
-    target = ClientTarget(store=store, local_file=tmp_path / "clients.json")
+    target = ClientTarget(store=store, local_file=tmp_path / "clients.json", id_key=lambda: CLIENT_ID_KEY)
     run(parse_args(["create", "--project", "shop", "--origin", "https://a.example, https://b.example"]), target, NOW)
     output, message = printed(capsys)
     record = store.records[output["clientId"]]
@@ -407,13 +425,39 @@ def test_create_prints_the_credentials_once_and_saves_the_record_locally(
 
 def test_create_with_a_bad_project_id_is_a_clear_error() -> None:
     with pytest.raises(ClientAdminError, match="project id"):
-        run(parse_args(["create", "--project", "no spaces"]), ClientTarget(store=FakeClientStore()), NOW)
+        target = ClientTarget(store=FakeClientStore(), id_key=lambda: CLIENT_ID_KEY)
+        run(parse_args(["create", "--project", "no spaces"]), target, NOW)
+
+
+def test_create_signs_the_new_clients_id_with_the_stacks_key(capsys: pytest.CaptureFixture[str]) -> None:
+    run(parse_args(["create", "--project", "shop"]), ClientTarget(FakeClientStore(), id_key=lambda: CLIENT_ID_KEY), NOW)
+    output, _ = printed(capsys)
+    assert is_signed_client_id(output["clientId"]) and client_id_signature_valid(output["clientId"], CLIENT_ID_KEY)
+
+
+def test_create_without_the_stacks_client_id_key_is_a_clear_error() -> None:
+    with pytest.raises(ClientAdminError, match="no client-id key"):
+        run(parse_args(["create", "--project", "shop"]), ClientTarget(store=FakeClientStore()), NOW)
+
+
+def test_legacy_ids_records_the_unsigned_ids_that_can_still_authenticate(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given clients made before signed ids (one of them revoked) and one made since
+    old = [replace(new_client()[0], client_id=str(uuid.uuid4())) for _ in range(3)]
+    revoked = revoke_client(old[2], NOW)
+    signed, _ = new_client()
+    store = FakeClientStore(old[0], old[1], revoked, signed)
+    # When the legacy ids are recorded
+    run(parse_args(["legacy-ids"]), ClientTarget(store=store), NOW)
+    # Then the list holds exactly the unsigned ids not revoked, and says so
+    output, message = printed(capsys)
+    assert store.legacy_ids == output["legacyClientIds"] == sorted([old[0].client_id, old[1].client_id])
+    assert "Recorded 2 client ids" in message
 
 
 def test_list_filters_by_project_and_orders_by_creation(capsys: pytest.CaptureFixture[str]) -> None:
-    older, _ = create_client("shop", ClientType.WRITE, NOW - timedelta(days=1))
-    newer, _ = create_client("shop", ClientType.READ, NOW)
-    other, _ = create_client("blog", ClientType.WRITE, NOW)
+    older, _ = create_client("shop", ClientType.WRITE, NOW - timedelta(days=1), id_key=CLIENT_ID_KEY)
+    newer, _ = create_client("shop", ClientType.READ, NOW, id_key=CLIENT_ID_KEY)
+    other, _ = create_client("blog", ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)
     run(parse_args(["list", "--project", "shop"]), ClientTarget(store=FakeClientStore(newer, other, older)), NOW)
     listed, _ = printed(capsys)
     assert [client["clientId"] for client in listed] == [older.client_id, newer.client_id]

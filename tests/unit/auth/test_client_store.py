@@ -12,11 +12,13 @@ from beacon.domain.auth import ClientRecord, create_client
 from beacon.domain.entities import ClientType
 from beacon.errors import DependencyUnavailableError
 from beacon.store.clients import (
+    MAX_CACHED_CLIENTS,
     NEGATIVE_CACHE_SECONDS,
     SecretsManagerClientStore,
     client_record_from_secret,
     client_record_to_secret,
 )
+from tests.constants import CLIENT_ID_KEY
 from tests.unit.support.fakes import FakeClock
 
 if TYPE_CHECKING:
@@ -55,7 +57,9 @@ class FakeSecretsManager:
 
 
 def new_record(**options: Any) -> ClientRecord:
-    record, _ = create_client("project-a", ClientType.WRITE, datetime(2026, 3, 1, tzinfo=UTC), **options)
+    record, _ = create_client(
+        "project-a", ClientType.WRITE, datetime(2026, 3, 1, tzinfo=UTC), **options, id_key=CLIENT_ID_KEY
+    )
     return record
 
 
@@ -224,7 +228,9 @@ def test_cache_seconds_zero_asks_secrets_manager_every_time(
 
 def test_the_stored_secret_holds_the_hash_and_never_a_plain_secret() -> None:
     # Given a new client and its plain secret
-    record, secret = create_client("project-a", ClientType.WRITE, datetime(2026, 3, 1, tzinfo=UTC))
+    record, secret = create_client(
+        "project-a", ClientType.WRITE, datetime(2026, 3, 1, tzinfo=UTC), id_key=CLIENT_ID_KEY
+    )
 
     # When it is serialised for Secrets Manager
     secret_string = client_record_to_secret(record)
@@ -232,3 +238,44 @@ def test_the_stored_secret_holds_the_hash_and_never_a_plain_secret() -> None:
     # Then only the salted hash is in it
     assert record.secret_hash in secret_string
     assert secret not in secret_string
+
+
+# -- bounded caches: least recently used first, never a clear-all -----------------------------------------------------
+
+
+def test_a_flood_of_unknown_ids_never_evicts_a_cached_client(
+    store: SecretsManagerClientStore, secretsmanager: FakeSecretsManager
+) -> None:
+    # Given a client whose record is cached
+    record = new_record()
+    store.put_client(record)
+    store.get_client(record.client_id)
+    # When more unknown ids than the client cache holds are looked up
+    for index in range(MAX_CACHED_CLIENTS + 1):
+        store.get_client(f"00000000-0000-4000-8000-{index:012d}")
+    # Then the client is still answered from the cache
+    calls = len(secretsmanager.get_calls)
+    assert store.get_client(record.client_id) == record
+    assert len(secretsmanager.get_calls) == calls
+
+
+def test_past_the_bound_only_the_least_recently_used_client_is_dropped(
+    store: SecretsManagerClientStore, secretsmanager: FakeSecretsManager
+) -> None:
+    # Given a full client cache, the first client used again just now
+    records = [new_record() for _ in range(MAX_CACHED_CLIENTS)]
+    for record in records:
+        secretsmanager.secrets[PREFIX + record.client_id] = client_record_to_secret(record)
+        store.get_client(record.client_id)
+    store.get_client(records[0].client_id)
+    # When one more client is looked up
+    newcomer = new_record()
+    store.put_client(newcomer)
+    store.get_client(newcomer.client_id)
+    # Then only the least recently used one (the second) was dropped: the others are answered without a call
+    calls = len(secretsmanager.get_calls)
+    for record in (records[0], records[2], records[-1], newcomer):
+        assert store.get_client(record.client_id) == record
+    assert len(secretsmanager.get_calls) == calls
+    store.get_client(records[1].client_id)
+    assert len(secretsmanager.get_calls) == calls + 1

@@ -10,12 +10,12 @@ from beacon.domain.auth import MAX_SECRET_LENGTH, ClientRecord, authenticate, cr
 from beacon.domain.entities import Caller, ClientType
 from beacon.errors import InvalidCredentialsError
 from beacon.store.clients import client_record_to_secret
-from tests.constants import NOW
+from tests.constants import CLIENT_ID_KEY, NOW
 from tests.unit.support.fakes import FakeClientLookup, client_record
 
 
 def new_client(project_id: str = "project-a") -> tuple[ClientRecord, str]:
-    return create_client(project_id, ClientType.WRITE, NOW)
+    return create_client(project_id, ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)
 
 
 # -- create_client -------------------------------------------------------------------------------------
@@ -29,7 +29,7 @@ def test_create_client_returns_a_record_whose_hash_verifies_the_returned_secret(
     assert record.secret_hash == hash_secret(secret, record.secret_salt)
     assert record.project_id == "project-a"
     assert record.client_type is ClientType.WRITE
-    assert uuid.UUID(record.client_id).version == 4
+    assert uuid.UUID(record.client_id).version == 8  # a signed id (docs/DESIGN.md §4); ids made before are UUID4s
     assert record.created_at == NOW.isoformat()
 
 
@@ -82,13 +82,13 @@ def test_create_client_rejects_bad_project_ids(project_id: str) -> None:
     # Given a project id that cannot be used safely inside DynamoDB keys
     # When a client is created for it / Then it is refused
     with pytest.raises(ValueError, match="project id"):
-        create_client(project_id, ClientType.WRITE, NOW)
+        create_client(project_id, ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)
 
 
 @pytest.mark.parametrize("project_id", ["a", "p" * 64, "My_Project-2"])
 def test_create_client_accepts_project_ids_of_1_to_64_safe_characters(project_id: str) -> None:
     # Given / When a client is created for a well-formed project id
-    record, _ = create_client(project_id, ClientType.READ, NOW)
+    record, _ = create_client(project_id, ClientType.READ, NOW, id_key=CLIENT_ID_KEY)
 
     # Then the record belongs to that project
     assert record.project_id == project_id
@@ -96,7 +96,7 @@ def test_create_client_accepts_project_ids_of_1_to_64_safe_characters(project_id
 
 def test_project_id_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(ValueError, match="project id"):
-        create_client("project-a\n", ClientType.WRITE, NOW)
+        create_client("project-a\n", ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)
 
 
 # -- authenticate ----------------------------------------------------------------------------------

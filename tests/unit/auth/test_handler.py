@@ -20,7 +20,10 @@ SECRET = "sec_example-not-a-real-secret"
 
 @pytest.fixture(scope="module")
 def authorizer_app() -> ModuleType:
-    return load_function("authorizer", {"CLIENT_SECRET_PREFIX": "beacon/unit/clients/"})
+    return load_function(
+        "authorizer",
+        {"CLIENT_SECRET_PREFIX": "beacon/unit/clients/", "CLIENT_ID_KEY_SECRET": "beacon/unit/client-id-key"},
+    )
 
 
 @pytest.fixture

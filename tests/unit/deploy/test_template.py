@@ -63,11 +63,19 @@ def test_authorizer_may_only_read_this_stacks_client_secrets(resources):
     function = resources["AuthorizerFunction"]["Properties"]
     statements = list(_statements(resources["AuthorizerFunction"]))
     prefix = function["Environment"]["Variables"]["CLIENT_SECRET_PREFIX"]["Fn::Sub"]
-    # Then it has a single read permission, on the client prefix it is told to use
-    assert [s["Action"] for s in statements] == [["secretsmanager:GetSecretValue"]]
+    # Then it has two read permissions: on the client prefix it is told to use, and on the key its client ids are
+    # signed with (docs/DESIGN.md §4), the one secret its CLIENT_ID_KEY_SECRET names
+    assert [s["Action"] for s in statements] == [["secretsmanager:GetSecretValue"]] * 2
     resource = statements[0]["Resource"]["Fn::Sub"]
     assert resource.endswith(f":secret:{prefix}*")
     assert prefix == "beacon/${AWS::StackName}/clients/"
+    assert statements[1]["Resource"] == {"Ref": "ClientIdKeySecret"}
+    assert function["Environment"]["Variables"]["CLIENT_ID_KEY_SECRET"] == {"Ref": "ClientIdKeySecret"}
+    assert resources["ClientIdKeySecret"]["Properties"]["Name"] == {"Fn::Sub": "beacon/${AWS::StackName}/client-id-key"}
+    # And no other function may read that key
+    for name in ("TrackFunction", "ReadFunction"):
+        granted = [s.get("Resource") for s in _statements(resources[name])]
+        assert {"Ref": "ClientIdKeySecret"} not in granted, name
     # And the track function may read the device-salt secret only: never a client secret
     track_secret_statements = [
         s for s in _statements(resources["TrackFunction"]) if any(a.startswith("secretsmanager:") for a in s["Action"])

@@ -1,21 +1,38 @@
 """Client records in Secrets Manager: one secret per client under a stack-scoped prefix.
 
-Lookups are cached in memory per container (positive results for CLIENT_CACHE_SECONDS, unknown ids
-for a few seconds so a flood of random ids cannot turn into a flood of Secrets Manager calls).
+Lookups are cached in memory per container, in two bounded LRU structures that never clear each other: the records
+found (for CLIENT_CACHE_SECONDS; past that a record is refetched, but the id stays known), and the ids found missing
+(for a few seconds). The authorizer looks clients up through IssuedClientLookup, which refuses an id Beacon never
+issued before any call (docs/DESIGN.md §2, §4): a signed id must carry a valid MAC (one read of the stack key per
+container), an id made before signed ids must be on the stack's legacy list (one read per container, at most one
+refresh a minute). Until that list is recorded (`beacon clients legacy-ids`), such ids are looked up within a small
+budget per container, so a flood of random ids costs a bounded number of calls, never one per id.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
-from beacon.domain.auth import ClientRecord, SecretHash
+from beacon.domain.auth import (
+    ClientRecord,
+    SecretHash,
+    client_id_key,
+    client_id_signature_valid,
+    is_client_id,
+    is_signed_client_id,
+)
 from beacon.domain.entities import ClientType
+from beacon.errors import DependencyUnavailableError
 from beacon.store.aws import TRANSPORT_ERRORS, error_code, secretsmanager_client, unavailable
+from beacon.store.device_salt import SecretsManagerStackSecret
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -23,7 +40,58 @@ if TYPE_CHECKING:
 NEGATIVE_CACHE_SECONDS = 5.0
 # A secret that does not match the cached record refetches it (it may have just been rotated), at most this often.
 FRESH_LOOKUP_INTERVAL_SECONDS = 5.0
-MAX_CACHED_CLIENTS = 10_000
+MAX_CACHED_CLIENTS = 10_000  # records found; past it the least recently used is dropped (~1 KB each)
+MAX_CACHED_UNKNOWN = 1_000  # ids found missing, in a structure of their own: they never push out a record
+# The ids of clients made before signed ids, one secret under the client prefix (not a UUID, so never a client's).
+LEGACY_IDS_NAME = "legacy-client-ids"
+LEGACY_IDS_REFRESH_SECONDS = 60.0  # an unsigned id not on the list rereads it at most this often
+# Before the legacy list exists: unsigned ids not yet known are looked up at most this often per container.
+UNLISTED_LOOKUP_BURST = 10
+UNLISTED_LOOKUPS_PER_SECOND = 1.0
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LruCache(Generic[K, V]):
+    """A dict bounded to `capacity` entries: reading or writing an entry makes it the most recent, and past the bound
+    the least recently used entry is dropped (one, never all)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+@dataclass
+class _CachedRecord:
+    record: ClientRecord
+    expires: float
+    fresh_fetched: float = float("-inf")
 
 
 def client_record_to_secret(record: ClientRecord) -> str:
@@ -80,8 +148,8 @@ class SecretsManagerClientStore:
         self._cache_seconds = cache_seconds
         self._client = client
         self._clock = clock
-        self._cache: dict[str, tuple[float, ClientRecord | None]] = {}
-        self._fresh_fetched: dict[str, float] = {}
+        self._records: LruCache[str, _CachedRecord] = LruCache(MAX_CACHED_CLIENTS)
+        self._unknown: LruCache[str, float] = LruCache(MAX_CACHED_UNKNOWN)  # id → until when it is known missing
 
     @property
     def client(self) -> SecretsManagerClient:
@@ -92,26 +160,45 @@ class SecretsManagerClientStore:
     def secret_name(self, client_id: str) -> str:
         return f"{self._prefix}{client_id}"
 
+    def knows(self, client_id: str) -> bool:
+        """Whether this id was found before (its record is cached, perhaps past its time), or was found missing
+        moments ago: either way, looking it up again costs at most one call per cache period."""
+        if client_id in self._records:
+            return True
+        until = self._unknown.get(client_id)
+        return until is not None and until > self._clock()
+
     def get_client(self, client_id: str, fresh: bool = False) -> ClientRecord | None:
         now = self._clock()
-        cached = self._cache.get(client_id)
-        if fresh and cached is not None:
-            if now - self._fresh_fetched.get(client_id, float("-inf")) < FRESH_LOOKUP_INTERVAL_SECONDS:
-                return cached[1]  # refetched moments ago: wrong secrets cannot turn into a flood of calls
-            self._fresh_fetched[client_id] = now
-        elif cached is not None and cached[0] > now:
-            return cached[1]
+        cached = self._records.get(client_id)
+        if cached is not None:
+            if fresh:
+                if now - cached.fresh_fetched < FRESH_LOOKUP_INTERVAL_SECONDS:
+                    return cached.record  # refetched moments ago: wrong secrets cannot turn into a flood of calls
+                cached.fresh_fetched = now
+            elif cached.expires > now:
+                return cached.record
+        else:
+            until = self._unknown.get(client_id)
+            if until is not None and until > now:
+                return None
         record = self._fetch(client_id)
-        ttl = self._cache_seconds if record is not None else min(self._cache_seconds, NEGATIVE_CACHE_SECONDS)
-        if len(self._cache) >= MAX_CACHED_CLIENTS:
-            self._cache.clear()
-            self._fresh_fetched.clear()
-        self._cache[client_id] = (now + ttl, record)
+        if record is None:
+            self._records.pop(client_id)
+            self._unknown.put(client_id, now + min(self._cache_seconds, NEGATIVE_CACHE_SECONDS))
+        else:
+            fetched = cached.fresh_fetched if cached is not None else float("-inf")
+            self._records.put(client_id, _CachedRecord(record, now + self._cache_seconds, fetched))
+            self._unknown.pop(client_id)
         return record
 
     def _fetch(self, client_id: str) -> ClientRecord | None:
+        body = self._get_secret_string(self.secret_name(client_id))
+        return None if body is None else client_record_from_secret(body)
+
+    def _get_secret_string(self, name: str) -> str | None:
         try:
-            response = self.client.get_secret_value(SecretId=self.secret_name(client_id))
+            response = self.client.get_secret_value(SecretId=name)
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return None
@@ -119,7 +206,7 @@ class SecretsManagerClientStore:
             raise unavailable("Secrets Manager", exc) from exc
         except TRANSPORT_ERRORS as exc:
             raise unavailable("Secrets Manager", exc) from exc
-        return client_record_from_secret(response["SecretString"])
+        return response["SecretString"]
 
     def put_client(self, record: ClientRecord) -> None:
         self.client.create_secret(
@@ -132,7 +219,7 @@ class SecretsManagerClientStore:
         self.client.put_secret_value(
             SecretId=self.secret_name(record.client_id), SecretString=client_record_to_secret(record)
         )
-        self._cache.pop(record.client_id, None)
+        self._records.pop(record.client_id)
 
     def list_clients(self) -> list[ClientRecord]:
         names = [
@@ -141,7 +228,91 @@ class SecretsManagerClientStore:
                 Filters=[{"Key": "name", "Values": [self._prefix]}]
             )
             for entry in page["SecretList"]
-            if entry["Name"].startswith(self._prefix)
+            if entry["Name"].startswith(self._prefix) and is_client_id(entry["Name"][len(self._prefix) :])
         ]
         records = [self._fetch(name[len(self._prefix) :]) for name in sorted(names)]
         return [record for record in records if record is not None]
+
+    # -- the ids of clients made before signed ids ---------------------------------------------------------------
+    def get_legacy_client_ids(self) -> frozenset[str] | None:
+        """The recorded list; None when none was recorded yet."""
+        body = self._get_secret_string(self.secret_name(LEGACY_IDS_NAME))
+        return None if body is None else frozenset(json.loads(body)["clientIds"])
+
+    def put_legacy_client_ids(self, client_ids: Iterable[str]) -> None:
+        body = json.dumps({"clientIds": sorted(client_ids)}, separators=(",", ":"))
+        name = self.secret_name(LEGACY_IDS_NAME)
+        try:
+            self.client.put_secret_value(SecretId=name, SecretString=body)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            self.client.create_secret(
+                Name=name, SecretString=body, Description="Beacon: ids of clients made before signed client ids"
+            )
+
+
+def read_client_id_key(secret_id: str, client: SecretsManagerClient | None = None) -> bytes:
+    """The key that signs the stack's client ids, read from its secret (`beacon clients create`, test stacks)."""
+    return client_id_key(SecretsManagerStackSecret(secret_id, client)())
+
+
+class IssuedClientLookup:
+    """The authorizer's ClientLookup: the client store behind a gate that answers None (a 401) for an id Beacon did
+    not issue, before any call. An id the store already knows goes straight to it."""
+
+    def __init__(
+        self,
+        store: SecretsManagerClientStore,
+        stack_secret: Callable[[], bytes],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._stack_secret = stack_secret  # read from Secrets Manager at first need, then kept (one call a container)
+        self._clock = clock
+        self._key: bytes | None = None
+        self._legacy: frozenset[str] | None = None
+        self._legacy_read_at = float("-inf")
+        self._tokens = float(UNLISTED_LOOKUP_BURST)
+        self._tokens_at: float | None = None
+        self._lock = threading.Lock()
+
+    def get_client(self, client_id: str, fresh: bool = False) -> ClientRecord | None:
+        if not self._store.knows(client_id) and not self.issued(client_id):
+            return None
+        return self._store.get_client(client_id, fresh)
+
+    def issued(self, client_id: str) -> bool:
+        """A signed id whose MAC verifies; an older id on the legacy list (or, before the list exists, any within
+        the lookup budget: past it, DependencyUnavailableError, as the id could not be checked)."""
+        if is_signed_client_id(client_id):
+            return client_id_signature_valid(client_id, self._id_key())
+        with self._lock:
+            return self._legacy_admits(client_id)
+
+    def _id_key(self) -> bytes:
+        if self._key is None:
+            self._key = client_id_key(self._stack_secret())
+        return self._key
+
+    def _legacy_admits(self, client_id: str) -> bool:
+        now = self._clock()
+        listed = self._legacy is not None and client_id in self._legacy
+        if not listed and now - self._legacy_read_at >= LEGACY_IDS_REFRESH_SECONDS:
+            self._legacy_read_at = now  # before the read: a failing read is not retried on every request
+            self._legacy = self._store.get_legacy_client_ids()
+            listed = self._legacy is not None and client_id in self._legacy
+        if self._legacy is not None:
+            return listed
+        return self._take_unlisted_lookup(now)
+
+    def _take_unlisted_lookup(self, now: float) -> bool:
+        elapsed = 0.0 if self._tokens_at is None else now - self._tokens_at
+        self._tokens = min(float(UNLISTED_LOOKUP_BURST), self._tokens + elapsed * UNLISTED_LOOKUPS_PER_SECOND)
+        self._tokens_at = now
+        if self._tokens < 1:
+            raise DependencyUnavailableError(
+                "Too many lookups of client ids made before signed ids; record them with `beacon clients legacy-ids`"
+            )
+        self._tokens -= 1
+        return True

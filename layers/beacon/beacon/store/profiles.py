@@ -2,6 +2,11 @@
 
 Profile and group properties are stored one top-level attribute per property ("p:<key>"), so an
 identify merges with plain SETs (a SET of a whole map and of a key inside it would overlap).
+
+A profile or group that DynamoDB's 400 KB item limit leaves no room in is full: every write that would grow it
+is a 409 naming the limit (never a 503, which means a dependency is down, and never "not numeric"). Identify
+stops adding to a profile earlier, once the profile has passed MAX_PROFILE_KB, so that counters, aliases and
+groups always keep room below the item limit.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from beacon.domain.entities import GroupUpdate, ProfileUpdate, TrackResult
-from beacon.errors import ConflictError, InvalidRequestError
+from beacon.errors import ConflictError, DependencyUnavailableError, InvalidRequestError
 from beacon.store.aws import error_code
 from beacon.store.dynamodb import (
     DynamoDBRepository,
@@ -31,6 +36,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 PROPERTY_PREFIX = "p:"
+
+ITEM_LIMIT_KB = 400  # DynamoDB's item size limit (KB of 1,024 bytes, names and values, as DynamoDB measures)
+# A profile past this size takes no more identifies (409). One identify adds at most one request's worth (a 64 KiB
+# body, under 100 KB as DynamoDB measures it), so a profile stays under ~360 KB: room for counters, aliases, groups.
+MAX_PROFILE_KB = 256
+FULL_AT = "fullAt"  # set on a profile when an identify finds it past MAX_PROFILE_KB (when, ISO ms)
+ITEM_LIMIT_REASON = f"it has reached DynamoDB's {ITEM_LIMIT_KB} KB item limit"
+PROFILE_BOUND_REASON = (
+    f"it holds more than {MAX_PROFILE_KB} KB, the most identify adds to (counters, aliases and groups still fit)"
+)
 
 
 def profile_key(project_id: str, profile_id: str) -> dict[str, Any]:
@@ -119,12 +134,13 @@ class DynamoDBProfileStore(DynamoDBRepository):
         super().__init__(table_name, client)
         self._idempotency_table = idempotency_table
 
-    def _update(self, key: dict[str, Any], builder: UpdateBuilder, **extra: Any) -> None:
+    def _update(self, key: dict[str, Any], builder: UpdateBuilder, **extra: Any) -> dict[str, Any]:
         request = builder.expression()
         if "ConditionValues" in extra:
             request.setdefault("ExpressionAttributeValues", {}).update(extra.pop("ConditionValues"))
         with translate_errors():
-            self.client.update_item(TableName=self._table, Key=key, **request, **extra)
+            response = self.client.update_item(TableName=self._table, Key=key, **request, **extra)
+        return dict(response)
 
     # -- reads ---------------------------------------------------------------------------------------
     def resolve_profile_id(self, project_id: str, profile_id: str) -> str:
@@ -162,12 +178,36 @@ class DynamoDBProfileStore(DynamoDBRepository):
             if enrichment:
                 builder.set(attribute, enrichment)  # the latest seen device and location
         builder.properties(update.properties)
+        key = profile_key(project_id, update.profile_id)
+        full = builder.name(FULL_AT)
         try:
-            self._update(profile_key(project_id, update.profile_id), builder)
+            # The write's capacity is the larger of the item's sizes before and after it, in KB: its size, for free.
+            response = self._update(
+                key, builder, ConditionExpression=f"attribute_not_exists({full})", ReturnConsumedCapacity="TOTAL"
+            )
         except ClientError as exc:
-            if error_code(exc) == "ValidationException":  # the merged profile would exceed DynamoDB's 400 KB item
-                raise InvalidRequestError("The profile cannot hold these properties (item size limit)") from exc
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise entity_full("profile", PROFILE_BOUND_REASON) from exc
+            if item_too_large(exc):
+                raise entity_full("profile", ITEM_LIMIT_REASON) from exc
+            if error_code(exc) == "ValidationException":
+                raise InvalidRequestError(f"The profile cannot hold these properties: {_message(exc)}") from exc
             raise
+        if response.get("ConsumedCapacity", {}).get("CapacityUnits", 0) > MAX_PROFILE_KB:
+            self._mark_full(key, now)
+
+    def _mark_full(self, key: dict[str, Any], now: datetime) -> None:
+        """Later identifies of this profile are refused. Best effort: the identify is stored whatever happens here,
+        and the next one that finds the profile past the bound marks it again."""
+        builder = UpdateBuilder()
+        builder.set_once(FULL_AT, isoformat_ms(now))
+        try:
+            self._update(key, builder)
+        except DependencyUnavailableError:
+            pass
+        except ClientError as exc:
+            if not item_too_large(exc):  # too large for even this: full, and every write says so at the limit
+                raise
 
     def add_alias(self, project_id: str, profile_id: str, alias: str, now: datetime) -> None:
         """Record alias → profile_id, atomically with the profile's alias set. Idempotent for the same pair."""
@@ -214,6 +254,8 @@ class DynamoDBProfileStore(DynamoDBRepository):
             with translate_errors():
                 self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
+            if item_too_large(exc):  # the profile's alias set cannot grow
+                raise entity_full("profile", ITEM_LIMIT_REASON) from exc
             if error_code(exc) != "TransactionCanceledException":
                 raise
             codes = cancellation_codes(exc)
@@ -261,6 +303,8 @@ class DynamoDBProfileStore(DynamoDBRepository):
                 raise not_numeric(path, "existing value is not numeric") from exc
             if out_of_number_range(exc):
                 raise not_numeric(path, OUT_OF_RANGE) from exc
+            if item_too_large(exc):
+                raise entity_full("profile", ITEM_LIMIT_REASON) from exc
             if code != "ValidationException" or len(path) == 1:
                 raise
         # A parent map is missing: create each level if absent (idempotent, race-free), then add once.
@@ -270,6 +314,8 @@ class DynamoDBProfileStore(DynamoDBRepository):
         except ClientError as exc:
             if out_of_number_range(exc):
                 raise not_numeric(path, OUT_OF_RANGE) from exc
+            if item_too_large(exc):
+                raise entity_full("profile", ITEM_LIMIT_REASON) from exc
             if error_code(exc) in ("ValidationException", "ConditionalCheckFailedException"):
                 raise not_numeric(path, "the path crosses a value that is not an object") from exc
             raise
@@ -301,6 +347,12 @@ class DynamoDBProfileStore(DynamoDBRepository):
         try:
             transact(self.client, [claim, update], claims=1)
         except ClientError as exc:
+            if item_too_large(exc):
+                raise entity_full("profile", ITEM_LIMIT_REASON) from exc
+            if out_of_number_range(exc) or _out_of_number_range_reason(exc):
+                raise not_numeric(path, OUT_OF_RANGE) from exc
+            if error_code(exc) == "ValidationException":  # DynamoDB refuses a path through a non-map outright
+                raise not_numeric(path, "the path crosses a value that is not an object") from exc
             codes = cancellation_codes(exc) if error_code(exc) == "TransactionCanceledException" else []
             if len(codes) > 1 and codes[1] not in (None, "None"):
                 raise not_numeric(path, "existing value is not numeric, or the path crosses a non-object") from exc
@@ -315,6 +367,8 @@ class DynamoDBProfileStore(DynamoDBRepository):
             try:
                 self._update(key, builder)
             except ClientError as exc:
+                if item_too_large(exc):
+                    raise entity_full("profile", ITEM_LIMIT_REASON) from exc
                 if error_code(exc) != "ValidationException":
                     raise
                 return  # a level is not a map: the final update reports it
@@ -337,8 +391,10 @@ class DynamoDBProfileStore(DynamoDBRepository):
         try:
             self._update(key, builder)
         except ClientError as exc:
-            if error_code(exc) == "ValidationException":  # the merged item would exceed DynamoDB's 400 KB
-                raise InvalidRequestError(f"The {kind} cannot hold these properties (item size limit)") from exc
+            if item_too_large(exc):
+                raise entity_full(kind, ITEM_LIMIT_REASON) from exc
+            if error_code(exc) == "ValidationException":
+                raise InvalidRequestError(f"The {kind} cannot hold these properties: {_message(exc)}") from exc
             raise
 
 
@@ -350,6 +406,50 @@ def out_of_number_range(exc: ClientError) -> bool:
     message = str(exc.response.get("Error", {}).get("Message", "")).lower()
     return error_code(exc) == "ValidationException" and any(
         word in message for word in ("precision", "overflow", "underflow")
+    )
+
+
+def _out_of_number_range_reason(exc: ClientError) -> bool:
+    """The same, as the reason of a cancelled transaction's action."""
+    return any(
+        reason.get("Code") == "ValidationError"
+        and any(word in str(reason.get("Message", "")).lower() for word in ("precision", "overflow", "underflow"))
+        for reason in exc.response.get("CancellationReasons", [])
+    )
+
+
+def item_too_large(exc: ClientError) -> bool:
+    """DynamoDB refused a write because the item would pass its 400 KB limit: "Item size has exceeded the maximum
+    allowed size" (PutItem), "Item size to update has exceeded …" (UpdateItem), or either as the reason of an action
+    of a cancelled transaction."""
+    if error_code(exc) == "ValidationException":
+        return _is_item_size_message(_message(exc))
+    return error_code(exc) == "TransactionCanceledException" and any(
+        reason.get("Code") == "ValidationError" and _is_item_size_message(str(reason.get("Message", "")))
+        for reason in exc.response.get("CancellationReasons", [])
+    )
+
+
+def _is_item_size_message(message: str) -> bool:
+    text = message.lower()
+    return "item size" in text and "exceeded the maximum allowed size" in text
+
+
+def _message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
+
+
+def entity_full(kind: str, reason: str) -> ConflictError:
+    """409: the profile or group has no room for the write; the same request succeeds on an emptier one."""
+    return ConflictError(
+        f"The {kind} is full: {reason}",
+        details=[
+            {
+                "field": "payload.profileId" if kind == "profile" else "payload.id",
+                "message": reason,
+                "type": f"{kind}_full",
+            }
+        ],
     )
 
 
