@@ -17,7 +17,7 @@ from beacon.domain.auth import create_client
 from beacon.domain.entities import ClientType
 from local.stack import seed_clients, seed_generated_secrets
 from local.template import read_template
-from tests.constants import NOW
+from tests.constants import CLIENT_ID_KEY, NOW
 
 
 class FakeSecrets:
@@ -69,7 +69,7 @@ def test_generated_secrets_are_written_for_their_owner_only(tmp_path: Path) -> N
 def test_the_local_clients_file_is_written_for_its_owner_only(tmp_path: Path) -> None:
     # Given a client saved to the local clients file in a new state directory
     path = tmp_path / "state" / "clients.json"
-    record, _ = create_client("shop", ClientType.WRITE, NOW)
+    record, _ = create_client("shop", ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)
 
     # When it is saved (a new file), and saved again (the file replaced)
     save_local_client(record, path)
@@ -88,7 +88,7 @@ def test_state_files_left_readable_are_made_private_on_start(tmp_path: Path) -> 
     state.mkdir(mode=0o755)
     state.chmod(0o755)
     clients = state / "clients.json"
-    record, _ = create_client("shop", ClientType.WRITE, NOW)
+    record, _ = create_client("shop", ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)
     save_local_client(record, clients)
     generated = state / "generated-secrets.json"
     generated.write_text(json.dumps({"DeviceSaltSecret": "kept-value"}))
@@ -114,5 +114,5 @@ def test_a_shared_directory_is_left_as_it_is(tmp_path: Path) -> None:
     shared.chmod(0o1777)
 
     # When a state file is written there, Then the file is private but the shared directory keeps its mode
-    save_local_client(create_client("shop", ClientType.WRITE, NOW)[0], shared / "clients.json")
+    save_local_client(create_client("shop", ClientType.WRITE, NOW, id_key=CLIENT_ID_KEY)[0], shared / "clients.json")
     assert (mode(shared / "clients.json"), mode(shared)) == (0o600, 0o1777)
