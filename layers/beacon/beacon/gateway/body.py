@@ -7,7 +7,7 @@ import base64
 import zlib
 from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from pydantic import TypeAdapter
 
@@ -86,30 +86,22 @@ def event_body(event: Mapping[str, Any], limit: int) -> bytes:
     return decode_body(event.get("body"), bool(event.get("isBase64Encoded")), header(event, "content-encoding"), limit)
 
 
-_ADAPTERS: dict[int, tuple[Any, TypeAdapter[Any]]] = {}  # by id: annotated unions are not hashable
-
-
-def _adapter(model: Any) -> TypeAdapter[Any]:
-    found = _ADAPTERS.get(id(model))
-    if found is None:
-        found = _ADAPTERS[id(model)] = (model, TypeAdapter(model))  # the model kept alive, so its id stays its own
-    return found[1]
-
-
 class BeaconEnvelope(BaseEnvelope):
     """Powertools parser envelope for Beacon's request bodies: the proxy event's body decoded (base64, gzip within
     `limit`), made well-formed (beacon/text.py: a lone surrogate becomes U+FFFD), then validated against the model
-    in one pass (a model with its own `parse_body` parses itself)."""
+    in one pass. The model is a TypeAdapter (the models' own, built once with them), a model with its own
+    `parse_body`, or a pydantic model."""
 
     limit: ClassVar[int] = DEFAULT_BODY_LIMIT
 
     def parse(self, data: dict[str, Any] | Any | None, model: type[M]) -> M:
         body = well_formed_json(event_body(data or {}, self.limit))
-        parse_body = getattr(model, "parse_body", None) if isinstance(model, type) else None  # a union has none
+        if isinstance(model, TypeAdapter):
+            return cast(M, model.validate_json(body))
+        parse_body = getattr(model, "parse_body", None)
         if parse_body is not None:
-            parsed: M = parse_body(body)
-            return parsed
-        return _adapter(model).validate_json(body)  # type: ignore[no-any-return]
+            return cast(M, parse_body(body))
+        return cast(M, model.model_validate_json(body))  # type: ignore[attr-defined]
 
 
 @cache

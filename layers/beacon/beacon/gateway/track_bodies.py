@@ -17,7 +17,9 @@ from beacon.models.requests import TRACK_REQUEST_ADAPTER, BatchRequest, TrackReq
 
 def parse_track(event: dict[str, Any], limit: int) -> TrackRequest:
     """`POST /track`'s body, decoded and validated in one pass (pydantic.ValidationError when invalid)."""
-    model: Any = TrackRequest  # an annotated union: Powertools' parse() takes it, its overloads do not say so
+    # The union's own adapter (built with the models): Powertools' parse() takes a TypeAdapter as the model, its
+    # overloads do not say so.
+    model: Any = TRACK_REQUEST_ADAPTER
     return cast(TrackRequest, parse(event, model=model, envelope=envelope(limit)))
 
 
