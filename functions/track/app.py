@@ -173,8 +173,8 @@ def track_batch() -> Response[str]:
         return bot_response(bot)
     items = read_batch(batch, context.caller.client_id, idempotency_header(context.meta), settings.max_body_bytes)
     outcome = ingest_batch(items, context, stores(), enricher())
-    invalid = [(rejection, json.dumps(batch.batch[index], default=str), index) for index, rejection in outcome.rejected]
-    keep_rejected([entry for entry in invalid if entry[0].status == 400])
+    invalid = [(index, rejection) for index, rejection in outcome.rejected if rejection.status == 400]
+    keep_rejected([(rejection, json.dumps(batch.batch[index], default=str), index) for index, rejection in invalid])
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(outcome.results))
     if outcome.rejected:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(outcome.rejected))
