@@ -47,11 +47,6 @@ class CheckedTrack:
     profile_id: str | None  # canonical
     identify: IdentifyPayload | None
 
-    def build_event(
-        self, event_id: str, event_time: datetime, from_past: bool, session: SessionAssignment | NewSession
-    ) -> Event:
-        return self.build(event_id, event_time, from_past, self.ingestion.now, session)
-
     def build(
         self,
         event_id: str,
@@ -128,7 +123,7 @@ def track_event(
     sessions = ingestion.sessions
     try:
         placed = sessions.place_event(fingerprint)
-        event = checked.build_event(new_event_id(event_time), event_time, from_past, placed)
+        event = checked.build(new_event_id(event_time), event_time, from_past, ingestion.now, placed)
         if isinstance(placed, NewSession):
             session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
             if started:
