@@ -194,6 +194,16 @@ class Template:
             return [item for item in (self.resolve_all(item) for item in value) if item is not _NO_VALUE]
         return value
 
+    def chosen(self, node: Any) -> list[Any]:
+        """A list element as CloudFormation keeps it with the parameters' defaults: an Fn::If's chosen side, nothing
+        for AWS::NoValue, anything else as it is."""
+        if isinstance(node, dict) and set(node) == {"Fn::If"}:
+            name, when_true, when_false = node["Fn::If"]
+            return self.chosen(when_true if self.condition(name) else when_false)
+        if node == {"Ref": "AWS::NoValue"}:
+            return []
+        return [node]
+
     def condition(self, name: str) -> bool:
         """A template condition, evaluated on the parameters' defaults."""
         conditions = self.data.get("Conditions", {})
@@ -428,6 +438,17 @@ class Template:
             for logical_id, resource in self.resources.items()
             if resource["Type"] == "AWS::DynamoDB::Table"
         }
+
+
+def either_side(node: Any) -> list[Any]:
+    """A list element as written, or every side of an Fn::If choosing it (AWS::NoValue: none): what a review of the
+    template must check whatever the parameters are (a policy statement that only one condition grants)."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        _, when_true, when_false = node["Fn::If"]
+        return either_side(when_true) + either_side(when_false)
+    if node == {"Ref": "AWS::NoValue"}:
+        return []
+    return [node]
 
 
 def _is_intrinsic(key: str) -> bool:

@@ -7,6 +7,7 @@ gateway fails closed and never answers 401 for a client it merely could not chec
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -15,9 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from beacon.authorizer_config import AuthorizerSettings
 from beacon.domain.auth import authenticate
+from beacon.domain.distribution import ORIGIN_VERIFY_HEADER, came_through_distribution
 from beacon.errors import InvalidCredentialsError
 from beacon.gateway.authorizer_context import caller_to_context
-from beacon.gateway.authorizer_event import MethodArn, allow_all_policy, request_headers
+from beacon.gateway.authorizer_event import MethodArn, allow_all_policy, deny_policy, request_headers
 from beacon.observability import logger
 from beacon.store.clients import IssuedClientLookup, SecretsManagerClientStore
 from beacon.store.device_salt import SecretsManagerStackSecret
@@ -32,9 +34,20 @@ def client_store() -> IssuedClientLookup:
     return IssuedClientLookup(records, SecretsManagerStackSecret(settings.client_id_key_secret))
 
 
+@cache
+def distribution_secret() -> SecretsManagerStackSecret | None:
+    """The origin-verify secret of the stack's CloudFront distribution, read once per container; None without one."""
+    return SecretsManagerStackSecret(settings.origin_verify_secret) if settings.origin_verify_secret else None
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = request_headers(event)
+    distribution = distribution_secret()
+    if distribution is not None and not came_through_distribution(headers.get(ORIGIN_VERIFY_HEADER), distribution()):
+        # Checked before the credentials: a request around the distribution costs no client lookup.
+        logger.info("request did not come through the distribution")
+        return deny_policy("not-via-distribution", MethodArn.parse(event["methodArn"]))
     try:
         authenticated = authenticate(
             headers.get("openpanel-client-id"),
@@ -46,7 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except InvalidCredentialsError:
         logger.info("invalid client credentials")
         raise Exception("Unauthorized") from None  # the exact message API Gateway maps to 401
-    caller = authenticated.caller
+    caller = authenticated.caller if distribution is None else replace(authenticated.caller, via_distribution=True)
     return allow_all_policy(
         caller.client_id,
         MethodArn.parse(event["methodArn"]),

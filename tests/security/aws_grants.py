@@ -128,12 +128,15 @@ class GrantResolver:
         return [self.value(node)]
 
 
-def _statements(node: Any) -> Iterator[dict[str, Any]]:
+def _statements(node: Any, template: Template) -> Iterator[dict[str, Any]]:
+    """The inline statements in force with the parameters' defaults (a statement under Fn::If only when its
+    condition holds)."""
     for policy in node if isinstance(node, list) else [node]:
         if not isinstance(policy, dict) or "Statement" not in policy:
             raise ValueError(f"the grants check reads inline statement lists only, not {policy!r}")
         statements = policy["Statement"]
-        yield from statements if isinstance(statements, list) else [statements]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            yield from template.chosen(statement)
 
 
 def template_grants(template: Template) -> list[Grant]:
@@ -143,7 +146,7 @@ def template_grants(template: Template) -> list[Grant]:
     for name, resource in template.resources.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        for statement in _statements(resource["Properties"].get("Policies", [])):
+        for statement in _statements(resource["Properties"].get("Policies", []), template):
             if "Condition" in statement:
                 raise ValueError(f"{name}: IAM conditions are not evaluated by the grants check")
             for action in resolver.values(statement["Action"]):

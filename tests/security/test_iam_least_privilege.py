@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_template
+from local.template import either_side, load_template
 
 DATA_SERVICES = ("dynamodb:", "secretsmanager:", "kms:", "s3:")
 # Nothing a request-serving function does needs these: schema changes, bulk reads, secret writes or listing.
@@ -48,7 +48,8 @@ def policy_statements() -> Iterator[tuple[str, Any]]:
             for policy in as_list(props.get("Policies", [])):
                 if isinstance(policy, dict) and "Statement" in policy:
                     for statement in as_list(policy["Statement"]):
-                        yield name, statement
+                        for side in either_side(statement):  # a conditional statement: each side reviewed
+                            yield name, side
         elif resource["Type"] == "AWS::IAM::Role":
             for policy in props.get("Policies", []):
                 for statement in as_list(policy["PolicyDocument"]["Statement"]):

@@ -19,6 +19,9 @@ class AuthorizerSettings:
     client_secret_prefix: str
     client_id_key_secret: str  # id or ARN of the per-stack secret that client ids are signed with (docs/DESIGN.md §4)
     client_cache_seconds: int = DEFAULT_CLIENT_CACHE_SECONDS
+    # With EnableCloudFront: id or ARN of the secret the distribution sends as its origin-verify header; every request
+    # must carry it (domain/distribution.py). Empty: no distribution, no such check.
+    origin_verify_secret: str = ""
 
     def __post_init__(self) -> None:
         if not self.client_secret_prefix:
@@ -37,6 +40,7 @@ class AuthorizerSettings:
             client_cache_seconds=parse_whole_number(
                 "CLIENT_CACHE_SECONDS", env.get("CLIENT_CACHE_SECONDS"), DEFAULT_CLIENT_CACHE_SECONDS
             ),
+            origin_verify_secret=env.get("ORIGIN_VERIFY_SECRET", "").strip(),
         )
 
 

@@ -29,6 +29,16 @@ def test_settings_read_the_prefix_and_cache_period_from_the_environment() -> Non
     )
 
 
+def test_the_origin_verify_secret_is_read_when_the_stack_has_a_distribution_and_absent_otherwise() -> None:
+    base = {"CLIENT_SECRET_PREFIX": PREFIX, "CLIENT_ID_KEY_SECRET": KEY_SECRET}
+    # Without the variable, or empty as the template sets it without CloudFront: no origin check
+    assert AuthorizerSettings.from_env(base).origin_verify_secret == ""
+    assert AuthorizerSettings.from_env({**base, "ORIGIN_VERIFY_SECRET": ""}).origin_verify_secret == ""
+    # With the secret's ARN: that secret
+    arn = " arn:aws:secretsmanager:eu-west-1:123456789012:secret:OriginVerifySecret-AbCdEf "
+    assert AuthorizerSettings.from_env({**base, "ORIGIN_VERIFY_SECRET": arn}).origin_verify_secret == arn.strip()
+
+
 def test_cache_period_defaults_to_sixty_seconds() -> None:
     env = {"CLIENT_SECRET_PREFIX": PREFIX, "CLIENT_ID_KEY_SECRET": KEY_SECRET}
     assert AuthorizerSettings.from_env(env).client_cache_seconds == 60

@@ -71,6 +71,7 @@ def test_valid_credentials_get_an_allow_policy_with_the_callers_context(
         "clientType": "write",
         "secretAuth": True,
         "allowedOrigin": "",  # the sample event has no Origin header
+        "viaDistribution": False,  # the stack has no CloudFront distribution
     }
 
 
@@ -146,3 +147,70 @@ def test_unavailable_client_store_fails_closed_with_an_error_that_is_not_unautho
 
     # Then it fails with an error other than "Unauthorized": API Gateway answers 503, never 401 or a pass
     assert str(caught.value) != "Unauthorized"
+
+
+# -- EnableCloudFront: the distribution's origin-verify header ------------------------------------------------------
+DISTRIBUTION_SECRET = "origin-verify-example-not-a-real-secret"
+
+
+@pytest.fixture
+def behind_distribution(authorizer_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack has a CloudFront distribution whose origin-verify secret is DISTRIBUTION_SECRET."""
+    monkeypatch.setattr(authorizer_app, "distribution_secret", lambda: lambda: DISTRIBUTION_SECRET.encode())
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("", id="empty"),
+        pytest.param(DISTRIBUTION_SECRET + "x", id="wrong"),
+        pytest.param(DISTRIBUTION_SECRET[:-1], id="prefix"),
+        pytest.param(DISTRIBUTION_SECRET.upper(), id="other-case"),
+    ],
+)
+def test_behind_the_distribution_a_request_without_its_header_is_denied_before_any_client_lookup(
+    authorizer_app: ModuleType, use_clients: Any, behind_distribution: None, sent: str | None
+) -> None:
+    # Given a stack behind CloudFront, and valid credentials sent straight to the execute-api endpoint
+    lookups = FakeClientLookup(client_record(CLIENT_ID, SECRET))
+    use_clients(lookups)
+    event = set_header(load_event("authorizer"), "X-Beacon-Origin-Verify", sent)
+
+    # When the authorizer handles it
+    policy = authorize(authorizer_app, event)
+
+    # Then API Gateway denies it (403), and the client's record was never looked up
+    assert not policy_allows(policy["policyDocument"], event["methodArn"])
+    assert {statement["Effect"] for statement in policy["policyDocument"]["Statement"]} == {"Deny"}
+    assert "context" not in policy and "usageIdentifierKey" not in policy
+    assert lookups.lookups == []
+
+
+def test_behind_the_distribution_its_header_lets_the_request_through_and_says_so_in_the_context(
+    authorizer_app: ModuleType, use_clients: Any, behind_distribution: None
+) -> None:
+    # Given a request that came through the distribution (the header name in any case, as HTTP allows)
+    use_clients(FakeClientLookup(client_record(CLIENT_ID, SECRET, project_id="project-a")))
+    event = set_header(load_event("authorizer"), "x-beacon-origin-verify", DISTRIBUTION_SECRET)
+
+    # When the authorizer handles it
+    policy = authorize(authorizer_app, event)
+
+    # Then it is allowed, and the functions learn it came through the distribution (and may read CloudFront's headers)
+    assert policy_allows(policy["policyDocument"], event["methodArn"])
+    assert policy["context"]["viaDistribution"] is True
+    assert policy["context"]["projectId"] == "project-a"
+
+
+def test_behind_the_distribution_bad_credentials_are_still_refused(
+    authorizer_app: ModuleType, use_clients: Any, behind_distribution: None
+) -> None:
+    # Given the distribution's header but a wrong secret
+    use_clients(FakeClientLookup(client_record(CLIENT_ID, SECRET)))
+    event = set_header(load_event("authorizer"), "X-Beacon-Origin-Verify", DISTRIBUTION_SECRET)
+    event = set_header(event, "openpanel-client-secret", "sec_wrong")
+
+    # When the authorizer handles it, then it answers Unauthorized (401), as without a distribution
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(authorizer_app, event)

@@ -4,14 +4,17 @@ import json
 
 import pytest
 
-from local.template import load_template
+from local.template import either_side, load_template
 from tests.constants import TEMPLATE
 
 
-def _statements(function):
+def _statements(function, conditional=True):
+    """Every inline statement (both sides of a conditional one), or with conditional=False the unconditional ones."""
     for policy in function["Properties"].get("Policies", []):
         if isinstance(policy, dict):
-            yield from policy.get("Statement", [])
+            for statement in policy.get("Statement", []):
+                if conditional or "Fn::If" not in statement:
+                    yield from either_side(statement)
 
 
 def test_every_gateway_response_is_json_whose_status_matches_the_http_code(resources):
@@ -61,7 +64,7 @@ def test_no_function_may_touch_dynamodb_or_secrets_on_every_resource(resources):
 def test_authorizer_may_only_read_this_stacks_client_secrets(resources):
     # Given the authorizer's policy and environment
     function = resources["AuthorizerFunction"]["Properties"]
-    statements = list(_statements(resources["AuthorizerFunction"]))
+    statements = list(_statements(resources["AuthorizerFunction"], conditional=False))
     prefix = function["Environment"]["Variables"]["CLIENT_SECRET_PREFIX"]["Fn::Sub"]
     # Then it has two read permissions: on the client prefix it is told to use, and on the key its client ids are
     # signed with (docs/DESIGN.md §4), the one secret its CLIENT_ID_KEY_SECRET names
@@ -83,6 +86,50 @@ def test_authorizer_may_only_read_this_stacks_client_secrets(resources):
     assert [(s["Action"], s["Resource"]) for s in track_secret_statements] == [
         (["secretsmanager:GetSecretValue"], {"Ref": "DeviceSaltSecret"})
     ]
+
+
+def test_with_cloudfront_the_distribution_proves_itself_with_a_secret_the_authorizer_alone_may_read(resources):
+    # Given the distribution, its origin-verify secret and the authorizer
+    origin = resources["BeaconDistribution"]["Properties"]["DistributionConfig"]["Origins"][0]
+    secret = resources["OriginVerifySecret"]
+    authorizer = resources["AuthorizerFunction"]["Properties"]
+    # Then the secret is generated per stack, and exists only with the distribution
+    assert resources["BeaconDistribution"]["Condition"] == secret["Condition"] == "CreateCloudFront"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    # And the distribution sends it to API Gateway with every request, resolved at deploy time (never in plain text)
+    assert origin["OriginCustomHeaders"] == [
+        {
+            "HeaderName": "X-Beacon-Origin-Verify",
+            "HeaderValue": {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}:SecretString}}"},
+        }
+    ]
+    # And the authorizer is told which secret it is, and may read it, only when the distribution exists
+    assert authorizer["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET"] == {
+        "Fn::If": ["CreateCloudFront", {"Ref": "OriginVerifySecret"}, ""]
+    }
+    [conditional] = [s for s in authorizer["Policies"][0]["Statement"] if "Fn::If" in s]
+    condition, granted, otherwise = conditional["Fn::If"]
+    assert (condition, otherwise) == ("CreateCloudFront", {"Ref": "AWS::NoValue"})
+    assert (granted["Action"], granted["Resource"]) == (
+        ["secretsmanager:GetSecretValue"],
+        {"Ref": "OriginVerifySecret"},
+    )
+    # And no other function may read it
+    for name in ("TrackFunction", "ReadFunction"):
+        assert {"Ref": "OriginVerifySecret"} not in [s.get("Resource") for s in _statements(resources[name])], name
+
+
+def test_without_cloudfront_the_local_authorizer_checks_no_origin_header():
+    # Given the template at its defaults (no distribution), as the local stack and the grants check read it
+    from local.template import read_template
+
+    template = read_template()
+    # Then the authorizer has no origin-verify secret to require, and no grant to read one
+    assert template.functions()["AuthorizerFunction"].environment["ORIGIN_VERIFY_SECRET"] == ""
+    statements = template.resources["AuthorizerFunction"]["Properties"]["Policies"][0]["Statement"]
+    kept = [chosen for statement in statements for chosen in template.chosen(statement)]
+    assert "ReadOriginVerifySecret" not in {statement["Sid"] for statement in kept}
+    assert len(kept) == len(statements) - 1
 
 
 def test_rate_limits_are_usage_plans_keyed_by_the_authorizer(resources):

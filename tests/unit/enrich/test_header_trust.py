@@ -173,3 +173,50 @@ def test_a_batch_shares_enrichment_only_between_items_of_the_same_trust() -> Non
 
     # Then each got its own answer
     assert (browser.ip.address, server.ip.address) == (SOURCE_IP, "203.0.113.5")
+
+
+# -- through Beacon's CloudFront distribution (the authorizer saw its origin-verify header) --------------------------
+VIA_DISTRIBUTION = replace(BROWSER, via_distribution=True)
+CLOUDFRONT_IP = "130.176.0.10"  # API Gateway's source IP behind the distribution is CloudFront's
+
+
+def test_through_the_distribution_the_viewer_address_is_the_one_filtered() -> None:
+    # Given a project blocking a network, and a browser in it whose request came through the distribution
+    stores, _ = world(blocked=(BLOCKED,))
+    headers = {"cloudfront-viewer-address": "198.51.100.9:50432"}
+
+    # When its event arrives (API Gateway's source IP being CloudFront's), Then the viewer's own address is filtered
+    with pytest.raises(BlockedByFilterError):
+        send(stores, VIA_DISTRIBUTION, headers, source_ip=CLOUDFRONT_IP)
+    # And the same request around the distribution would have been judged by CloudFront's address alone
+    send(stores, BROWSER, headers, source_ip=CLOUDFRONT_IP)
+
+
+def test_through_the_distribution_viewer_location_counts_but_forwarded_ips_still_do_not() -> None:
+    # Given a browser through the distribution, with CloudFront's viewer headers and a forged X-Forwarded-For
+    stores, events = world(blocked=(BLOCKED,))
+    headers = {**VIEWER_GEO, "cloudfront-viewer-address": "203.0.113.7:443", "x-forwarded-for": "198.51.100.9"}
+
+    # When its event is stored
+    send(stores, VIA_DISTRIBUTION, headers, source_ip=CLOUDFRONT_IP)
+
+    # Then the location is CloudFront's word for the viewer, and the forged address neither blocked nor placed it
+    [event] = tracked(events)
+    assert (event.geo["country"], event.geo["city"]) == ("BR", "São Paulo")
+
+
+def test_the_authorizer_context_carries_the_distribution_proof_as_api_gateway_strings() -> None:
+    from beacon.gateway.authorizer_context import caller_from_context, caller_to_context
+
+    # Given what the authorizer returns, as API Gateway hands it to the function (every value a string)
+    for caller in (VIA_DISTRIBUTION, BROWSER):
+        context = {
+            key: str(value).lower() if isinstance(value, bool) else value
+            for key, value in caller_to_context(caller).items()
+        }
+
+        # Then the function reads back the same caller, distribution proof included
+        assert caller_from_context(context) == caller
+    # And a context without the key (an older authorizer version during a deploy) proves nothing
+    legacy = {k: v for k, v in caller_to_context(VIA_DISTRIBUTION).items() if k != "viaDistribution"}
+    assert caller_from_context(legacy).via_distribution is False

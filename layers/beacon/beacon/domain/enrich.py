@@ -16,10 +16,10 @@ from beacon.domain.useragent import DeviceInfo, parse_user_agent
 
 
 def header_trust(context: RequestContext) -> HeaderTrust:
-    """What the request may vouch for with its headers: forwarded IPs and its viewer headers with the client secret.
-    `via_distribution` stays False until the request can prove it came through Beacon's CloudFront distribution
-    (an origin-verify header checked at the edge): until then CloudFront-Viewer-Address is never read."""
-    return HeaderTrust(secret_auth=context.trusted)
+    """What the request may vouch for with its headers: forwarded IPs and its viewer headers with the client secret;
+    CloudFront-Viewer-Address and the viewer headers when the authorizer saw the distribution's origin-verify
+    header (domain/distribution.py). Without it CloudFront-Viewer-Address is never read."""
+    return HeaderTrust(secret_auth=context.trusted, via_distribution=context.caller.via_distribution)
 
 
 @dataclass(frozen=True)

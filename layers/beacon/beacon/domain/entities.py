@@ -23,6 +23,9 @@ class Caller:
     client_type: ClientType
     secret_auth: bool
     allowed_origin: str | None = None  # the request's Origin, when the client allows it (for CORS)
+    # How the call arrived, as the authorizer saw it: through Beacon's CloudFront distribution (its origin-verify
+    # header matched; domain/distribution.py). Only then are CloudFront's viewer headers CloudFront's own.
+    via_distribution: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ def caller_to_context(caller: Caller) -> dict[str, str | bool]:
         "clientType": caller.client_type.value,
         "secretAuth": caller.secret_auth,
         "allowedOrigin": caller.allowed_origin or "",
+        "viaDistribution": caller.via_distribution,
     }
 
 
@@ -29,4 +30,5 @@ def caller_from_context(context: Mapping[str, Any]) -> Caller:
         client_type=ClientType(str(context["clientType"])),
         secret_auth=str(context.get("secretAuth", "false")).lower() == "true",
         allowed_origin=str(context.get("allowedOrigin") or "") or None,
+        via_distribution=str(context.get("viaDistribution", "false")).lower() == "true",
     )

@@ -71,3 +71,14 @@ def allow_all_policy(
     if context:
         response["context"] = dict(context)
     return response
+
+
+def deny_policy(principal_id: str, method_arn: MethodArn) -> dict[str, Any]:
+    """The authorizer's answer refusing the request (API Gateway's ACCESS_DENIED response, 403)."""
+    return {
+        "principalId": principal_id,
+        "policyDocument": {
+            "Version": POLICY_VERSION,
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": [method_arn.stage_arn()]}],
+        },
+    }
