@@ -38,7 +38,21 @@ PLACES = [
     ("IN", "India", "MH", "Maharashtra", "Mumbai", "400001", "Asia/Kolkata", "19.07283", "72.88261"),
     ("SE", "Sweden", "AB", "Stockholm", "Stockholm", "111 20", "Europe/Stockholm", "59.33258", "18.0649"),
 ]
-PAGES = ["/", "/pricing", "/docs/getting-started", "/blog/2026/launch", "/p/sku-1042", "/cart", "/checkout", "/account"]
+PAGES = [
+    "/",
+    "/pricing",
+    "/docs/getting-started",
+    "/blog/2026/launch",
+    "/p/sku-1042",
+    "/cart",
+    "/checkout",
+    "/account",
+    # As the web SDK sends them: the full URL, campaign parameters and fragments included
+    "/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=winter-sale",
+    "/p/sku-1042?ref=producthunt#reviews",
+    "/blog/2026/launch?utm_source=Google&utm_medium=cpc&utm_campaign=brand&gclid=EAIaIQobChMI8f3k2",
+    "/docs/getting-started#install",
+]
 TITLES = ["Home", "Pricing — Beacon", "Getting started", "We launched!", "Wool socks (3 pairs)", "Cart", "Checkout"]
 REFERRERS = [
     "",
@@ -46,6 +60,10 @@ REFERRERS = [
     "https://news.ycombinator.com/",
     "https://t.co/x1",
     "https://duckduckgo.com/",
+    ORIGIN + "/pricing",  # same site: the previous page
+    "https://www.bing.com/search?q=product+analytics",
+    "https://l.facebook.com/",
+    "https://chatgpt.com/",
 ]
 UNICODE = ["Très bien — 很好 🎉", "Zürich · Genève", "Привет, мир", "שלום", "東京都渋谷区", "naïve café ☕", "Ελληνικά"]
 FIRST_NAMES = ["Ana", "Björn", "Chloé", "Dmitri", "Eun-ji", "Fatima", "Giulia", "Hiro"]
@@ -268,9 +286,14 @@ def _headers(rng: random.Random, request: MixRequest) -> dict[str, str]:
         "X-Forwarded-Proto": "https",
     }
     if device.server:
-        headers["openpanel-client-secret"] = "sec_bench-not-a-real-secret"
+        headers |= {
+            "openpanel-client-secret": "sec_bench-not-a-real-secret",
+            "openpanel-sdk-name": "node",
+            "openpanel-sdk-version": "1.0.0",
+        }
     else:
         headers |= {"Origin": ORIGIN, "Referer": ORIGIN + "/", "Accept-Language": "en-GB,en;q=0.9"}
+        headers |= {"openpanel-sdk-name": "web", "openpanel-sdk-version": "1.0.1"}
     if request.batch and rng.random() < 0.5:
         headers["openpanel-sent-at"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if device.place is not None and device.geo != "none":

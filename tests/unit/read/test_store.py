@@ -11,6 +11,7 @@ import pytest
 from beacon.domain.entities import Event, TimeWindow
 from beacon.domain.ids import new_event_id
 from beacon.models.reads import ExportEvent
+from beacon.store.dynamodb import deserialize_item
 from beacon.store.events import event_to_item, isoformat_ms
 from beacon.store.reads import event_from_item, from_attribute, key_before, plain, window_bounds
 
@@ -104,6 +105,13 @@ def test_a_stored_event_reads_back_as_it_was_stored():
         device={"os": "iOS", "device": "mobile"},
         geo={"country": "SE", "latitude": 59.33},
         ip="203.0.113.7",
+        path="/checkout",
+        origin="https://shop.example.com",
+        referrer="https://www.google.com",
+        referrer_name="Google",
+        referrer_type="search",
+        sdk_name="web",
+        sdk_version="1.0.1",
     )
     # When the item is read back
     data = event_from_item(event_to_item(event, retention_days=30))
@@ -127,10 +135,17 @@ def test_a_stored_event_reads_back_as_it_was_stored():
         "device": {"os": "iOS", "device": "mobile"},
         "geo": {"country": "SE", "latitude": 59.33},
         "ip": "203.0.113.7",
+        "path": "/checkout",
+        "origin": "https://shop.example.com",
+        "referrer": "https://www.google.com",
+        "referrerName": "Google",
+        "referrerType": "search",
+        "sdkName": "web",
+        "sdkVersion": "1.0.1",
     }
 
 
-def test_an_anonymous_event_has_null_profile_groups_revenue_and_ip():
+def test_an_anonymous_event_is_its_devices_and_has_null_groups_revenue_and_ip():
     event = Event(
         id=new_event_id(MOMENT),
         project_id="project-a",
@@ -145,11 +160,16 @@ def test_an_anonymous_event_has_null_profile_groups_revenue_and_ip():
         received_at=MOMENT,
     )
     data = event_from_item(event_to_item(event, retention_days=30))
+    # Its profile is its device, as OpenPanel counts users (issue 16); the item stores no profileId (no index write)
+    assert "profileId" not in deserialize_item(event_to_item(event, retention_days=30))
     assert (data["profileId"], data["groups"], data["revenue"], data["ip"], data["fromPast"]) == (
-        None,
+        "d-1",
         None,
         None,
         None,
         False,
     )
     assert (data["device"], data["geo"]) == ({}, {})
+    # And an event that came with no page, referrer or SDK headers has those fields empty, not missing
+    derived = ("path", "origin", "referrer", "referrerName", "referrerType", "sdkName", "sdkVersion")
+    assert [data[name] for name in derived] == [""] * len(derived)

@@ -144,7 +144,8 @@ def test_reserved_properties_are_consumed_not_stored(world: World) -> None:
     world.send("track", name="purchase", properties=properties)
     # Then only ordinary properties stay properties; overrides and revenue have their own place
     [event] = tracked(world.events)
-    assert event.properties == {"plan": "pro", "__path": "/home"}
+    assert event.properties == {"plan": "pro"}
+    assert event.path == "/home"  # __path is the event's path (domain/page.py)
     assert (event.device["os"], event.device["model"]) == ("iOS", "iPhone15,2")  # overrides beat the user-agent
     assert event.revenue == 499
 

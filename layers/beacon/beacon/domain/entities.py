@@ -83,6 +83,14 @@ class Event:
     geo: dict[str, Any] = field(default_factory=dict)  # from CloudFront viewer headers or the optional GeoIP file
     ip: str | None = None  # stored only for projects that opt in
     client_timestamp: str | None = None  # __timestamp as sent, kept beside the (skew-corrected) event time
+    # Derived from what the SDK sent (domain/page.py; docs/API.md, Derived fields); "" when it sent nothing for them.
+    path: str = ""  # __path without query and fragment, or the screen name as sent
+    origin: str = ""  # scheme://host[:port] of an http(s) __path
+    referrer: str = ""
+    referrer_name: str = ""
+    referrer_type: str = ""
+    sdk_name: str = ""  # openpanel-sdk-name
+    sdk_version: str = ""  # openpanel-sdk-version
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
 from beacon.domain.ingestion import Ingestion, open_ingestion
 from beacon.domain.keys import event_key
+from beacon.domain.page import PATH_PROPERTY, page_properties, parse_page, sdk_identity
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
 from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
@@ -60,12 +61,15 @@ class CheckedTrack:
         payload, ingestion = self.request.payload, self.ingestion
         reserved = payload.properties
         device, geo = enriched or enrichment_items(ingestion.enrichment)
+        ordinary = reserved.ordinary
+        page = parse_page(ordinary.get(PATH_PROPERTY))
+        sdk_name, sdk_version = sdk_identity(ingestion.request.meta.headers)
         return Event(
             id=event_id,
             project_id=ingestion.project_id,
             client_id=ingestion.request.caller.client_id,
             name=payload.name,
-            properties=reserved.ordinary,
+            properties=page_properties(ordinary, page),
             profile_id=self.profile_id,
             groups=payload.groups,
             device_id=session.device_id,
@@ -78,6 +82,10 @@ class CheckedTrack:
             geo=geo,
             ip=ingestion.enrichment.ip.address if ingestion.request.store_ip else None,
             client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
+            path=page.path,
+            origin=page.origin,
+            sdk_name=sdk_name,
+            sdk_version=sdk_version,
         )
 
 
@@ -103,7 +111,9 @@ def check_track_event(request: TrackEventRequest, ingestion: Ingestion) -> Check
     if reserved.revenue is not None and not ingestion.request.trusted:
         raise RevenueRequiresSecretError()
     identify = _event_identify(reserved.identify, payload.profileId)
-    profile_id = ingestion.resolve(payload.profileId) if payload.profileId is not None else None
+    # An event that identifies its user is that user's event (OpenPanel): the identify's profile id wins.
+    sent_profile_id = identify.profileId if identify is not None else payload.profileId
+    profile_id = ingestion.resolve(sent_profile_id) if sent_profile_id is not None else None
     return CheckedTrack(request, ingestion, profile_id, identify)
 
 

@@ -142,7 +142,12 @@ class ExportEvent(BaseModel):
     name: str
     projectId: str
     clientId: str | None = Field(description="The client that sent the event.")
-    profileId: str | None = Field(description="The canonical profile id (aliases already resolved).")
+    profileId: str | None = Field(
+        description=(
+            "The canonical profile id (aliases already resolved); for an anonymous event its deviceId, as OpenPanel "
+            "counts users."
+        )
+    )
     deviceId: str
     sessionId: str
     createdAt: IsoTime = Field(description="Event time (`__timestamp` when valid), UTC with milliseconds.")
@@ -157,6 +162,13 @@ class ExportEvent(BaseModel):
         description="country, countryName, region, regionName, city, postalCode, latitude, longitude, timeZone."
     )
     ip: str | None = Field(description="The client IP, only for projects that opted in to storing it.")
+    path: str = Field(default="", description="`__path` without query and fragment, or the app screen's name.")
+    origin: str = Field(default="", description="Scheme and host (and a non-default port) of an http(s) `__path`.")
+    referrer: str = Field(default="", description="`__referrer` without a trailing slash; empty when same-site.")
+    referrerName: str = Field(default="", description="The referring site's name, e.g. Google (docs/API.md).")
+    referrerType: str = Field(default="", description="search, social, email, ai, paid, … (docs/API.md).")
+    sdkName: str = Field(default="", description="The `openpanel-sdk-name` header.")
+    sdkVersion: str = Field(default="", description="The `openpanel-sdk-version` header.")
 
 
 class PageMeta(BaseModel):

@@ -87,6 +87,18 @@ def event_to_item(event: Event, retention_days: int) -> dict[str, Any]:
         item["ip"] = event.ip
     if event.client_timestamp is not None:
         item["clientTimestamp"] = event.client_timestamp[:64]
+    # Derived fields only when the event has them: a custom event from a server pays no bytes for them.
+    for name, value in (
+        ("path", event.path),
+        ("origin", event.origin),
+        ("referrer", event.referrer),
+        ("referrerName", event.referrer_name),
+        ("referrerType", event.referrer_type),
+        ("sdkName", event.sdk_name),
+        ("sdkVersion", event.sdk_version),
+    ):
+        if value:
+            item[name] = value
     return serialize_item(item)
 
 

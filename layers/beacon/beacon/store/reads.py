@@ -119,7 +119,8 @@ def event_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "name": data["name"],
         "projectId": data["projectId"],
         "clientId": data.get("clientId"),
-        "profileId": data.get("profileId"),
+        # An anonymous event's profile is its device, as OpenPanel counts users (not stored: no index write for it).
+        "profileId": data.get("profileId") or data.get("deviceId") or None,
         "deviceId": data.get("deviceId", ""),
         "sessionId": data.get("sessionId", ""),
         "createdAt": data["createdAt"],
@@ -132,6 +133,13 @@ def event_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "device": data.get("device", {}),
         "geo": data.get("geo", {}),
         "ip": data.get("ip"),
+        "path": data.get("path", ""),
+        "origin": data.get("origin", ""),
+        "referrer": data.get("referrer", ""),
+        "referrerName": data.get("referrerName", ""),
+        "referrerType": data.get("referrerType", ""),
+        "sdkName": data.get("sdkName", ""),
+        "sdkVersion": data.get("sdkVersion", ""),
     }
 
 

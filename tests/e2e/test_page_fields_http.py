@@ -1,0 +1,89 @@
+"""A page view sent the way `@openpanel/web` sends it (full URL in `__path`, `document.referrer` in `__referrer`,
+`__title`, the SDK headers) is stored and read back with OpenPanel's derived fields, through the local gateway."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.constants import CHROME
+
+pytestmark = pytest.mark.e2e
+SDK_HEADERS = {"openpanel-sdk-name": "web", "openpanel-sdk-version": "1.0.1", "User-Agent": CHROME}
+
+
+def call(url: str, client: dict[str, str], body: Any = None, **headers: str) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")  # noqa: S310
+    for name, value in {
+        "Content-Type": "application/json",
+        "openpanel-client-id": client["clientId"],
+        "openpanel-client-secret": client["clientSecret"],
+        **headers,
+    }.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def screen_view(path: str, referrer: str, title: str) -> dict[str, Any]:
+    properties = {"__path": path, "__referrer": referrer, "__title": title}
+    return {"type": "track", "payload": {"name": "screen_view", "properties": properties}}
+
+
+def test_a_web_sdk_screen_view_is_stored_and_read_with_its_page_and_sdk_fields(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a web page's first screen view, arrived at from another site with campaign parameters
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    url = "https://shop.example.com/products/shoes?utm_source=newsletter&utm_campaign=winter#reviews"
+    status, _ = call(
+        f"{gateway_url}/track", writer, screen_view(url, "https://news.example.org/", "Shoes"), **SDK_HEADERS
+    )
+    assert status == 200
+
+    # When a read client exports the project's events
+    query = urllib.parse.urlencode({"projectId": project_id, "event": "screen_view"})
+    status, page = call(f"{gateway_url}/export/events?{query}", reader)
+
+    # Then the event carries the page's path and origin, its query and fragment as properties, and the SDK
+    assert status == 200
+    [event] = page["data"]
+    assert (event["path"], event["origin"]) == ("/products/shoes", "https://shop.example.com")
+    assert event["properties"] == {
+        "__title": "Shoes",
+        "__query": {"utm_source": "newsletter", "utm_campaign": "winter"},
+        "__hash": "#reviews",
+    }
+    assert (event["sdkName"], event["sdkVersion"]) == ("web", "1.0.1")
+    # And an anonymous visitor's event counts as its device's, as OpenPanel counts users
+    assert event["profileId"] == event["deviceId"] != ""
+
+
+def test_an_event_that_identifies_its_user_is_that_users_event(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a track event with __identify naming a user (and no profileId of its own)
+    writer, reader = create_client(project_id), create_client(project_id, "root")
+    identify = {"profileId": "user-7", "email": "u7@example.com"}
+    body = {"type": "track", "payload": {"name": "signup", "properties": {"__identify": identify}}}
+    assert call(f"{gateway_url}/track", writer, body)[0] == 200
+
+    # When the user's events are read
+    status, page = call(f"{gateway_url}/profile/user-7/events?projectId={project_id}", reader)
+
+    # Then the event is the user's (and so is the session_start it opened), and the profile was written with it
+    assert status == 200
+    assert [(event["name"], event["profileId"]) for event in page["data"]] == [
+        ("signup", "user-7"),
+        ("session_start", "user-7"),
+    ]
+    assert call(f"{gateway_url}/profile/user-7?projectId={project_id}", reader)[1]["email"] == "u7@example.com"
