@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from beacon.domain.enrich import Enrichment, EnrichmentSource
-from beacon.domain.entities import Event, RequestContext, TrackResult
+from beacon.domain.entities import NO_SOURCE, Event, RequestContext, TrackResult, TrafficSource
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
@@ -64,6 +64,7 @@ class CheckedTrack:
         ordinary = reserved.ordinary
         page = parse_page(ordinary.get(PATH_PROPERTY))
         sdk_name, sdk_version = sdk_identity(ingestion.request.meta.headers)
+        source = inherited_source(NO_SOURCE, session)
         return Event(
             id=event_id,
             project_id=ingestion.project_id,
@@ -84,9 +85,20 @@ class CheckedTrack:
             client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
             path=page.path,
             origin=page.origin,
+            referrer=source.referrer,
+            referrer_name=source.referrer_name,
+            referrer_type=source.referrer_type,
             sdk_name=sdk_name,
             sdk_version=sdk_version,
         )
+
+
+def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
+    """An event's traffic source: its own, or when it has none, that of the session it continues (a second page
+    view after arriving from a search engine still says so)."""
+    if not own and isinstance(session, SessionAssignment):
+        return session.source
+    return own
 
 
 def open_track(
@@ -138,7 +150,15 @@ def track_event(
             session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
             if started:
                 return session
-            event = replace(event, device_id=session.device_id, session_id=session.session_id)
+            joined = inherited_source(event.source, session)
+            event = replace(
+                event,
+                device_id=session.device_id,
+                session_id=session.session_id,
+                referrer=joined.referrer,
+                referrer_name=joined.referrer_name,
+                referrer_type=joined.referrer_type,
+            )
         else:
             session = placed
         _store_in_session(event, key, fingerprint, stores)
