@@ -21,7 +21,7 @@ STACK   ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit soak lint lock format build invoke client deploy bench clean
+.PHONY: help bootstrap run test test-unit soak lint lock referrers format build invoke client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint, pip-a
 
 lock: bootstrap ## re-resolve layers/beacon/requirements.txt into requirements.lock (every package, wheel hashes, both platforms)
 	$(PY) -m admin.dependencies lock
+
+referrers: bootstrap ## refresh the referrer hosts from the pinned PyPI package (Snowplow's data) into layers/beacon/beacon/data
+	$(PY) -m admin.referrers refresh
 
 format: bootstrap ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
