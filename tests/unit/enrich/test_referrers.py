@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from admin import referrers as generator
 from beacon.domain.referrers import TABLE_FILE, Referrer, classify_referrer
+from tests.constants import ROOT
 
 PAGE = "shop.example"
 
@@ -211,6 +215,30 @@ def test_a_referrer_whose_url_is_only_slashes_is_nothing_to_store() -> None:
 
 def test_a_malformed_host_is_stored_without_name_rather_than_raising() -> None:
     assert classify_referrer("http://[::1", PAGE, {}) == Referrer("http://[::1", "", "")
+
+
+def test_a_host_longer_than_dns_allows_is_unknown_even_under_a_listed_domain() -> None:
+    url = "https://" + "a." * 200 + "facebook.com/"
+
+    assert classify_referrer(url, PAGE, {}) == Referrer(url.rstrip("/"), "", "")
+
+
+def test_the_table_is_loaded_at_the_first_referrer_not_at_import() -> None:
+    # Given a fresh interpreter (a new container), when the module is imported and then used
+    script = (
+        "from beacon.domain import referrers as r\n"
+        "before = r._table.cache_info().currsize\n"
+        "r.classify_referrer('https://t.co/x', 'shop.example', {})\n"
+        "r.classify_referrer('https://bing.com/', 'shop.example', {})\n"
+        "print(before, r._table.cache_info().currsize, r._table.cache_info().misses)"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "beacon")}
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment
+    ).stdout
+
+    # Then nothing was read at import, and the table was built once for both events
+    assert output.split() == ["0", "1", "1"]
 
 
 # The vendored table and its generator (admin/referrers.py, `make referrers`).

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 # Beside the package's modules, so a plain open() reads it: importlib.resources would add ~30 ms of imports
 # (tempfile, inspect, …) to a cold start for one file that is always on disk (a layer is unzipped under /opt).
 TABLE_FILE = Path(__file__).resolve().parent.parent / "data" / "referrers.json"
+MAX_HOST_LENGTH = 253  # DNS's limit on a name: a longer "host" is in no table
 # Query parameters that name a source, in precedence order.
 SOURCE_PARAMETERS = ("utm_source", "ref", "utm_referrer")
 # When several sources share a name ("Yahoo!" is a search engine and, for its other hosts, of unknown medium), a
@@ -95,6 +96,8 @@ def _without_www(host: str) -> str:
 
 def _lookup_host(host: str) -> _Source | None:
     """The table's entry for the host or its nearest listed parent domain (never a bare top-level domain)."""
+    if len(host) > MAX_HOST_LENGTH:
+        return None  # no such host in DNS; and walking thousands of labels would be quadratic
     hosts = _table().hosts
     while True:
         if (source := hosts.get(host)) is not None:
