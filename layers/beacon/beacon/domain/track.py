@@ -19,9 +19,10 @@ from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
 from beacon.domain.ingestion import Ingestion, open_ingestion
 from beacon.domain.keys import event_key
-from beacon.domain.page import PATH_PROPERTY, page_properties, parse_page, sdk_identity
+from beacon.domain.page import PATH_PROPERTY, REFERRER_PROPERTY, Page, page_properties, parse_page, sdk_identity
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
+from beacon.domain.referrers import classify_referrer
 from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
 from beacon.errors import (
     DependencyUnavailableError,
@@ -64,7 +65,7 @@ class CheckedTrack:
         ordinary = reserved.ordinary
         page = parse_page(ordinary.get(PATH_PROPERTY))
         sdk_name, sdk_version = sdk_identity(ingestion.request.meta.headers)
-        source = inherited_source(NO_SOURCE, session)
+        source = inherited_source(own_source(ordinary.get(REFERRER_PROPERTY), page), session)
         return Event(
             id=event_id,
             project_id=ingestion.project_id,
@@ -91,6 +92,17 @@ class CheckedTrack:
             sdk_name=sdk_name,
             sdk_version=sdk_version,
         )
+
+
+MAX_SOURCE_NAME = 256  # an unknown utm_source is its own name: bounded like a device override
+
+
+def own_source(referrer: object, page: Page) -> TrafficSource:
+    """The event's own traffic source: its `__referrer` (not the page's own site) and its page's campaign source."""
+    found = classify_referrer(referrer if isinstance(referrer, str) else None, page.host, page.query)
+    if found is None:
+        return NO_SOURCE
+    return TrafficSource(found.url, found.name[:MAX_SOURCE_NAME], found.type[:MAX_SOURCE_NAME])
 
 
 def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
