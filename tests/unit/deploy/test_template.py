@@ -165,6 +165,8 @@ def test_browsers_can_preflight_and_read_every_gateway_error(resources):
         "content-type",
         "openpanel-client-id",
         "openpanel-client-secret",
+        "mixan-client-id",  # OpenPanel's legacy credential headers, still accepted
+        "mixan-client-secret",
         "openpanel-sdk-name",
         "openpanel-sdk-version",
     ):
