@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 SDK_DIR = ROOT / "node_modules" / "@openpanel" / "web"
 SDK_BUILDS = SDK_DIR / "dist" / "src"  # tracker.global.js (the IIFE script tag build), replay.global.js
 SCREENSHOTS = ROOT / ".local" / "screenshots"
+SDK_ALIASES = {"tracker.global-replay.js": "replay.global.js"}
+"""Where the tracker looks for its replay build by default (its own URL with `-replay.js`), as the CDN names it."""
 REFERRER_HOSTS = ("www.google.com", "news.ycombinator.com")
 """Hosts the browser resolves to 127.0.0.1: pages served here under these names are real referrers."""
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -142,7 +144,8 @@ class StaticSite:
                 site.requests.append(f"{self.headers.get('Host')} {self.path}")
                 path = urlsplit(self.path).path
                 if path.startswith("/sdk/"):
-                    target = (SDK_BUILDS / path.removeprefix("/sdk/")).resolve()
+                    name = path.removeprefix("/sdk/")
+                    target = (SDK_BUILDS / SDK_ALIASES.get(name, name)).resolve()
                     if target.parent == SDK_BUILDS.resolve() and target.is_file():
                         return self._send(200, "text/javascript; charset=utf-8", target.read_bytes())
                 elif path in site.pages:
