@@ -238,3 +238,26 @@ def test_events_are_linked_to_the_profile_as_openpanel_links_them(visit):
     assert first["profileId"] == first["deviceId"]
     assert second["profileId"] == second["deviceId"]
     assert custom["profileId"] == PROFILE_ID
+
+
+# -- the harness's own premise ------------------------------------------------------------------------------------
+def test_headless_chromium_as_it_is_is_a_bot_and_stores_nothing(browser, site, gateway_url, browser_clients):
+    """Why the harness sends a headed Chrome's user agent: `HeadlessChrome` is answered 202 and not stored."""
+    page_origin = site.origin(PAGE_HOST)
+    clients = browser_clients((page_origin,))
+    init = {"clientId": clients.write["clientId"], "apiUrl": gateway_url, "trackScreenViews": True}
+    site.add_page("/headless", openpanel_page("Headless", init))
+    context = browser.new_context()  # Chromium's own user agent
+    try:
+        page = context.new_page()
+        log = NetworkLog(prefix=gateway_url)
+        log.attach(page)
+        page.goto(site.url(PAGE_HOST, "/headless"))
+        wait_for_tracks(page, log, 1)
+        assert "HeadlessChrome/" in log.tracks()[0].headers["user-agent"]
+    finally:
+        context.close()
+    assert log.tracks()[0].status == 202
+    assert log.tracks()[0].answer["bot"]["type"]
+    status, answer = read_api(gateway_url, clients, "/export/events")
+    assert (status, answer["data"]) == (200, [])
