@@ -4,7 +4,7 @@ Python, against the local gateway.
 What a browser test gets here (issues 17 and 19 reuse it):
 - `chromium_executable`: the system Chromium (`make browser` installs Debian's package when missing). Without
   it the browser tests are skipped with a message, except under `CI=true`, where a missing browser fails.
-- `browser`: one headless Chromium for the session. Its resolver maps `REFERRER_HOSTS` (real sites such as
+- `browser`: one headless Chromium per test module. Its resolver maps `REFERRER_HOSTS` (real sites such as
   www.google.com) to 127.0.0.1, so a page served here can stand in for them and a click from it gives the next
   page a real `document.referrer`. Nothing leaves the machine: every mapped host is loopback.
 - `site`: a static HTTP server on 127.0.0.1, serving the pages a test adds and the SDK's builds under `/sdk/`
@@ -78,8 +78,10 @@ def chromium_executable() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_executable: str) -> Iterator[Browser]:
+    """Per module (about 1 s to launch): no browser, nor Playwright's driver and event loop, outlives the browser
+    tests into the rest of the suite."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - requirements-dev.txt pins it
@@ -102,7 +104,7 @@ def browser(chromium_executable: str) -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_user_agent(browser: Browser) -> str:
     """The browser's own user agent as a headed Chrome sends it. Headless Chromium says `HeadlessChrome`, which
     Beacon (as OpenPanel) takes for a bot: answered 202 and not stored."""
