@@ -24,7 +24,8 @@ EVENT   ?= events/track.json
 .PHONY: help bootstrap run test test-unit soak lint lock format build invoke client deploy bench clean
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
+		| sed 's/\$$(PORT)/$(PORT)/g'
 
 $(VENV)/.installed: requirements-dev.txt layers/beacon/requirements.txt
 	$(PYTHON_SYS) -m venv $(VENV)
@@ -103,8 +104,10 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json
 
-deploy: build ## sam deploy --guided (needs AWS credentials)
-	$(SAM) deploy --guided
+# The first deploy is guided (stack name, region, parameters, saved in samconfig.toml); later ones reuse them.
+deploy: build ## sam deploy (the first time --guided; needs AWS credentials)
+	@if $(PYTHON_SYS) -c 'import sys, tomllib; c = tomllib.load(open("samconfig.toml", "rb")); sys.exit("region" not in c["default"].get("deploy", {}).get("parameters", {}))'; \
+	then $(SAM) deploy; else $(SAM) deploy --guided; fi
 
 clean: ## remove build output and local data (keeps the venvs)
 	rm -rf .aws-sam .local
