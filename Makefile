@@ -18,6 +18,9 @@ ORIGIN  ?=
 RATE    ?=
 BURST   ?=
 STACK   ?=
+REGION  ?=
+PROFILE ?=
+FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
@@ -80,14 +83,16 @@ build: $(SAM_VENV)/.installed ## sam build (python3.13 arm64 layer via the makef
 invoke: bootstrap ## run one function on one event in-process: make invoke FN=track EVENT=events/track.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
-client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name]
+client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name [REGION=r] [PROFILE=p]] [FORMAT=env]
 	@$(PY) -m admin clients create --project "$(PROJECT)" --type "$(TYPE)" \
 		$(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) \
-		$(if $(STACK),--stack-name "$(STACK)")
+		$(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)") \
+		$(if $(FORMAT),--format "$(FORMAT)")
 
 .PHONY: clients
 clients: bootstrap ## the client lifecycle: make clients [CMD="list|show ID|rotate ID|revoke ID"] [STACK=name] (or ./beacon clients)
-	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)")
+	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)") \
+		$(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)")
 
 bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side by side in one run, with its target (bench/results/)
 	@date +%s > .bench-started

@@ -53,3 +53,5 @@ def test_rejected_events_are_listed_newest_first(state_dir, project_id, dynamodb
     assert [entry["reason"] for entry in listed] == ["newer", "older"]
     assert listed[0]["details"][0]["field"] == "payload.name"
     assert listed[0]["projectId"] == project_id and listed[0]["payload"] == '{"type": "track"}'
+    # And its numbers print as JSON numbers, not strings
+    assert listed[0]["status"] == 400

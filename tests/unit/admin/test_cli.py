@@ -47,3 +47,19 @@ def test_output_into_a_closed_pipe_ends_quietly_without_a_traceback() -> None:
     # Then it stops as a shell command cut short by a pipe does, with nothing on stderr
     assert done.stderr.decode() == ""
     assert done.returncode == 141
+
+
+def test_make_help_expands_the_port_it_serves_on() -> None:
+    # When the help is asked for with a port
+    done = subprocess.run(
+        ["make", "--no-print-directory", "help", "PORT=4567"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    # Then `make run`'s line names that port, not the Makefile variable
+    run_line = next(line for line in done.stdout.splitlines() if line.strip().startswith("make run "))
+    assert "http://127.0.0.1:4567" in run_line
+    assert "$(" not in done.stdout
