@@ -24,7 +24,7 @@ FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit soak lint lock format build invoke client deploy bench clean
+.PHONY: help bootstrap run test test-unit soak lint lock referrers format build invoke client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
@@ -62,16 +62,20 @@ soak: bootstrap ## long forms (not in CI): 60 s of load through the local gatewa
 	HYPOTHESIS_PROFILE=beacon-soak $(PY) -m pytest -q tests/fuzz --hypothesis-show-statistics
 	HYPOTHESIS_PROFILE=beacon-soak $(PY) -m pytest -q tests/e2e/test_openapi_schemathesis.py --hypothesis-show-statistics
 
-lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint, pip-audit, and the lock against minimum safe versions
+lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint, pip-audit, the lock against minimum safe versions, the referrer table against its sources
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/beacon/beacon functions local admin tests bench
 	$(SAM) validate --lint
 	$(VENV)/bin/pip-audit -r layers/beacon/requirements.txt
 	$(PY) -m admin.dependencies check
+	$(PY) -m admin.referrers check
 
 lock: bootstrap ## re-resolve layers/beacon/requirements.txt into requirements.lock (every package, wheel hashes, both platforms)
 	$(PY) -m admin.dependencies lock
+
+referrers: bootstrap ## refresh the referrer hosts from the pinned PyPI package (Snowplow's data) into layers/beacon/beacon/data
+	$(PY) -m admin.referrers refresh
 
 format: bootstrap ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
