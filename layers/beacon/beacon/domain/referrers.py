@@ -117,17 +117,26 @@ def _query_source(query: Mapping[str, str]) -> _Source | None:
     return _lookup_host(source) or _lookup_host(f"{source}.com") or _table().names.get(source) or _Source(source, "")
 
 
+def _site(text: str, page_host: str | None) -> tuple[str, _Source | None]:
+    """(URL to store, its table entry) of a referrer that is not empty; ("", None) when it is the page's own site."""
+    host = _host_of(text)
+    page = _host_of(f"//{page_host}") if page_host else None  # "Shop.example:8080" → "shop.example"
+    if host is None or page is None or _without_www(host) != _without_www(page):
+        return text.rstrip("/"), _lookup_host(host) if host is not None else None
+    return "", None
+
+
+# The same few referrers arrive over and over: each container remembers the last 4,096 (short ones only).
+_CACHED_LENGTH = 1024
+_cached_site = functools.lru_cache(maxsize=4096)(_site)
+
+
 def classify_referrer(referrer: str | None, page_host: str | None, query: Mapping[str, str]) -> Referrer | None:
     """`referrer`: the event's __referrer as sent; `page_host`: the host of the page (from __path's URL, None for an
     app screen); `query`: the page URL's query parameters. None when there is no referrer to store."""
-    url = ""
-    known: _Source | None = None
+    url, known = "", None
     if referrer and (text := referrer.strip()):
-        host = _host_of(text)
-        page = _host_of(f"//{page_host}") if page_host else None  # "Shop.example:8080" → "shop.example"
-        if host is None or page is None or _without_www(host) != _without_www(page):
-            url = text.rstrip("/")
-            known = _lookup_host(host) if host is not None else None
+        url, known = (_cached_site if len(text) <= _CACHED_LENGTH else _site)(text, page_host)
     named = _query_source(query)
     if not url and named is None:
         return None
