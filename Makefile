@@ -18,13 +18,17 @@ ORIGIN  ?=
 RATE    ?=
 BURST   ?=
 STACK   ?=
+REGION  ?=
+PROFILE ?=
+FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
 .PHONY: help bootstrap browser run test test-unit soak lint lock referrers format build invoke client deploy bench clean
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
+		| sed 's/\$$(PORT)/$(PORT)/g'
 
 $(VENV)/.installed: requirements-dev.txt layers/beacon/requirements.txt
 	$(PYTHON_SYS) -m venv $(VENV)
@@ -99,14 +103,16 @@ build: $(SAM_VENV)/.installed ## sam build (python3.13 arm64 layer via the makef
 invoke: bootstrap ## run one function on one event in-process: make invoke FN=track EVENT=events/track.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
-client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name]
+client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name [REGION=r] [PROFILE=p]] [FORMAT=env]
 	@$(PY) -m admin clients create --project "$(PROJECT)" --type "$(TYPE)" \
 		$(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) \
-		$(if $(STACK),--stack-name "$(STACK)")
+		$(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)") \
+		$(if $(FORMAT),--format "$(FORMAT)")
 
 .PHONY: clients
 clients: bootstrap ## the client lifecycle: make clients [CMD="list|show ID|rotate ID|revoke ID"] [STACK=name] (or ./beacon clients)
-	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)")
+	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)") \
+		$(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)")
 
 bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side by side in one run, with its target (bench/results/)
 	@date +%s > .bench-started
@@ -123,8 +129,10 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json
 
-deploy: build ## sam deploy --guided (needs AWS credentials)
-	$(SAM) deploy --guided
+# The first deploy is guided (stack name, region, parameters, saved in samconfig.toml); later ones reuse them.
+deploy: build ## sam deploy (the first time --guided; needs AWS credentials)
+	@if $(PYTHON_SYS) -c 'import sys, tomllib; c = tomllib.load(open("samconfig.toml", "rb")); sys.exit("region" not in c["default"].get("deploy", {}).get("parameters", {}))'; \
+	then $(SAM) deploy; else $(SAM) deploy --guided; fi
 
 clean: ## remove build output and local data (keeps the venvs)
 	rm -rf .aws-sam .local
