@@ -553,9 +553,10 @@ def test_a_value_with_shell_characters_is_quoted() -> None:
 
 
 def test_region_and_profile_choose_the_deployed_stacks_account(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given no region nor profile in the environment
+    # Given no region nor profile in the environment (set first, so that monkeypatch restores what the command sets)
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     # When a command on a deployed stack names them
     use_aws_options(parse_args(["list", "--stack-name", "prod", "--region", "eu-west-1", "--profile", "ops"]))
     # Then every AWS client made from then on uses them
