@@ -28,7 +28,7 @@ FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit test-py313 soak lint lock format build invoke client deploy bench clean
+.PHONY: help bootstrap run test test-unit test-py313 smoke soak lint lock format build invoke client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
@@ -123,6 +123,10 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	$(PY) -m bench.useragent
 	$(PY) -m bench.cost
 	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
+
+smoke: bootstrap ## every request type against a deployed stack, read back: make smoke STACK=name (no STACK: make run's)
+	@$(PY) -m admin smoke $(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") \
+		$(if $(PROFILE),--profile "$(PROFILE)") $(if $(STACK),,--url http://127.0.0.1:$(PORT))
 
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json

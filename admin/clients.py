@@ -507,6 +507,7 @@ def _tell(message: str) -> None:
 def run(args: argparse.Namespace, target: ClientTarget, now: datetime | None = None) -> None:
     result = COMMANDS[args.command](target, args, now or datetime.now(UTC))
     if getattr(args, "format", "json") == "env":
+        assert isinstance(result, dict)  # only create and rotate take --format, and both answer one object
         sys.stdout.write(env_output(result))
         return
     pretty = args.command in ("list", "show", "revoke", "legacy-ids")
