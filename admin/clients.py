@@ -500,14 +500,13 @@ COMMANDS = {
 
 
 def _tell(message: str) -> None:
-    """Operator messages go to stderr; stdout is JSON only."""
+    """Operator messages go to stderr; stdout is the result alone (JSON, or --format env's lines)."""
     print(message, file=sys.stderr)
 
 
 def run(args: argparse.Namespace, target: ClientTarget, now: datetime | None = None) -> None:
     result = COMMANDS[args.command](target, args, now or datetime.now(UTC))
-    if getattr(args, "format", "json") == "env":
-        assert isinstance(result, dict)  # only create and rotate take --format, and both answer one object
+    if getattr(args, "format", "json") == "env" and isinstance(result, dict):  # create and rotate only
         sys.stdout.write(env_output(result))
         return
     pretty = args.command in ("list", "show", "revoke", "legacy-ids")

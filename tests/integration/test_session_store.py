@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from beacon.config import TrackSettings
-from beacon.domain.entities import Caller, ClientType, RequestContext
+from beacon.domain.entities import NO_SOURCE, ActiveSession, Caller, ClientType, Event, RequestContext, TrafficSource
+from beacon.domain.ids import new_event_id
 from beacon.domain.ingest import ingest
 from beacon.domain.ports import Stores
 from beacon.models.requests import parse_track_request
@@ -87,3 +88,38 @@ def test_four_copies_of_a_first_event_sent_at_once_store_it_once(stores, project
     names = [event["name"] for event in stored_events(project_id, with_session_starts=True)]
     assert len(sessions) == 1
     assert sorted(names) == ["purchase", "session_start"]
+
+
+def _event(project_id: str, device_id: str, session_id: str, at: datetime, source: TrafficSource) -> Event:
+    return Event(
+        id=new_event_id(at),
+        project_id=project_id,
+        client_id="c-1",
+        name="screen_view",
+        properties={},
+        profile_id=None,
+        groups=None,
+        device_id=device_id,
+        session_id=session_id,
+        created_at=at,
+        received_at=at,
+        referrer=source.referrer,
+        referrer_name=source.referrer_name,
+        referrer_type=source.referrer_type,
+    )
+
+
+def test_a_session_remembers_its_first_events_source_and_a_new_one_forgets_the_old(stores, project_id):
+    # Given a session opened by an event from a search engine
+    sessions = stores.sessions
+    google = TrafficSource("https://www.google.com", "Google", "search")
+    assert sessions.start_session(project_id, "d-1", "s-1", NOW, [_event(project_id, "d-1", "s-1", NOW, google)])
+
+    # When a later event continues it, Then the update's answer carries that source (no extra read)
+    later = NOW + timedelta(minutes=5)
+    assert sessions.continue_session(project_id, "d-1", later) == ActiveSession("s-1", google)
+
+    # And when the device comes back after the timeout with no referrer, the new session has no source of its own
+    back = NOW + timedelta(hours=2)
+    assert sessions.start_session(project_id, "d-1", "s-2", back, [_event(project_id, "d-1", "s-2", back, NO_SOURCE)])
+    assert sessions.continue_session(project_id, "d-1", back + timedelta(minutes=1)) == ActiveSession("s-2")

@@ -582,3 +582,17 @@ def test_a_stack_without_any_region_configured_says_to_pass_one(
         clients_cli.main(["list", "--stack-name", "prod"])
     # Then the error says how to give a region (botocore said only "You must specify a region")
     assert "pass --region" in str(stopped.value.code)
+
+
+def test_rotate_in_env_format_prints_the_new_secret_for_eval(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a client
+    record, _ = new_client()
+    store = FakeClientStore(record)
+    # When its secret is rotated with --format env
+    run(parse_args(["rotate", record.client_id, "--format", "env"]), ClientTarget(store=store), NOW)
+    lines = capsys.readouterr().out.splitlines()
+    # Then the lines name the client and carry the new secret, which authenticates
+    assert lines[0] == f"export BEACON_CLIENT_ID={record.client_id}"
+    secret = lines[1].removeprefix("export BEACON_CLIENT_SECRET=")
+    rotated = store.records[record.client_id]
+    assert SecretHash(rotated.secret_salt, rotated.secret_hash).matches(secret)

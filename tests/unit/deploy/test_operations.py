@@ -1,4 +1,4 @@
-"""Running a deployed stack: safe deploys, alarm mail, per-stack metrics, logs, tracing, the dashboard (DESIGN §36)."""
+"""Running a deployed stack: safe deploys, alarm mail, per-stack metrics, logs, tracing, the dashboard (DESIGN §39)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def test_deploys_confirm_the_changeset_may_create_roles_and_leave_the_region_to_
     # Given samconfig.toml
     commands = _commands()
     deploy = commands["deploy"]
-    # Then the functions' and CodeDeploy's roles can be created, and nothing is deployed unseen
+    # Then the functions' roles can be created, and nothing is deployed unseen
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["confirm_changeset"] is True
     assert deploy["resolve_s3"] is True and commands["package"]["resolve_s3"] is True

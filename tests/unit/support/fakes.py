@@ -10,7 +10,17 @@ from typing import Any
 
 from beacon.domain.auth import ClientRecord, hash_secret
 from beacon.domain.enrich import Enricher
-from beacon.domain.entities import BatchClaim, BotDetected, ClientType, Event, GroupUpdate, ProfileUpdate, TrackResult
+from beacon.domain.entities import (
+    ActiveSession,
+    BatchClaim,
+    BotDetected,
+    ClientType,
+    Event,
+    GroupUpdate,
+    ProfileUpdate,
+    TrackResult,
+    TrafficSource,
+)
 from beacon.domain.filters import NO_FILTERS, ProjectFilters
 from beacon.domain.ports import Stores
 from beacon.domain.rejections import RejectedEvent
@@ -208,6 +218,7 @@ class FakeSessionStore:
         self.events = events
         self.sessions: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.fingerprints: dict[tuple[str, str], str | None] = {}
+        self.sources: dict[tuple[str, str], TrafficSource] = {}
 
     def _active(self, key: tuple[str, str], now: datetime) -> str | None:
         session = self.sessions.get(key)
@@ -215,20 +226,21 @@ class FakeSessionStore:
 
     def continue_session(
         self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
-    ) -> str | None:
+    ) -> ActiveSession | None:
         key = (project_id, device_id)
         session_id = self._active(key, now)
-        if session_id is not None:
-            last_seen = self.sessions[key][1]
-            if (
-                fingerprint is not None
-                and self.fingerprints.get(key) == fingerprint
-                and last_seen >= now - DUPLICATE_WINDOW
-            ):
-                raise DuplicateEventError(session_id=session_id)
-            self.sessions[key] = (session_id, now)
-            self.fingerprints[key] = fingerprint
-        return session_id
+        if session_id is None:
+            return None
+        last_seen = self.sessions[key][1]
+        if (
+            fingerprint is not None
+            and self.fingerprints.get(key) == fingerprint
+            and last_seen >= now - DUPLICATE_WINDOW
+        ):
+            raise DuplicateEventError(session_id=session_id)
+        self.sessions[key] = (session_id, now)
+        self.fingerprints[key] = fingerprint
+        return ActiveSession(session_id, self.sources.get(key, TrafficSource()))
 
     def start_session(
         self,
@@ -247,6 +259,7 @@ class FakeSessionStore:
             return False
         self.sessions[(project_id, device_id)] = (session_id, now)
         self.fingerprints[(project_id, device_id)] = fingerprint
+        self.sources[(project_id, device_id)] = events[-1].source
         self.events.events.extend(events)
         return True
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beacon.domain.batch import BatchOutcome, ingest_batch
-from beacon.domain.entities import BatchClaim, Event, RequestContext, RequestMeta, TrackResult
+from beacon.domain.entities import ActiveSession, BatchClaim, Event, RequestContext, RequestMeta, TrackResult
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ports import Stores
 from beacon.errors import DependencyUnavailableError
@@ -53,7 +53,7 @@ class CountingSessionStore(FakeSessionStore):
 
     def continue_session(
         self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
-    ) -> str | None:
+    ) -> ActiveSession | None:
         self.continued.append(device_id)
         return super().continue_session(project_id, device_id, now, fingerprint)
 

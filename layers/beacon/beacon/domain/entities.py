@@ -92,6 +92,33 @@ class Event:
     sdk_name: str = ""  # openpanel-sdk-name
     sdk_version: str = ""  # openpanel-sdk-version
 
+    @property
+    def source(self) -> TrafficSource:
+        return TrafficSource(self.referrer, self.referrer_name, self.referrer_type)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficSource:
+    """Where a visit came from: the referrer of the event that opened its session (docs/API.md, Derived fields)."""
+
+    referrer: str = ""
+    referrer_name: str = ""
+    referrer_type: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.referrer or self.referrer_name)
+
+
+NO_SOURCE = TrafficSource()
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSession:
+    """A session continued by an event: its id, and the traffic source its first event recorded."""
+
+    session_id: str
+    source: TrafficSource = NO_SOURCE
+
 
 @dataclass(frozen=True)
 class TrackResult:

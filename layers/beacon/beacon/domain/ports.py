@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from beacon.domain.entities import (
+    ActiveSession,
     BatchClaim,
     Event,
     EventPage,
@@ -53,8 +54,9 @@ class SessionStore(Protocol):
 
     def continue_session(
         self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
-    ) -> str | None:
-        """The active session's id after recording activity at `now`; None when no session is active.
+    ) -> ActiveSession | None:
+        """The active session (its id and traffic source) after recording activity at `now`; None when no session
+        is active.
         DuplicateEventError when the session's last event had the same fingerprint within DUPLICATE_WINDOW."""
         ...
 
@@ -69,7 +71,8 @@ class SessionStore(Protocol):
         fingerprint: str | None = None,
     ) -> bool:
         """Start a session and store `events` (claiming the last one's idempotency key), atomically, unless a
-        session is active; False if one is. DuplicateEventError when the key was already used."""
+        session is active; False if one is. The session records the last event's traffic source.
+        DuplicateEventError when the key was already used."""
         ...
 
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:

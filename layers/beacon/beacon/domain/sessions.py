@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
-from beacon.domain.entities import Event
+from beacon.domain.entities import NO_SOURCE, Event, TrafficSource
 from beacon.domain.ids import DeviceIds, new_event_id, new_session_id
 from beacon.domain.ports import SessionStore
 from beacon.errors import DependencyUnavailableError, DuplicateEventError
@@ -33,6 +33,7 @@ DUPLICATE_WINDOW = timedelta(seconds=2)
 class SessionAssignment:
     device_id: str
     session_id: str
+    source: TrafficSource = NO_SOURCE  # of the session's first event: what a later event without one inherits
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,12 @@ class DeviceSessions:
         """The active session, its activity recorded at `now`; None when none is active."""
         for device_id in self._devices():
             try:
-                session_id = self.store.continue_session(self.project_id, device_id, self.now, fingerprint)
+                active = self.store.continue_session(self.project_id, device_id, self.now, fingerprint)
             except DuplicateEventError as duplicate:
                 duplicate.device_id = device_id
                 raise
-            if session_id is not None:
-                return SessionAssignment(device_id, session_id)
+            if active is not None:
+                return SessionAssignment(device_id, active.session_id, active.source)
         return None
 
     def current(self) -> SessionAssignment:

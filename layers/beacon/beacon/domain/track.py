@@ -13,15 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from beacon.domain.enrich import Enrichment, EnrichmentSource
-from beacon.domain.entities import Event, RequestContext, TrackResult
+from beacon.domain.entities import NO_SOURCE, Event, RequestContext, TrackResult, TrafficSource
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
 from beacon.domain.ingestion import Ingestion, open_ingestion
 from beacon.domain.keys import event_key
-from beacon.domain.page import PATH_PROPERTY, page_properties, parse_page, sdk_identity
+from beacon.domain.page import PATH_PROPERTY, REFERRER_PROPERTY, Page, page_properties, parse_page, sdk_identity
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
+from beacon.domain.referrers import classify_referrer
 from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
 from beacon.errors import (
     DependencyUnavailableError,
@@ -64,6 +65,7 @@ class CheckedTrack:
         ordinary = reserved.ordinary
         page = parse_page(ordinary.get(PATH_PROPERTY))
         sdk_name, sdk_version = sdk_identity(ingestion.request.meta.headers)
+        source = inherited_source(own_source(ordinary.get(REFERRER_PROPERTY), page), session)
         return Event(
             id=event_id,
             project_id=ingestion.project_id,
@@ -84,9 +86,31 @@ class CheckedTrack:
             client_timestamp=reserved.timestamp if isinstance(reserved.timestamp, str) else None,
             path=page.path,
             origin=page.origin,
+            referrer=source.referrer,
+            referrer_name=source.referrer_name,
+            referrer_type=source.referrer_type,
             sdk_name=sdk_name,
             sdk_version=sdk_version,
         )
+
+
+MAX_SOURCE_NAME = 256  # an unknown utm_source is its own name: bounded like a device override
+
+
+def own_source(referrer: object, page: Page) -> TrafficSource:
+    """The event's own traffic source: its `__referrer` (not the page's own site) and its page's campaign source."""
+    found = classify_referrer(referrer if isinstance(referrer, str) else None, page.host, page.query)
+    if found is None:
+        return NO_SOURCE
+    return TrafficSource(found.url, found.name[:MAX_SOURCE_NAME], found.type[:MAX_SOURCE_NAME])
+
+
+def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
+    """An event's traffic source: its own, or when it has none, that of the session it continues (a second page
+    view after arriving from a search engine still says so)."""
+    if not own and isinstance(session, SessionAssignment):
+        return session.source
+    return own
 
 
 def open_track(
@@ -138,7 +162,15 @@ def track_event(
             session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
             if started:
                 return session
-            event = replace(event, device_id=session.device_id, session_id=session.session_id)
+            joined = inherited_source(event.source, session)
+            event = replace(
+                event,
+                device_id=session.device_id,
+                session_id=session.session_id,
+                referrer=joined.referrer,
+                referrer_name=joined.referrer_name,
+                referrer_type=joined.referrer_type,
+            )
         else:
             session = placed
         _store_in_session(event, key, fingerprint, stores)

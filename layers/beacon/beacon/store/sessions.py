@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from beacon.domain.entities import Event
+from beacon.domain.entities import ActiveSession, Event, TrafficSource
 from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
 from beacon.errors import DuplicateEventError
 from beacon.store.aws import error_code
@@ -45,7 +45,7 @@ class DynamoDBSessionStore(DynamoDBRepository):
 
     def continue_session(
         self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
-    ) -> str | None:
+    ) -> ActiveSession | None:
         try:
             with translate_errors():
                 response = self.client.update_item(
@@ -74,7 +74,9 @@ class DynamoDBSessionStore(DynamoDBRepository):
             if active and fingerprint is not None and old.get("lastFingerprint", {}).get("S") == fingerprint:
                 raise DuplicateEventError(session_id=old["sessionId"]["S"]) from exc
             return None  # no session, or it went quiet more than 30 minutes ago
-        return str(response["Attributes"]["sessionId"]["S"])
+        # The update's answer (ALL_NEW, no extra read) holds the source its first event recorded.
+        attributes = response["Attributes"]
+        return ActiveSession(str(attributes["sessionId"]["S"]), _source(attributes))
 
     def start_session(
         self,
@@ -86,16 +88,21 @@ class DynamoDBSessionStore(DynamoDBRepository):
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
     ) -> bool:
+        source, values = _source_update(events[-1].source)
         start = {
             "Update": {
                 "TableName": self._table,
                 "Key": session_key(project_id, device_id),
                 "UpdateExpression": (
                     "SET sessionId = :session, startedAt = :now, lastSeenAt = :now, expiresAt = :expires, "
-                    "lastFingerprint = :fingerprint"
+                    "lastFingerprint = :fingerprint" + source
                 ),
                 "ConditionExpression": "attribute_not_exists(pk) OR lastSeenAt < :cutoff",
-                "ExpressionAttributeValues": {**self._times(now, fingerprint), ":session": {"S": session_id}},
+                "ExpressionAttributeValues": {
+                    **self._times(now, fingerprint),
+                    ":session": {"S": session_id},
+                    **values,
+                },
             }
         }
         claims = self._events.claim_actions(events[-1], idempotency_key)
@@ -134,3 +141,26 @@ class DynamoDBSessionStore(DynamoDBRepository):
         if item is None or item["lastSeenAt"]["S"] < isoformat_ms(now - SESSION_TIMEOUT):
             return None
         return str(item["sessionId"]["S"])
+
+
+# The session's traffic source: the attributes its first event set, each only when not empty (a new session over an
+# ended one's item removes the old ones).
+_SOURCE_ATTRIBUTES = (("referrer", "referrer"), ("referrerName", "referrer_name"), ("referrerType", "referrer_type"))
+
+
+def _source_update(source: TrafficSource) -> tuple[str, dict[str, Any]]:
+    """(", a = :a … REMOVE b", values) appended to the start's SET clause."""
+    sets, removes, values = [], [], {}
+    for attribute, field_name in _SOURCE_ATTRIBUTES:
+        value = getattr(source, field_name)
+        if value:
+            sets.append(f"{attribute} = :{attribute}")
+            values[f":{attribute}"] = {"S": value}
+        else:
+            removes.append(attribute)
+    clause = "".join(f", {item}" for item in sets) + (f" REMOVE {', '.join(removes)}" if removes else "")
+    return clause, values
+
+
+def _source(attributes: dict[str, Any]) -> TrafficSource:
+    return TrafficSource(*(attributes.get(attribute, {}).get("S", "") for attribute, _ in _SOURCE_ATTRIBUTES))
