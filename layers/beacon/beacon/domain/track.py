@@ -106,9 +106,10 @@ def own_source(referrer: object, page: Page) -> TrafficSource:
 
 
 def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
-    """An event's traffic source: its own, or when it has none, that of the session it continues (a second page
-    view after arriving from a search engine still says so)."""
-    if not own and isinstance(session, SessionAssignment):
+    """An event's traffic source: that of the session it continues, when the session has one (OpenPanel's rule: a
+    visit is attributed to how it began, so a second page view after arriving from a search engine still says so,
+    and a return from a payment page does not re-attribute it); otherwise its own."""
+    if isinstance(session, SessionAssignment) and session.source:
         return session.source
     return own
 
@@ -162,7 +163,7 @@ def track_event(
             session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
             if started:
                 return session
-            joined = inherited_source(event.source, session)
+            joined = inherited_source(event.source, session)  # the winner's session: its source
             event = replace(
                 event,
                 device_id=session.device_id,
