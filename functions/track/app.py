@@ -7,6 +7,7 @@ the API's JSON shape by the shared handlers (beacon/gateway/responses.py).
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -26,6 +27,7 @@ from beacon.domain.rejections import RejectedEvent, truncated_payload
 from beacon.domain.useragent import warm_up
 from beacon.errors import BeaconError, DependencyUnavailableError, Rejection
 from beacon.gateway.body import event_body
+from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
 from beacon.gateway.responses import ErrorPolicy, error_response, register_error_handlers
 from beacon.gateway.track_bodies import parse_batch, parse_track, read_batch
@@ -46,6 +48,8 @@ from beacon.store.factory import rejected_events_store, track_stores
 from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
+# What the request carried, for its log line: set by the write routes, reset by every invocation.
+request_counts: dict[str, int] = {}
 settings = TrackSettings.from_env()
 
 
@@ -161,6 +165,7 @@ def track() -> Response[str]:
     if isinstance(result, BotDetected):
         return bot_response(result)
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+    request_counts["events"] = 1
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id))
 
 
@@ -179,6 +184,7 @@ def track_batch() -> Response[str]:
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(outcome.results))
     if outcome.rejected:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(outcome.rejected))
+    request_counts.update(events=len(outcome.results), rejected=len(outcome.rejected))
     return batch_response(outcome)
 
 
@@ -202,4 +208,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # The gateway's request id, set directly: the correlation_id_path form searches the event with JMESPath on
     # every request (bench/cpu.py).
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
-    return app.resolve(event, context)
+    started = time.perf_counter()
+    request_counts.clear()
+    response: dict[str, Any] = app.resolve(event, context)
+    log_request(event, response, started, **request_counts)
+    return response
