@@ -25,12 +25,13 @@ from beacon.domain.ingest import current_ids, ingest, request_bot
 from beacon.domain.ports import RejectedEventStore, Stores
 from beacon.domain.rejections import RejectedEvent, truncated_payload
 from beacon.domain.useragent import warm_up
-from beacon.errors import BeaconError, DependencyUnavailableError, Rejection
+from beacon.errors import BeaconError, DependencyUnavailableError, FieldError, Rejection
 from beacon.gateway.body import event_body
 from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
 from beacon.gateway.responses import ErrorPolicy, error_response, register_error_handlers
 from beacon.gateway.track_bodies import parse_batch, parse_track, read_batch
+from beacon.models.requests import TrackRequest, truncated_paths
 from beacon.models.responses import (
     BatchRejection,
     BatchResponse,
@@ -141,6 +142,35 @@ def keep_rejected(rejected: list[tuple[Rejection, bytes | str, int | None]]) -> 
         logger.warning("could not keep rejected events", extra={"count": len(records)})
 
 
+TRUNCATED_REASON = "Stored with properties cut to the bounds"
+
+
+def note_truncated(stored: list[tuple[TrackRequest, bytes | str, int | None]]) -> None:
+    """Events stored with properties cut to the bounds (models/bounds.py): counted (EventsTruncated) and kept beside
+    the refused ones with status 200 and the cut paths as details, so a team sees what its SDKs send over them."""
+    cut = [(paths, payload, index) for request, payload, index in stored if (paths := truncated_paths(request))]
+    if not cut:
+        return
+    metrics.add_metric(name="EventsTruncated", unit=MetricUnit.Count, value=len(cut))
+    keep_rejected(
+        [
+            (
+                Rejection(
+                    error=TRUNCATED_REASON,
+                    status=200,
+                    details=[
+                        FieldError(field=f"payload.properties.{path}", message="cut to the bounds", type="truncated")
+                        for path in paths
+                    ],
+                ),
+                payload,
+                index,
+            )
+            for paths, payload, index in cut
+        ]
+    )
+
+
 def keep_invalid_body(rejection: Rejection) -> None:
     """An invalid request's body, as decoded (the error path only: a body that cannot be decoded is not kept)."""
     try:
@@ -166,6 +196,8 @@ def track() -> Response[str]:
         return bot_response(result)
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     request_counts["events"] = 1
+    if truncated_paths(request):
+        note_truncated([(request, event_body(event, settings.max_body_bytes), None)])
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id))
 
 
@@ -181,6 +213,14 @@ def track_batch() -> Response[str]:
     outcome = ingest_batch(items, context, stores(), enricher())
     invalid = [(index, rejection) for index, rejection in outcome.rejected if rejection.status == 400]
     keep_rejected([(rejection, json.dumps(batch.batch[index], default=str), index) for index, rejection in invalid])
+    stored = [(index, items.items[index]) for index, _ in outcome.results]
+    note_truncated(
+        [
+            (item, json.dumps(batch.batch[index], default=str), index)
+            for index, item in stored
+            if not isinstance(item, Rejection)
+        ]
+    )
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(outcome.results))
     if outcome.rejected:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(outcome.rejected))
