@@ -615,6 +615,25 @@ def test_a_track_event_stored_with_properties_cut_is_counted_and_kept_with_its_c
     assert [metric.get("EventsTruncated") for metric in emitted if "EventsTruncated" in metric] == [[1.0]]
 
 
+@handler_warnings
+def test_a_blocklisted_event_name_is_refused_and_kept_as_a_rejected_event(
+    track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore
+) -> None:
+    # Given a POST /track whose event name is a scanner's probe
+    request = load_event("track")
+    request["body"] = json.dumps({"type": "track", "payload": {"name": "/wp-login.php"}})
+
+    # When the function handles it
+    status, answer, _ = invoke(track_app, request)
+
+    # Then it is a 400, nothing is stored, and the refusal is kept with its reason
+    assert (status, answer["status"]) == (400, 400)
+    assert [event for event in tracked(store) if event.name == "/wp-login.php"] == []
+    [kept] = rejected.rejected
+    assert (kept.reason, kept.status) == ("Invalid request body", 400)
+    assert [(detail["field"], detail["type"]) for detail in kept.details] == [("payload.name", "event_name_blocked")]
+
+
 def test_accepted_batch_keeps_no_rejected_events(
     track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore
 ) -> None:

