@@ -105,11 +105,43 @@ def _bounded(value: Any, depth: int, path: str, cuts: _Cuts) -> Any:
     return value  # anything else JSON cannot carry is for the model's own validation
 
 
+def _within(value: Any, depth: int, keys: list[int]) -> bool:
+    """Whether nothing under `value` needs cutting: the walk most events take, building nothing."""
+    if isinstance(value, dict):
+        if depth > MAX_PROPERTY_DEPTH:
+            return False
+        for key, item in value.items():
+            keys[0] += 1
+            if keys[0] > MAX_PROPERTY_KEYS or not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+                return False
+            if not _within(item, depth + 1, keys):
+                return False
+        return True
+    if isinstance(value, list):
+        return (
+            depth <= MAX_PROPERTY_DEPTH
+            and len(value) <= MAX_LIST_LENGTH
+            and all(_within(item, depth + 1, keys) for item in value)
+        )
+    if isinstance(value, str):
+        return len(value) <= MAX_STRING_LENGTH
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, (int, float)):
+        return _storable_number(value)
+    return True
+
+
 def bound_properties(properties: dict[str, Any], cut_strings: dict[str, int] | None = None) -> dict[str, Any]:
     """The properties cut to the bounds, with the cut paths in `__truncated` when anything was cut; a client's own
     `__truncated` is dropped. `cut_strings` gives top-level keys a tighter string bound (the user-agent overrides)."""
     if TRUNCATED_PROPERTY in properties:
         properties = {key: value for key, value in properties.items() if key != TRUNCATED_PROPERTY}
+    if _within(properties, 1, [0]) and not any(
+        isinstance(value := properties.get(key), str) and len(value) > limit
+        for key, limit in (cut_strings or {}).items()
+    ):
+        return properties  # most events: nothing to cut, nothing rebuilt
     cuts = _Cuts()
     bounded: dict[str, Any] = _bounded(properties, 1, "", cuts)
     for key, limit in (cut_strings or {}).items():
