@@ -21,7 +21,7 @@ STACK   ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit soak lint lock format build invoke client deploy bench clean
+.PHONY: help bootstrap run test test-unit soak lint lock format build invoke client deploy bench clean referrers
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json
+
+referrers: bootstrap ## refresh the referrer hosts from Snowplow's referer-parser on PyPI: make referrers [VERSION=v]
+	$(PY) -m admin.referrers $(if $(VERSION),--version $(VERSION))
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(SAM) deploy --guided

@@ -13,15 +13,23 @@ from datetime import datetime
 from typing import Any
 
 from beacon.domain.enrich import Enrichment, EnrichmentSource
-from beacon.domain.entities import NO_SOURCE, Event, RequestContext, TrackResult, TrafficSource
+from beacon.domain.entities import Event, RequestContext, TrackResult, TrafficSource
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
 from beacon.domain.ingestion import Ingestion, open_ingestion
 from beacon.domain.keys import event_key
-from beacon.domain.page import PATH_PROPERTY, page_properties, parse_page, sdk_identity
+from beacon.domain.page import (
+    PATH_PROPERTY,
+    QUERY_PROPERTY,
+    REFERRER_PROPERTY,
+    page_properties,
+    parse_page,
+    sdk_identity,
+)
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
+from beacon.domain.referrer import classify_source
 from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
 from beacon.errors import (
     DependencyUnavailableError,
@@ -64,13 +72,15 @@ class CheckedTrack:
         ordinary = reserved.ordinary
         page = parse_page(ordinary.get(PATH_PROPERTY))
         sdk_name, sdk_version = sdk_identity(ingestion.request.meta.headers)
-        source = inherited_source(NO_SOURCE, session)
+        own = classify_source(ordinary.get(REFERRER_PROPERTY), page)
+        source = inherited_source(own, session)
+        properties = page_properties(ordinary, page)
         return Event(
             id=event_id,
             project_id=ingestion.project_id,
             client_id=ingestion.request.caller.client_id,
             name=payload.name,
-            properties=page_properties(ordinary, page),
+            properties=properties if source is own else with_campaign(properties, source),
             profile_id=self.profile_id,
             groups=payload.groups,
             device_id=session.device_id,
@@ -99,6 +109,29 @@ def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
     if not own and isinstance(session, SessionAssignment):
         return session.source
     return own
+
+
+def with_campaign(properties: dict[str, Any], source: TrafficSource) -> dict[str, Any]:
+    """An inherited source's utm_* parameters in `__query`, beside the page's own (none of which is utm_*, or the
+    event would have had a source of its own)."""
+    if not source.campaign:
+        return properties
+    query = properties.get(QUERY_PROPERTY)
+    own = query if isinstance(query, dict) else {}
+    return {**properties, QUERY_PROPERTY: {**own, **dict(source.campaign)}}
+
+
+def with_source(event: Event, source: TrafficSource) -> Event:
+    """The event with an inherited traffic source (a no-op when the event has its own)."""
+    if event.source or not source:
+        return event
+    return replace(
+        event,
+        referrer=source.referrer,
+        referrer_name=source.referrer_name,
+        referrer_type=source.referrer_type,
+        properties=with_campaign(event.properties, source),
+    )
 
 
 def open_track(
@@ -150,14 +183,8 @@ def track_event(
             session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
             if started:
                 return session
-            joined = inherited_source(event.source, session)
-            event = replace(
-                event,
-                device_id=session.device_id,
-                session_id=session.session_id,
-                referrer=joined.referrer,
-                referrer_name=joined.referrer_name,
-                referrer_type=joined.referrer_type,
+            event = with_source(
+                replace(event, device_id=session.device_id, session_id=session.session_id), session.source
             )
         else:
             session = placed
