@@ -40,8 +40,10 @@ def referrer_table() -> tuple[dict[str, Site], dict[str, Site]]:
         for host, (site, kind) in document["hosts"].items():
             hosts[host] = (site, kind)
     names: dict[str, Site] = {}
-    for site in hosts.values():
-        names.setdefault(site[0].lower(), site)
+    for site in hosts.values():  # a name's first site, a typed one before Snowplow's `unknown` (Google's help pages)
+        known = names.get(site[0].lower())
+        if known is None or (known[1] == "unknown" and site[1] != "unknown"):
+            names[site[0].lower()] = site
     return hosts, names
 
 
