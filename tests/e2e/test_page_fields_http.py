@@ -87,3 +87,32 @@ def test_an_event_that_identifies_its_user_is_that_users_event(
         ("session_start", "user-7"),
     ]
     assert call(f"{gateway_url}/profile/user-7?projectId={project_id}", reader)[1]["email"] == "u7@example.com"
+
+
+def test_a_second_page_view_in_the_session_inherits_the_classified_referrer(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a visit that arrives from Google's search results on a campaign URL
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    landing = "https://shop.example.com/?utm_source=google&utm_medium=cpc"
+    first = screen_view(landing, "https://www.google.com/", "Home")
+    assert call(f"{gateway_url}/track", writer, first, **SDK_HEADERS)[0] == 200
+
+    # When the visitor moves on within the site (document.referrer is now the shop itself)
+    second = screen_view("https://shop.example.com/cart", landing, "Cart")
+    assert call(f"{gateway_url}/track", writer, second, **SDK_HEADERS)[0] == 200
+
+    # Then both page views (and the session_start) say Google, search, and carry the campaign
+    query = urllib.parse.urlencode({"projectId": project_id})
+    status, page = call(f"{gateway_url}/export/events?{query}", reader)
+    assert status == 200
+    got = sorted(
+        (e["name"], e["path"], e["referrer"], e["referrerName"], e["referrerType"], e["properties"].get("__query"))
+        for e in page["data"]
+    )
+    campaign = {"utm_source": "google", "utm_medium": "cpc"}
+    assert got == [
+        ("screen_view", "/", "https://www.google.com", "Google", "search", campaign),
+        ("screen_view", "/cart", "https://www.google.com", "Google", "search", campaign),
+        ("session_start", "/", "https://www.google.com", "Google", "search", campaign),
+    ]
