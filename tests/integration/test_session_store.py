@@ -128,7 +128,7 @@ def test_a_session_remembers_its_first_events_source_and_a_new_one_forgets_the_o
 def test_a_session_remembers_its_campaign_parameters_and_a_new_one_forgets_them(stores, project_id):
     # Given a session opened by a campaign page view
     sessions = stores.sessions
-    campaign = TrafficSource("", "newsletter", "", (("utm_source", "Newsletter"), ("utm_campaign", "winter")))
+    campaign = TrafficSource("", "newsletter", "", (("utm_campaign", "winter"), ("utm_source", "Newsletter")))
     assert sessions.start_session(project_id, "d-2", "s-1", NOW, [_event(project_id, "d-2", "s-1", NOW, campaign)])
 
     # When a later event continues it, Then the answer carries the campaign too

@@ -98,7 +98,7 @@ def test_a_campaign_source_overrides_the_referrers_name_but_keeps_its_url() -> N
         "https://www.bing.com/search?q=socks",
         "Google",
         "search",
-        (("utm_source", "Google"), ("utm_medium", "cpc")),
+        (("utm_medium", "cpc"), ("utm_source", "Google")),
     )
 
 

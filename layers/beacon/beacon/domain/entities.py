@@ -96,7 +96,7 @@ class Event:
     def source(self) -> TrafficSource:
         query = self.properties.get("__query")
         campaign = (
-            tuple((k, v) for k, v in query.items() if k.startswith("utm_") and isinstance(v, str))
+            tuple(sorted((k, v) for k, v in query.items() if k.startswith("utm_") and isinstance(v, str)))
             if isinstance(query, dict)
             else ()
         )
@@ -110,7 +110,7 @@ class TrafficSource:
     referrer: str = ""
     referrer_name: str = ""
     referrer_type: str = ""
-    campaign: tuple[tuple[str, str], ...] = ()  # the page's utm_* parameters, in URL order
+    campaign: tuple[tuple[str, str], ...] = ()  # the page's utm_* parameters, sorted by name (as a map compares)
 
     def __bool__(self) -> bool:
         return bool(self.referrer or self.referrer_name or self.campaign)

@@ -76,9 +76,9 @@ def campaign_source(query: dict[str, str]) -> str:
 
 
 def campaign_parameters(query: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    """The page's `utm_*` parameters, each value at most 256 characters: what a session remembers."""
+    """The page's `utm_*` parameters by name, each value at most 256 characters: what a session remembers."""
     return tuple(
-        (name, value[:MAX_CAMPAIGN_VALUE]) for name, value in query.items() if name.startswith(CAMPAIGN_PREFIX)
+        sorted((name, value[:MAX_CAMPAIGN_VALUE]) for name, value in query.items() if name.startswith(CAMPAIGN_PREFIX))
     )
 
 

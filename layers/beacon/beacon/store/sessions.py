@@ -173,6 +173,6 @@ def _source(attributes: dict[str, Any]) -> TrafficSource:
         return str(attributes.get(attribute, {}).get("S", ""))
 
     campaign = tuple(
-        (name, str(value["S"])) for name, value in attributes.get(_CAMPAIGN_ATTRIBUTE, {}).get("M", {}).items()
+        sorted((name, str(value["S"])) for name, value in attributes.get(_CAMPAIGN_ATTRIBUTE, {}).get("M", {}).items())
     )
     return TrafficSource(text("referrer"), text("referrerName"), text("referrerType"), campaign)
