@@ -145,6 +145,10 @@ class BatchClaim:
     answers: dict[int, TrackResult]
 
 
+# The event-name filter of a read: none, one name, or any of several.
+EventNames = str | tuple[str, ...] | None
+
+
 @dataclass(frozen=True)
 class TimeWindow:
     """Both ends inclusive, UTC, millisecond precision (the precision events are stored with)."""

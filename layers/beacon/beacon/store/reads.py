@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from beacon.domain.entities import EventPage, TimeWindow
+from beacon.domain.entities import EventNames, EventPage, TimeWindow
 from beacon.store.dynamodb import DynamoDBRepository, item_size, translate_errors
 from beacon.store.events import EVENT_SHARDS, PROFILE_INDEX, isoformat_ms
 from beacon.store.profiles import DynamoDBProfileStore
@@ -231,7 +231,7 @@ class DynamoDBEventReader(DynamoDBRepository):
         return self._pool
 
     def project_events(
-        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: str | None
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: EventNames
     ) -> EventPage:
         bounds = window_bounds(window, after)
         if bounds is None:
@@ -250,7 +250,7 @@ class DynamoDBEventReader(DynamoDBRepository):
         window: TimeWindow,
         limit: int,
         after: str | None,
-        event_name: str | None,
+        event_name: EventNames,
     ) -> EventPage:
         bounds = window_bounds(window, after)
         if bounds is None:
@@ -282,7 +282,7 @@ class DynamoDBEventReader(DynamoDBRepository):
         hash_key: str,
         partition: str,
         bounds: tuple[str, str],
-        event_name: str | None,
+        event_name: EventNames,
         limit: int,
         index: str | None,
     ) -> _Source:
@@ -301,9 +301,14 @@ class DynamoDBEventReader(DynamoDBRepository):
             request["IndexName"] = index
         if event_name is not None:
             # Evaluated items still cost read units; the filter saves transfer and deserialization only.
-            request["FilterExpression"] = "#name = :name"
+            names = (event_name,) if isinstance(event_name, str) else event_name
+            placeholders = [f":name{i}" for i in range(len(names))]
+            request["FilterExpression"] = (
+                f"#name = {placeholders[0]}" if len(names) == 1 else f"#name IN ({', '.join(placeholders)})"
+            )
             request["ExpressionAttributeNames"] = {"#name": "name"}
-            request["ExpressionAttributeValues"][":name"] = {"S": event_name}
+            for placeholder, name in zip(placeholders, names, strict=True):
+                request["ExpressionAttributeValues"][placeholder] = {"S": name}
         return _Source(request=request, limit=limit)
 
     def _merge(self, sources: list[_Source], limit: int, filtered: bool) -> EventPage:
