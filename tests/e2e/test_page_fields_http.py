@@ -116,3 +116,33 @@ def test_a_second_page_view_in_the_session_inherits_the_classified_referrer(
         ("screen_view", "/cart", "https://www.google.com", "Google", "search", campaign),
         ("session_start", "/", "https://www.google.com", "Google", "search", campaign),
     ]
+
+
+def test_the_export_takes_openpanels_page_numbers_and_repeated_event_names(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a session of three page views and a signup (five events with its session_start)
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    for path in ("/", "/pricing", "/signup"):
+        view = screen_view(f"https://shop.example.com{path}", "", "Shop")
+        assert call(f"{gateway_url}/track", writer, view, **SDK_HEADERS)[0] == 200
+    signup = {"type": "track", "payload": {"name": "signup", "properties": {}}}
+    assert call(f"{gateway_url}/track", writer, signup, **SDK_HEADERS)[0] == 200
+
+    # When a read client asks page by page for two of the names, as OpenPanel's export is asked
+    def page(number: int) -> dict[str, Any]:
+        query = urllib.parse.urlencode(
+            [("projectId", project_id), ("event", "screen_view"), ("event", "signup"), ("limit", "3"),
+             ("page", str(number))]
+        )  # fmt: skip
+        status, body = call(f"{gateway_url}/export/events?{query}", reader)
+        assert status == 200, body
+        return body
+
+    first, second = page(1), page(2)
+
+    # Then the pages hold the four events once each, and the last one says the total
+    names = sorted(e["name"] for e in first["data"] + second["data"])
+    assert names == ["screen_view", "screen_view", "screen_view", "signup"]
+    assert (first["meta"]["current"], first["meta"]["totalCount"]) == (1, None)
+    assert (second["meta"]["current"], second["meta"]["totalCount"], second["meta"]["pages"]) == (2, 4, 2)

@@ -80,3 +80,8 @@ def test_the_handler_reads_every_value_of_a_repeated_event(read_app, readers) ->
     status, body, _ = invoke(read_app, event)
     assert status == 200, body
     assert body["meta"]["current"] == 1
+
+
+def test_more_than_twenty_event_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="event"):
+        ExportEventsQuery.model_validate({"event": [f"e{n}" for n in range(21)]})

@@ -14,7 +14,7 @@ def events_page_response(page: EventsRead) -> EventsPageResponse:
             next=page.next_cursor,
             current=page.page,
             totalCount=page.total,
-            pages=None if page.total is None else max(1, -(-page.total // page.limit)),
+            pages=None if page.total is None else -(-page.total // page.limit),  # ceil, as OpenPanel: 0 for none
         ),
     )
 

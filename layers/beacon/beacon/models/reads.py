@@ -114,10 +114,9 @@ class ProfileEventsQuery(_Query):
         ),
     ] = None
     event: Annotated[
-        list[EventName] | None,
+        Annotated[list[EventName], Field(max_length=MAX_EVENT_NAMES)] | None,
         BeforeValidator(_names),
         Field(
-            max_length=MAX_EVENT_NAMES,
             description=(
                 f"Only events of this name; repeat it (`event=a&event=b`, at most {MAX_EVENT_NAMES}) for any of "
                 "several, as OpenPanel's export takes it."
