@@ -146,3 +146,22 @@ def test_the_export_takes_openpanels_page_numbers_and_repeated_event_names(
     assert names == ["screen_view", "screen_view", "screen_view", "signup"]
     assert (first["meta"]["current"], first["meta"]["totalCount"]) == (1, None)
     assert (second["meta"]["current"], second["meta"]["totalCount"], second["meta"]["pages"]) == (2, 4, 2)
+
+
+def test_the_region_is_the_subdivisions_name_with_its_code_beside_it(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a page view whose viewer headers name the subdivision
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    viewer = {
+        "CloudFront-Viewer-Country": "GB",
+        "CloudFront-Viewer-Country-Region": "ENG",
+        "CloudFront-Viewer-Country-Region-Name": "England",
+    }
+    body = screen_view("https://shop.example.com/", "", "Home")
+    assert call(f"{gateway_url}/track", writer, body, **SDK_HEADERS, **viewer)[0] == 200
+
+    # When it is exported, Then region is the name, as OpenPanel's is, and the code is kept as regionCode
+    query = urllib.parse.urlencode({"projectId": project_id, "event": "screen_view"})
+    [event] = call(f"{gateway_url}/export/events?{query}", reader)[1]["data"]
+    assert (event["geo"]["region"], event["geo"]["regionCode"]) == ("England", "ENG")

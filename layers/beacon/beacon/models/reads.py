@@ -189,7 +189,10 @@ class ExportEvent(BaseModel):
     revenue: int | None
     device: dict[str, Any] = Field(description="os, osVersion, browser, browserVersion, device, brand, model.")
     geo: dict[str, Any] = Field(
-        description="country, countryName, region, regionName, city, postalCode, latitude, longitude, timeZone."
+        description=(
+            "country, countryName, region (the subdivision's name where known, else its code), regionCode, city, "
+            "postalCode, latitude, longitude, timeZone."
+        )
     )
     ip: str | None = Field(description="The client IP, only for projects that opted in to storing it.")
     path: str = Field(default="", description="`__path` without query and fragment, or the app screen's name.")

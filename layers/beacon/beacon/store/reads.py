@@ -111,6 +111,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+def current_geo(geo: dict[str, Any]) -> dict[str, Any]:
+    """An item stored before `region` became the subdivision's name (`region` code, `regionName` name) reads as
+    items stored since: `region` the name, `regionCode` the code."""
+    if "regionName" not in geo:
+        return geo
+    old = dict(geo)
+    name, code = old.pop("regionName"), old.pop("region", None)
+    return old | {"region": name} | ({"regionCode": code} if code is not None else {})
+
+
 def event_from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A stored event item (store/events.py event_to_item) in the read API's event shape."""
     data = {key: from_attribute(value) for key, value in item.items() if key not in KEY_ATTRIBUTES}
@@ -131,7 +141,7 @@ def event_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "groups": data.get("groups"),
         "revenue": data.get("revenue"),
         "device": data.get("device", {}),
-        "geo": data.get("geo", {}),
+        "geo": current_geo(data.get("geo", {})),
         "ip": data.get("ip"),
         "path": data.get("path", ""),
         "origin": data.get("origin", ""),
@@ -397,7 +407,12 @@ class DynamoDBEntityReader:
 
     def get_profile(self, project_id: str, profile_id: str) -> dict[str, Any] | None:
         profile = self._profiles.get_profile(project_id, profile_id)
-        return None if profile is None else plain(profile)
+        if profile is None:
+            return None
+        data = plain(profile)
+        if isinstance(data.get("geo"), dict):
+            data["geo"] = current_geo(data["geo"])
+        return data
 
     def get_group(self, project_id: str, group_id: str) -> dict[str, Any] | None:
         group = self._profiles.get_group(project_id, group_id)
