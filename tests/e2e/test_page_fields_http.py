@@ -137,7 +137,7 @@ def test_the_export_takes_openpanels_page_numbers_and_repeated_event_names(
         )  # fmt: skip
         status, body = call(f"{gateway_url}/export/events?{query}", reader)
         assert status == 200, body
-        return body
+        return dict(body)
 
     first, second = page(1), page(2)
 

@@ -409,7 +409,7 @@ class DynamoDBEntityReader:
         profile = self._profiles.get_profile(project_id, profile_id)
         if profile is None:
             return None
-        data = plain(profile)
+        data: dict[str, Any] = plain(profile)
         if isinstance(data.get("geo"), dict):
             data["geo"] = current_geo(data["geo"])
         return data
