@@ -18,13 +18,17 @@ ORIGIN  ?=
 RATE    ?=
 BURST   ?=
 STACK   ?=
+REGION  ?=
+PROFILE ?=
+FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap run test test-unit soak lint lock format build invoke client deploy bench clean referrers
+.PHONY: help bootstrap browser run test test-unit soak lint lock referrers format build invoke client deploy bench clean
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
+		| sed 's/\$$(PORT)/$(PORT)/g'
 
 $(VENV)/.installed: requirements-dev.txt layers/beacon/requirements.txt
 	$(PYTHON_SYS) -m venv $(VENV)
@@ -44,10 +48,26 @@ node_modules/.installed: package.json package-lock.json
 bootstrap: $(VENV)/.installed node_modules/.installed ## install Python deps (.venv) and DynamoDB Local (node_modules)
 	@command -v java >/dev/null || { echo "error: Java 17+ is needed to run DynamoDB Local"; exit 1; }
 
+# Debian's chromium for tests/browser. Nothing when it is there; installed when root with apt-get; otherwise the
+# browser tests skip with a message, except under CI=true, where a missing browser fails here (and in the tests).
+browser: ## install Debian's chromium for the browser tests (tests/browser), when missing
+	@if command -v chromium >/dev/null || [ -n "$$BEACON_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for tests/browser (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null && \
+		apt-get -q -y -o DPkg::Lock::Timeout=300 install chromium >/dev/null || \
+		{ echo "error: apt-get could not install chromium"; exit 1; }; \
+	elif [ "$$CI" = true ]; then \
+		echo "error: CI=true and no chromium: the browser tests cannot run (install Debian's chromium, or run as root)"; exit 1; \
+	else \
+		echo "note: no chromium and not root: tests/browser will be skipped (sudo make browser installs it)"; \
+	fi
+
 run: bootstrap ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator
 	$(PY) -m local.stack run --port $(PORT)
 
-test: bootstrap ## run every test (unit, integration, end-to-end); starts and stops what it needs
+test: bootstrap browser ## run every test (unit, integration, end-to-end, browser); starts and stops what it needs
 	$(PY) -m pytest
 
 test-unit: bootstrap ## unit tests only (no sockets)
@@ -58,16 +78,20 @@ soak: bootstrap ## long forms (not in CI): 60 s of load through the local gatewa
 	HYPOTHESIS_PROFILE=beacon-soak $(PY) -m pytest -q tests/fuzz --hypothesis-show-statistics
 	HYPOTHESIS_PROFILE=beacon-soak $(PY) -m pytest -q tests/e2e/test_openapi_schemathesis.py --hypothesis-show-statistics
 
-lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint, pip-audit, and the lock against minimum safe versions
+lint: bootstrap $(SAM_VENV)/.installed ## ruff, mypy, sam validate --lint, pip-audit, the lock against minimum safe versions, the referrer table against its sources
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/beacon/beacon functions local admin tests bench
 	$(SAM) validate --lint
 	$(VENV)/bin/pip-audit -r layers/beacon/requirements.txt
 	$(PY) -m admin.dependencies check
+	$(PY) -m admin.referrers check
 
 lock: bootstrap ## re-resolve layers/beacon/requirements.txt into requirements.lock (every package, wheel hashes, both platforms)
 	$(PY) -m admin.dependencies lock
+
+referrers: bootstrap ## refresh the referrer hosts from the pinned PyPI package (Snowplow's data) into layers/beacon/beacon/data
+	$(PY) -m admin.referrers refresh
 
 format: bootstrap ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -79,14 +103,16 @@ build: $(SAM_VENV)/.installed ## sam build (python3.13 arm64 layer via the makef
 invoke: bootstrap ## run one function on one event in-process: make invoke FN=track EVENT=events/track.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
-client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name]
+client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name [REGION=r] [PROFILE=p]] [FORMAT=env]
 	@$(PY) -m admin clients create --project "$(PROJECT)" --type "$(TYPE)" \
 		$(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) \
-		$(if $(STACK),--stack-name "$(STACK)")
+		$(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)") \
+		$(if $(FORMAT),--format "$(FORMAT)")
 
 .PHONY: clients
 clients: bootstrap ## the client lifecycle: make clients [CMD="list|show ID|rotate ID|revoke ID"] [STACK=name] (or ./beacon clients)
-	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)")
+	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)") \
+		$(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)")
 
 bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side by side in one run, with its target (bench/results/)
 	@date +%s > .bench-started
@@ -103,11 +129,10 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json
 
-referrers: bootstrap ## refresh the referrer hosts from Snowplow's referer-parser on PyPI: make referrers [VERSION=v]
-	$(PY) -m admin.referrers $(if $(VERSION),--version $(VERSION))
-
-deploy: build ## sam deploy --guided (needs AWS credentials)
-	$(SAM) deploy --guided
+# The first deploy is guided (stack name, region, parameters, saved in samconfig.toml); later ones reuse them.
+deploy: build ## sam deploy (the first time --guided; needs AWS credentials)
+	@if $(PYTHON_SYS) -c 'import sys, tomllib; c = tomllib.load(open("samconfig.toml", "rb")); sys.exit("region" not in c["default"].get("deploy", {}).get("parameters", {}))'; \
+	then $(SAM) deploy; else $(SAM) deploy --guided; fi
 
 clean: ## remove build output and local data (keeps the venvs)
 	rm -rf .aws-sam .local

@@ -3,10 +3,12 @@
 beacon clients create|list|show|rotate|revoke|legacy-ids    (see `beacon clients --help`)
 beacon projects filters --project P [...]        blocked IPs and profile ids
 beacon rejected list --project P                 events refused for validation (14 days)
+beacon --version                                 the release (CHANGELOG.md)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 GROUPS = {
@@ -18,11 +20,16 @@ GROUPS = {
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--version"]:
+        from beacon import __version__
+
+        sys.stdout.write(f"beacon {__version__}\n")
+        return
     if not args or args[0] not in GROUPS:
         usage = (
             "usage: beacon {"
             + ",".join(GROUPS)
-            + "} ...\n"
+            + "} ... | --version\n"
             + "".join(f"  {name:<10} {about}\n" for name, about in GROUPS.items())
         )
         if args and args[0] in ("-h", "--help"):
@@ -44,5 +51,17 @@ def main(argv: list[str] | None = None) -> None:
         rejected_main(args[1:])
 
 
+def run_cli() -> None:
+    """main() for a shell: output cut short by a closed pipe (`./beacon clients list | head`) ends quietly."""
+    try:
+        main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's own recipe: stdout goes to devnull so that the interpreter's last flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(141) from None  # 128 + SIGPIPE, as a shell reports any command cut short by a pipe
+
+
 if __name__ == "__main__":
-    main()
+    run_cli()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
+from admin.aws import NO_REGION_HINT, deployed_stack_options, use_aws_options
 from beacon.domain.auth import (
     DEFAULT_ROTATION_GRACE,
     ClientRecord,
@@ -94,6 +96,19 @@ def credentials_output(record: ClientRecord, secret: str) -> dict[str, Any]:
         "rate": record.rate,
         "burst": record.burst,
     }
+
+
+# What `--format env` prints for each credential field: lines a shell can eval (`eval "$(make client FORMAT=env)"`).
+ENV_NAMES = {"clientId": "BEACON_CLIENT_ID", "clientSecret": "BEACON_CLIENT_SECRET", "projectId": "BEACON_PROJECT_ID"}
+
+
+def env_output(credentials: dict[str, Any]) -> str:
+    """The credentials as `export NAME=value` lines, each value quoted for the shell."""
+    return "".join(
+        f"export {name}={shlex.quote(str(credentials[field]))}\n"
+        for field, name in ENV_NAMES.items()
+        if field in credentials
+    )
 
 
 def rotation_output(record: ClientRecord, secret: str, now: datetime) -> dict[str, Any]:
@@ -485,12 +500,15 @@ COMMANDS = {
 
 
 def _tell(message: str) -> None:
-    """Operator messages go to stderr; stdout is JSON only."""
+    """Operator messages go to stderr; stdout is the result alone (JSON, or --format env's lines)."""
     print(message, file=sys.stderr)
 
 
 def run(args: argparse.Namespace, target: ClientTarget, now: datetime | None = None) -> None:
     result = COMMANDS[args.command](target, args, now or datetime.now(UTC))
+    if getattr(args, "format", "json") == "env" and isinstance(result, dict):  # create and rotate only
+        sys.stdout.write(env_output(result))
+        return
     pretty = args.command in ("list", "show", "revoke", "legacy-ids")
     json.dump(result, sys.stdout, indent=2 if pretty else None)
     sys.stdout.write("\n")
@@ -520,13 +538,15 @@ def _grace_hours(value: str) -> float:
     return hours
 
 
+FORMAT_HELP = 'json (default), or env: `export BEACON_CLIENT_ID=…` lines for `eval "$(…)"`'
+
+
 def build_parser(prog: str = "beacon clients") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{create,list,show,rotate,revoke,legacy-ids}")
-    stack = argparse.ArgumentParser(add_help=False)
-    stack.add_argument("--stack-name", default=None, help="a deployed stack; omit for the local stack (make run)")
+    stack = deployed_stack_options()
 
     create = sub.add_parser("create", parents=[stack], help="create a client and print its credentials (once)")
     create.add_argument("--project", required=True)
@@ -536,6 +556,7 @@ def build_parser(prog: str = "beacon clients") -> argparse.ArgumentParser:
         "--rate", type=_positive_float, default=None, help="requests/s of the client's own usage plan (with --burst)"
     )
     create.add_argument("--burst", type=_positive_int, default=None, help="burst of its own usage plan (with --rate)")
+    create.add_argument("--format", choices=("json", "env"), default="json", help=FORMAT_HELP)
 
     listing = sub.add_parser("list", parents=[stack], help="list clients (never their secrets)")
     listing.add_argument("--project", default=None, help="only this project's clients")
@@ -545,6 +566,7 @@ def build_parser(prog: str = "beacon clients") -> argparse.ArgumentParser:
 
     rotate = sub.add_parser("rotate", parents=[stack], help="issue a new secret; the old one works for a grace")
     rotate.add_argument("client_id", metavar="CLIENT_ID")
+    rotate.add_argument("--format", choices=("json", "env"), default="json", help=FORMAT_HELP)
     rotate.add_argument(
         "--grace-hours",
         type=_grace_hours,
@@ -577,11 +599,14 @@ def target_name(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None, prog: str = "beacon clients") -> None:
     args = parse_args(argv, prog)
+    use_aws_options(args)
     try:
         target = aws_target(args.stack_name) if args.stack_name else local_target()
         run(args, target)
     except ClientAdminError as exc:
         raise SystemExit(f"error: {exc}") from exc
+    except NoRegionError as exc:
+        raise SystemExit(f"error: {target_name(args)}: {NO_REGION_HINT}") from exc
     except (ClientError, BotoCoreError, DependencyUnavailableError) as exc:
         raise SystemExit(f"error: {target_name(args)}: {exc}") from exc
 

@@ -30,7 +30,7 @@ from beacon.models.reads import (
     ProfileResponse,
 )
 from beacon.models.requests import BatchRequest, TrackRequest
-from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, TrackResponse
+from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, HealthcheckResponse, TrackResponse
 
 TITLE = "Beacon"
 VERSION = "1"
@@ -139,6 +139,16 @@ OPERATIONS = [
     ),
     Operation(
         "get",
+        "/healthcheck",
+        "health",
+        "Whether the API is up, for uptime monitors",
+        "No credentials and no API key. A shallow check: the track function answers without calling any "
+        "dependency, so a 200 says nothing of DynamoDB or Secrets Manager. More fields may be added later.",
+        {200: ("The API is up", HealthcheckResponse), **errors(429)},
+        security=[],
+    ),
+    Operation(
+        "get",
         "/export/events",
         "read",
         "A project's events, newest first, a page at a time",
@@ -218,6 +228,7 @@ def build_openapi() -> dict[str, Any]:
         "tags": [
             {"name": "track", "description": "Sending data (write and root clients)"},
             {"name": "read", "description": "Reading data back (read and root clients, with their secret)"},
+            {"name": "health", "description": "Uptime checks (no credentials)"},
         ],
         "paths": dict(sorted(paths.items())),
         "components": {

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import sys
 
+from admin.aws import deployed_stack_options, use_aws_options
 from admin.tables import table_name
 from beacon.domain.auth import PROJECT_ID_PATTERN
 from beacon.domain.filters import ProjectFilters
@@ -34,14 +35,14 @@ def _network(value: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="beacon projects", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    filters = sub.add_parser("filters", help="show or change a project's filters")
+    filters = sub.add_parser("filters", parents=[deployed_stack_options()], help="show or change a project's filters")
     filters.add_argument("--project", required=True)
     filters.add_argument("--block-ip", type=_network, action="append", default=[], metavar="IP_OR_CIDR")
     filters.add_argument("--unblock-ip", type=_network, action="append", default=[], metavar="IP_OR_CIDR")
     filters.add_argument("--block-profile", action="append", default=[], metavar="PROFILE_ID")
     filters.add_argument("--unblock-profile", action="append", default=[], metavar="PROFILE_ID")
-    filters.add_argument("--stack-name", default=None, help="a deployed stack; omit for the local stack")
     args = parser.parse_args(argv)
+    use_aws_options(args)
     if not PROJECT_ID_PATTERN.fullmatch(args.project):
         raise SystemExit("error: not a project id")
     table = table_name("ENTITIES_TABLE", "EntitiesTableName", args.stack_name)

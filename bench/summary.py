@@ -32,6 +32,8 @@ def main(argv: list[str]) -> int:
         print_ratios(ratios)
         unmet += sum(1 for entry in ratios if not entry["met"])
     print(f"{unmet} target(s) not met" if unmet else "every target met")
+    if since:
+        print(f"the run took {(datetime.now(UTC).timestamp() - since) / 60:.1f} minutes")
     return 0  # a benchmark reports; it does not fail the build
 
 

@@ -108,9 +108,14 @@ class Route:
     mock_headers: tuple[tuple[str, MappingExpression], ...] = ()
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters when this method serves the request, else None. As API Gateway (REST) routes it, one
+        trailing slash does not count (`/track/` is served by the `/track` resource; no resource path may end in a
+        slash), and the integration still sees the path as sent."""
         if self.method not in ("ANY", method):
             return None
         found = self.pattern.fullmatch(path)
+        if found is None and len(path) > 1 and path.endswith("/"):
+            found = self.pattern.fullmatch(path[:-1])
         return None if found is None else found.groupdict()
 
 
@@ -308,6 +313,9 @@ class Template:
                 event_auth = props.get("Auth", {})
                 authorizer = event_auth.get("Authorizer", default)
                 path = props["Path"]
+                if path != "/" and path.endswith("/"):
+                    # API Gateway serves /x/ with the /x resource already; a path part cannot end in a slash.
+                    raise TemplateError(f"{logical_id}: the API path {path!r} ends in a slash")
                 routes.append(
                     Route(
                         method=props["Method"].upper(),

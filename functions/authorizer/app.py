@@ -1,4 +1,5 @@
-"""REQUEST authorizer: credentials headers → domain.auth → IAM policy and context for the track function.
+"""REQUEST authorizer: credential headers (openpanel-client-*, or the legacy mixan-client-*) → domain.auth → IAM
+policy and context for the track function.
 
 Invalid credentials raise "Unauthorized", which API Gateway turns into its UNAUTHORIZED gateway
 response (401). A dependency failure raises anything else: AUTHORIZER_FAILURE (503), so the
@@ -19,7 +20,13 @@ from beacon.domain.auth import authenticate
 from beacon.domain.distribution import ORIGIN_VERIFY_HEADER, came_through_distribution
 from beacon.errors import InvalidCredentialsError
 from beacon.gateway.authorizer_context import caller_to_context
-from beacon.gateway.authorizer_event import MethodArn, allow_all_policy, deny_policy, request_headers
+from beacon.gateway.authorizer_event import (
+    MethodArn,
+    allow_all_policy,
+    credential_headers,
+    deny_policy,
+    request_headers,
+)
 from beacon.observability import logger
 from beacon.store.clients import IssuedClientLookup, SecretsManagerClientStore
 from beacon.store.device_salt import SecretsManagerStackSecret
@@ -48,10 +55,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # Checked before the credentials: a request around the distribution costs no client lookup.
         logger.info("request did not come through the distribution")
         return deny_policy("not-via-distribution", MethodArn.parse(event["methodArn"]))
+    credentials = credential_headers(headers)  # openpanel-client-*, else the legacy mixan-client-*
     try:
         authenticated = authenticate(
-            headers.get("openpanel-client-id"),
-            headers.get("openpanel-client-secret"),
+            credentials.client_id,
+            credentials.client_secret,
             headers.get("origin"),
             client_store(),
             datetime.now(UTC),

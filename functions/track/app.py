@@ -1,4 +1,4 @@
-"""Track function: POST /track, POST /track/batch, GET /track/device-id.
+"""Track function: POST /track, POST /track/batch, GET /track/device-id, and the unauthenticated GET /healthcheck.
 
 Each route: parse (the Beacon envelope) → request context → domain → response model. Errors are answered in
 the API's JSON shape by the shared handlers (beacon/gateway/responses.py).
@@ -36,6 +36,7 @@ from beacon.models.responses import (
     BotInfo,
     BotResponse,
     ErrorResponse,
+    HealthcheckResponse,
     TrackResponse,
 )
 from beacon.observability import logger, metrics
@@ -186,6 +187,12 @@ def device_id() -> Response[str]:
     context = request_context(app.current_event.raw_event, datetime.now(UTC), settings.stores_ip, keyed=False)
     result = current_ids(context, stores(), enricher())
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id))
+
+
+@app.get("/healthcheck")
+def healthcheck() -> Response[str]:
+    """OpenPanel's uptime check. No authorizer runs on this route: nothing here may read the caller or a store."""
+    return json_response(200, HealthcheckResponse())
 
 
 @logger.inject_lambda_context

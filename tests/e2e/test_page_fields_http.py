@@ -39,33 +39,59 @@ def screen_view(path: str, referrer: str, title: str) -> dict[str, Any]:
     return {"type": "track", "payload": {"name": "screen_view", "properties": properties}}
 
 
-def test_a_web_sdk_screen_view_is_stored_and_read_with_its_page_and_sdk_fields(
+def test_a_web_sdk_screen_view_is_stored_and_read_with_its_page_referrer_and_sdk_fields(
     gateway_url: str, create_client: Any, project_id: str
 ) -> None:
-    # Given a web page's first screen view, arrived at from another site with campaign parameters
+    # Given a web page's first screen view, arrived at from a search engine with campaign parameters
     writer, reader = create_client(project_id), create_client(project_id, "read")
-    url = "https://shop.example.com/products/shoes?utm_source=newsletter&utm_campaign=winter#reviews"
-    status, _ = call(
-        f"{gateway_url}/track", writer, screen_view(url, "https://news.example.org/", "Shoes"), **SDK_HEADERS
-    )
-    assert status == 200
+    url = "https://shop.example.com/products/shoes?utm_medium=cpc&utm_campaign=winter#reviews"
+    first = screen_view(url, "https://www.google.com/", "Shoes")
+    assert call(f"{gateway_url}/track", writer, first, **SDK_HEADERS)[0] == 200
+    # And a second page view of the same visit, whose referrer is the shop itself
+    second = screen_view("https://shop.example.com/cart", "https://shop.example.com/products/shoes", "Cart")
+    assert call(f"{gateway_url}/track", writer, second, **SDK_HEADERS)[0] == 200
 
-    # When a read client exports the project's events
+    # When a read client exports the project's screen views
     query = urllib.parse.urlencode({"projectId": project_id, "event": "screen_view"})
     status, page = call(f"{gateway_url}/export/events?{query}", reader)
 
-    # Then the event carries the page's path and origin, its query and fragment as properties, and the SDK
+    # Then the first carries the page's path and origin, its query and fragment as properties, the classified
+    # referrer without its trailing slash, and the SDK
     assert status == 200
-    [event] = page["data"]
-    assert (event["path"], event["origin"]) == ("/products/shoes", "https://shop.example.com")
-    assert event["properties"] == {
+    cart, shoes = page["data"]  # newest first
+    assert (shoes["path"], shoes["origin"]) == ("/products/shoes", "https://shop.example.com")
+    assert shoes["properties"] == {
         "__title": "Shoes",
-        "__query": {"utm_source": "newsletter", "utm_campaign": "winter"},
+        "__query": {"utm_medium": "cpc", "utm_campaign": "winter"},
         "__hash": "#reviews",
     }
-    assert (event["sdkName"], event["sdkVersion"]) == ("web", "1.0.1")
-    # And an anonymous visitor's event counts as its device's, as OpenPanel counts users
-    assert event["profileId"] == event["deviceId"] != ""
+    assert (shoes["referrer"], shoes["referrerName"], shoes["referrerType"]) == (
+        "https://www.google.com",
+        "Google",
+        "search",
+    )
+    assert (shoes["sdkName"], shoes["sdkVersion"]) == ("web", "1.0.1")
+    # And the second page view, whose own referrer is the same site, still says the visit came from Google
+    assert (cart["path"], cart["sessionId"]) == ("/cart", shoes["sessionId"])
+    assert (cart["referrer"], cart["referrerName"], cart["referrerType"]) == (
+        "https://www.google.com",
+        "Google",
+        "search",
+    )
+    assert cart["properties"] == {"__title": "Cart"}
+    # And an anonymous visitor's events count as its device's, as OpenPanel counts users
+    assert shoes["profileId"] == shoes["deviceId"] != ""
+
+
+def test_a_campaign_source_in_the_page_query_names_the_referrer(gateway_url: str, create_client: Any, project_id: str):
+    # Given a page view with utm_source=Facebook (any case) and no referrer, as a link in an app would give
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    body = screen_view("https://shop.example.com/?utm_source=FaceBook", "", "Home")
+    assert call(f"{gateway_url}/track", writer, body, **SDK_HEADERS)[0] == 200
+
+    # Then the source is named from the query, with no referrer URL
+    [event] = call(f"{gateway_url}/export/events?projectId={project_id}&event=screen_view", reader)[1]["data"]
+    assert (event["referrer"], event["referrerName"], event["referrerType"]) == ("", "Facebook", "social")
 
 
 def test_an_event_that_identifies_its_user_is_that_users_event(

@@ -53,3 +53,20 @@ def test_rejected_events_are_listed_newest_first(state_dir, project_id, dynamodb
     assert [entry["reason"] for entry in listed] == ["newer", "older"]
     assert listed[0]["details"][0]["field"] == "payload.name"
     assert listed[0]["projectId"] == project_id and listed[0]["payload"] == '{"type": "track"}'
+    # And its numbers print as JSON numbers, not strings
+    assert listed[0]["status"] == 400
+
+
+def test_invoking_the_authorizer_with_an_unknown_client_says_to_create_one(state_dir, monkeypatch):
+    # Given the running (test) stack, and an environment the invocation may change (it sets the function's)
+    import os
+
+    import local.invoke
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    # When the shipped authorizer event (whose client is not one of this stack's) is invoked
+    with pytest.raises(SystemExit) as stopped:
+        local.invoke.main(["authorizer", "events/authorizer.json"])
+    # Then the error explains the 401 and how to get a client, instead of a traceback ending in "Unauthorized"
+    message = str(stopped.value.code)
+    assert "401 Unauthorized" in message and "make client" in message

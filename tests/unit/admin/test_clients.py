@@ -4,6 +4,8 @@ the CloudFormation output lookup and the API Gateway calls (against fakes)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError
 
 import admin.clients as clients_cli
 from admin.__main__ import main as admin_main
+from admin.aws import use_aws_options
 from admin.clients import (
     DEFAULT_GRACE_HOURS,
     ApiGatewayKeys,
@@ -24,6 +27,7 @@ from admin.clients import (
     StackResources,
     client_summary,
     credentials_output,
+    env_output,
     parse_args,
     previous_secret_valid_until,
     read_stack_resources,
@@ -521,3 +525,74 @@ def test_main_reports_aws_failures_without_a_traceback(monkeypatch: pytest.Monke
     monkeypatch.setattr(clients_cli, "aws_target", lambda stack_name: ClientTarget(store=FailingStore()))
     with pytest.raises(SystemExit, match=r"^error: stack prod: .*TooManyRequestsException"):
         clients_cli.main(["list", "--stack-name", "prod"])
+
+
+# --- The shell around the commands: --format env, --region, --profile (issue 20) ----------------------
+
+
+def test_create_in_env_format_sets_the_shells_variables_through_eval(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a client created with --format env
+    store = FakeClientStore()
+    target = ClientTarget(store=store, id_key=lambda: CLIENT_ID_KEY)
+    run(parse_args(["create", "--project", "shop", "--format", "env"]), target, NOW)
+    lines = capsys.readouterr().out
+    (record,) = store.records.values()
+    # When a shell evals what was printed
+    script = 'eval "$1"; printf "%s\\n%s\\n%s\\n" "$BEACON_CLIENT_ID" "$BEACON_CLIENT_SECRET" "$BEACON_PROJECT_ID"'
+    done = subprocess.run(["bash", "-c", script, "_", lines], capture_output=True, text=True, timeout=30, check=True)
+    # Then its variables hold the new client's id, its secret (which authenticates) and its project
+    client_id, secret, project = done.stdout.splitlines()
+    assert (client_id, project) == (record.client_id, "shop")
+    assert SecretHash(record.secret_salt, record.secret_hash).matches(secret)
+
+
+def test_a_value_with_shell_characters_is_quoted() -> None:
+    assert env_output({"clientId": "a b", "projectId": "x'$(y)"}) == (
+        "export BEACON_CLIENT_ID='a b'\nexport BEACON_PROJECT_ID='x'\"'\"'$(y)'\n"
+    )
+
+
+def test_region_and_profile_choose_the_deployed_stacks_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given no region nor profile in the environment (set first, so that monkeypatch restores what the command sets)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    # When a command on a deployed stack names them
+    use_aws_options(parse_args(["list", "--stack-name", "prod", "--region", "eu-west-1", "--profile", "ops"]))
+    # Then every AWS client made from then on uses them
+    assert (os.environ["AWS_DEFAULT_REGION"], os.environ["AWS_PROFILE"]) == ("eu-west-1", "ops")
+
+
+def test_region_without_a_stack_is_refused() -> None:
+    with pytest.raises(SystemExit, match="with --stack-name"):
+        use_aws_options(parse_args(["list", "--region", "eu-west-1"]))
+
+
+def test_a_stack_without_any_region_configured_says_to_pass_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no AWS configuration at all
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # not the instance's region either
+    # When a deployed stack's clients are listed
+    with pytest.raises(SystemExit) as stopped:
+        clients_cli.main(["list", "--stack-name", "prod"])
+    # Then the error says how to give a region (botocore said only "You must specify a region")
+    assert "pass --region" in str(stopped.value.code)
+
+
+def test_rotate_in_env_format_prints_the_new_secret_for_eval(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a client
+    record, _ = new_client()
+    store = FakeClientStore(record)
+    # When its secret is rotated with --format env
+    run(parse_args(["rotate", record.client_id, "--format", "env"]), ClientTarget(store=store), NOW)
+    lines = capsys.readouterr().out.splitlines()
+    # Then the lines name the client and carry the new secret, which authenticates
+    assert lines[0] == f"export BEACON_CLIENT_ID={record.client_id}"
+    secret = lines[1].removeprefix("export BEACON_CLIENT_SECRET=")
+    rotated = store.records[record.client_id]
+    assert SecretHash(rotated.secret_salt, rotated.secret_hash).matches(secret)

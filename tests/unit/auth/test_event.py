@@ -10,7 +10,13 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponse,
 )
 
-from beacon.gateway.authorizer_event import MethodArn, allow_all_policy, request_headers
+from beacon.gateway.authorizer_event import (
+    CredentialHeaders,
+    MethodArn,
+    allow_all_policy,
+    credential_headers,
+    request_headers,
+)
 from local.gateway import policy_allows
 from tests.constants import METHOD_ARN
 from tests.unit.support.handlers import load_event
@@ -128,3 +134,47 @@ def test_policy_keeps_the_partition_of_the_request() -> None:
     # When its policy is built / Then the policy's resource is in that partition, so it can match the request
     resource = allow_all_policy("client-1", arn)["policyDocument"]["Statement"][0]["Resource"]
     assert resource == ["arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/v1/*/*"]
+
+
+# -- credential headers: OpenPanel's, then the legacy mixan- ones ------------------------------------------------
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param(
+            {"openpanel-client-id": "new-id", "openpanel-client-secret": "new-secret"},
+            CredentialHeaders("new-id", "new-secret"),
+            id="openpanel",
+        ),
+        pytest.param(
+            {"mixan-client-id": "old-id", "mixan-client-secret": "old-secret"},
+            CredentialHeaders("old-id", "old-secret"),
+            id="legacy-mixan",
+        ),
+        pytest.param({"mixan-client-id": "old-id"}, CredentialHeaders("old-id", None), id="legacy-id-alone"),
+        pytest.param(
+            {
+                "openpanel-client-id": "new-id",
+                "openpanel-client-secret": "new-secret",
+                "mixan-client-id": "old-id",
+                "mixan-client-secret": "old-secret",
+            },
+            CredentialHeaders("new-id", "new-secret"),
+            id="openpanel-wins-over-mixan",
+        ),
+        pytest.param(
+            {"openpanel-client-id": "new-id", "mixan-client-secret": "old-secret"},
+            CredentialHeaders("new-id", "old-secret"),
+            id="each-credential-on-its-own",
+        ),
+        pytest.param(
+            {"openpanel-client-id": "", "mixan-client-id": "old-id"},
+            CredentialHeaders("", None),
+            id="an-empty-openpanel-header-is-not-replaced",
+        ),
+        pytest.param({}, CredentialHeaders(None, None), id="none"),
+    ],
+)
+def test_credentials_come_from_the_openpanel_headers_else_the_legacy_mixan_ones(
+    headers: dict[str, str], expected: CredentialHeaders
+) -> None:
+    assert credential_headers(headers) == expected

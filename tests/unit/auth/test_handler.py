@@ -106,6 +106,35 @@ def test_header_names_are_matched_case_insensitively(authorizer_app: ModuleType,
     assert policy["principalId"] == CLIENT_ID
 
 
+@pytest.mark.parametrize("case", ["mixan-client-id", "Mixan-Client-Id"])
+def test_the_legacy_mixan_headers_authenticate_like_the_openpanel_ones(
+    authorizer_app: ModuleType, use_clients: Any, case: str
+) -> None:
+    # Given the credentials sent as OpenPanel's SDKs sent them before the rename (mixan-client-id/-secret)
+    use_clients(FakeClientLookup(client_record(CLIENT_ID, SECRET, project_id="project-a")))
+    event = load_event("authorizer")
+    set_header(event, "openpanel-client-id", None)
+    set_header(event, "openpanel-client-secret", None)
+    set_header(event, case, CLIENT_ID)
+    set_header(event, case.replace("Id", "Secret").replace("-id", "-secret"), SECRET)
+
+    # When the authorizer handles the event
+    policy = authorize(authorizer_app, event)
+
+    # Then the client is recognised, with its secret, exactly as with the openpanel- headers
+    assert policy["principalId"] == CLIENT_ID
+    assert policy_allows(policy["policyDocument"], event["methodArn"])
+    assert policy["context"]["secretAuth"] is True and policy["context"]["projectId"] == "project-a"
+
+
+def test_a_wrong_legacy_secret_is_refused_like_any_other(authorizer_app: ModuleType, use_clients: Any) -> None:
+    use_clients(FakeClientLookup(client_record(CLIENT_ID, SECRET)))
+    event = set_header(load_event("authorizer"), "openpanel-client-secret", None)
+    set_header(event, "mixan-client-secret", "sec_wrong")
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(authorizer_app, event)
+
+
 @pytest.mark.parametrize(
     ("header", "value"),
     [

@@ -89,3 +89,62 @@ def test_such_an_origin_is_refused_and_never_echoed(origin: str) -> None:
     # And with the secret it is accepted, but the origin is not echoed for CORS
     caller = authenticate(CLIENT_ID, "sec_known", origin, clients, NOW).caller
     assert caller.allowed_origin is None
+
+
+# -- OpenPanel's tolerance: a leading www. and a missing scheme --------------------------------------------------
+@pytest.mark.parametrize(
+    ("entry", "origin"),
+    [
+        pytest.param("https://shop.example.com", "https://www.shop.example.com", id="www-added-to-the-entry"),
+        pytest.param("https://www.shop.example.com", "https://shop.example.com", id="www-left-out-of-the-entry"),
+        pytest.param("shop.example.com", "http://www.shop.example.com", id="scheme-less-http-with-www"),
+        pytest.param("shop.example.com", "https://www.shop.example.com", id="scheme-less-https-with-www"),
+        pytest.param("www.shop.example.com", "http://shop.example.com", id="scheme-less-www-entry"),
+        pytest.param("https://shop.example.com:8443", "https://www.shop.example.com:8443", id="www-same-port"),
+        pytest.param("HTTPS://WWW.Shop.Example.com", "https://shop.example.com", id="case-insensitive"),
+    ],
+)
+def test_a_leading_www_does_not_count_on_either_side(entry: str, origin: str) -> None:
+    # Given a client that allows one site, written with or without www.
+    # When its page is served from the other spelling, Then the origin is allowed (as OpenPanel allows it)
+    assert origin_allowed(origin, (entry,))
+
+
+@pytest.mark.parametrize(
+    ("entry", "origin"),
+    [
+        pytest.param("https://shop.example.com", "http://www.shop.example.com", id="scheme-still-counts"),
+        pytest.param("https://shop.example.com", "https://www.shop.example.com:8443", id="port-still-counts"),
+        pytest.param("https://shop.example.com", "https://www.www.shop.example.com", id="only-one-www"),
+        pytest.param("https://shop.example.com", "https://wwwshop.example.com", id="www-is-a-whole-label"),
+        pytest.param("https://shop.example.com", "https://www2.shop.example.com", id="not-www2"),
+        pytest.param("https://shop.example.com", "https://api.shop.example.com", id="not-other-subdomains"),
+        pytest.param("https://shop.example.com", "https://shop.www.example.com", id="www-only-at-the-start"),
+        pytest.param("https://example.com", "https://www.example.com.evil.test", id="not-a-prefix-match"),
+        pytest.param("https://shop.example.com", "https://www.shop.example.com.evil.test", id="not-a-suffix-of-it"),
+        pytest.param("*.shop.example.com", "https://shop.example.com", id="wildcard-still-excludes-the-apex"),
+        pytest.param("shop.example.com", "ftp://www.shop.example.com", id="scheme-less-means-http-or-https"),
+        pytest.param("shop.example.com", "null", id="null-never"),
+    ],
+)
+def test_the_www_tolerance_keeps_the_scheme_port_and_label_rules(entry: str, origin: str) -> None:
+    # Given an allowed entry, When an origin differs from it in more than a leading www., Then it is refused
+    assert not origin_allowed(origin, (entry,))
+
+
+def test_a_scheme_less_entry_allows_http_and_https_on_their_default_ports() -> None:
+    assert origin_allowed("http://shop.example.com", ("shop.example.com",))
+    assert origin_allowed("https://shop.example.com", ("shop.example.com",))
+    assert origin_allowed("https://shop.example.com:443", ("shop.example.com",))
+    assert not origin_allowed("http://shop.example.com:8080", ("shop.example.com",))
+
+
+def test_a_browser_on_the_www_host_is_echoed_as_it_sent_its_origin() -> None:
+    # Given a browser client that allows https://shop.example.com
+    record = replace(client_record(CLIENT_ID, "sec_known"), origins=("https://shop.example.com",))
+
+    # When a page on https://www.shop.example.com sends an event with only the client id
+    caller = authenticate(CLIENT_ID, None, "https://www.shop.example.com", FakeClientLookup(record), NOW).caller
+
+    # Then it is accepted, and CORS echoes the page's own origin (what the browser compares), not the entry
+    assert caller.allowed_origin == "https://www.shop.example.com"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from local.template import either_side, load_template
+from local.template import either_side, load_template, read_template
 from tests.constants import TEMPLATE
 
 
@@ -165,6 +165,8 @@ def test_browsers_can_preflight_and_read_every_gateway_error(resources):
         "content-type",
         "openpanel-client-id",
         "openpanel-client-secret",
+        "mixan-client-id",  # OpenPanel's legacy credential headers, still accepted
+        "mixan-client-secret",
         "openpanel-sdk-name",
         "openpanel-sdk-version",
     ):
@@ -209,3 +211,17 @@ def test_snapstart_is_an_option_for_the_authorizer_and_track_function_and_api_ga
     # And the API calls the authorizer through its alias, not the unpublished $LATEST
     authorizer = resources["BeaconApi"]["Properties"]["Auth"]["Authorizers"]["BeaconAuthorizer"]
     assert authorizer["FunctionArn"] == {"Ref": "AuthorizerFunction.Alias"}
+
+
+def test_every_route_but_the_healthcheck_needs_the_authorizer_and_an_api_key():
+    # Given the API's methods (CORS preflights aside, which API Gateway answers itself)
+    routes = [route for route in read_template().routes() if route.function is not None]
+    # Then only GET /healthcheck, answered by the track function without a dependency, is open
+    assert [(route.method, route.path, route.function) for route in routes if route.authorizer is None] == [
+        ("GET", "/healthcheck", "TrackFunction")
+    ]
+    for route in routes:
+        if route.path != "/healthcheck":
+            assert route.authorizer == "BeaconAuthorizer" and route.api_key_required, route.path
+        else:
+            assert not route.api_key_required

@@ -837,15 +837,17 @@ def test_override_of_some_fields_keeps_the_parsed_others() -> None:
     assert info.model is None
 
 
-def test_empty_overrides_and_unknown_device_types_are_ignored() -> None:
+def test_empty_overrides_are_ignored_and_other_device_kinds_kept_as_sent() -> None:
     # Given a parsed iPhone
     info = parse_user_agent(agent_of("safari-iphone"))
 
-    # When overrides are empty, or name a device type the API does not have
-    overridden = info.with_overrides({"os": "", "device": "tv", "brand": ""})
+    # When overrides are empty (or invisible only), nothing changes
+    assert info.with_overrides({"os": "", "device": "\u200b", "brand": " "}) == info
 
-    # Then nothing changes: the device stays one of the four types
-    assert overridden == info
+    # And a device kind beyond Beacon's four (a smart TV, a console, an app's own label) is kept as sent, as
+    # OpenPanel keeps it; one of the four is normalized to lower case
+    assert info.with_overrides({"device": "smarttv"}).device == "smarttv"
+    assert info.with_overrides({"device": "Quest 3\u202e"}).device == "Quest 3"
     assert info.with_overrides({"device": "Server"}).device == "server"
 
 

@@ -427,3 +427,68 @@ def test_gateway_response_headers_may_echo_a_request_header(template, template_d
         "https://app.example.com"
     )
     assert header(send(gateway), "Access-Control-Allow-Origin") is None
+
+
+# -- a trailing slash, and the route without credentials -----------------------------------------------------------
+@pytest.mark.usefixtures("restored_environ")
+@pytest.mark.parametrize(
+    ("method", "path", "resource"),
+    [
+        ("POST", "/track/", "/track"),
+        ("POST", "/track/batch/", "/track/batch"),
+        ("GET", "/track/device-id/", "/track/device-id"),
+        ("GET", "/profile/user_1/", "/profile/{profileId}"),
+        ("GET", "/healthcheck/", "/healthcheck"),
+    ],
+)
+def test_one_trailing_slash_is_served_by_the_resource_without_it_and_the_function_sees_the_path_as_sent(
+    template, method, path, resource
+):
+    # Given the gateway
+    track = FakeFunction(TRACK_ANSWER)
+    gateway = gateway_with(template, FakeFunction(allow()), track, one_plan(UsagePlanSpec()))
+    gateway.functions["ReadFunction"] = track
+    # When a request's path ends in a slash
+    result = send(gateway, method, path)
+    # Then the resource without it serves the request, as API Gateway routes it, with the path as it was sent
+    assert result.status == 200
+    [event] = track.events
+    assert (event["resource"], event["path"], event["requestContext"]["resourcePath"]) == (resource, path, resource)
+    if resource == "/profile/{profileId}":
+        assert event["pathParameters"] == {"profileId": "user_1"}
+
+
+@pytest.mark.usefixtures("restored_environ")
+@pytest.mark.parametrize("path", ["/track//", "/trac/", "/track/batch/x/", "//"])
+def test_only_one_trailing_slash_is_forgiven(template, path):
+    track = FakeFunction(TRACK_ANSWER)
+    gateway = gateway_with(template, FakeFunction(allow()), track, one_plan(UsagePlanSpec()))
+    result = send(gateway, "POST", path)
+    expected = template.gateway_responses()["MISSING_AUTHENTICATION_TOKEN"]
+    assert (result.status, result.body.decode()) == (expected.status, expected.body)
+    assert track.events == []
+
+
+def test_a_template_path_that_ends_in_a_slash_is_refused_as_api_gateway_refuses_it(template, template_data):
+    # Given an extra event for /track/ (API Gateway already serves it with /track; a path part cannot end in /)
+    events = template_data["Resources"]["TrackFunction"]["Properties"]["Events"]
+    events["TrackSlash"] = copy.deepcopy(events["Track"])
+    events["TrackSlash"]["Properties"]["Path"] = "/track/"
+    # When the routes are read, Then the template is refused
+    with pytest.raises(TemplateError, match="ends in a slash"):
+        template.routes()
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_the_healthcheck_reaches_the_function_without_the_authorizer_or_an_api_key(template):
+    # Given an authorizer that would refuse everyone, and a plan that would refuse every key
+    authorizer, track = FakeFunction(Exception("Unauthorized")), FakeFunction(TRACK_ANSWER)
+    gateway = gateway_with(template, authorizer, track, UsagePlans(lambda api_key, principal_id: None))
+    # When GET /healthcheck comes without credentials
+    result = send(gateway, "GET", "/healthcheck")
+    # Then the track function answers it, and the authorizer never ran
+    assert result.status == 200 and authorizer.events == []
+    [event] = track.events
+    assert "authorizer" not in event["requestContext"] and event["requestContext"]["identity"]["apiKey"] is None
+    # And every other route still needs the authorizer
+    assert send(gateway, "POST", "/track").status == 401

@@ -291,3 +291,23 @@ def test_bots_are_dropped_only_on_requests_without_a_secret(
         assert store.events == []
     else:
         assert [event.name for event in tracked(store)] == ["screen_view"]
+
+
+@pytest.mark.parametrize("path", ["/healthcheck", "/healthcheck/"])
+def test_the_healthcheck_answers_ok_without_an_authorizer_context_or_any_store(
+    track_app: ModuleType, store: FakeEventStore, path: str
+) -> None:
+    # Given GET /healthcheck as API Gateway sends it on a route without the authorizer (no requestContext.authorizer)
+    event = load_event("track")
+    event.update(httpMethod="GET", path=path, resource="/healthcheck", body=None, isBase64Encoded=False)
+    del event["requestContext"]["authorizer"]
+
+    # When the function handles it
+    response = invoke(track_app, event)
+
+    # Then it answers OpenPanel's `ready` beside `ok`, as JSON, without CORS echo and without touching a store
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"ok": True, "ready": True}
+    assert response_header(response, "Content-Type") == "application/json"
+    assert response_header(response, "Access-Control-Allow-Origin") is None
+    assert tracked(store) == []

@@ -194,7 +194,11 @@ def test_identify_inside_a_track_event_without_any_profile_is_a_400_and_stores_n
         pytest.param("2026-11-22T12:00:59Z", NOW + timedelta(seconds=59), False, id="under-a-minute-ahead"),
         pytest.param("2026-11-22T12:05:00Z", NOW, False, id="future-uses-server-time"),
         pytest.param("yesterday", NOW, False, id="unparsable-uses-server-time"),
-        pytest.param(1795000000000, NOW, False, id="number-uses-server-time"),
+        # Epoch milliseconds, as JavaScript's Date.now() gives them, are honoured (OpenPanel reads them so)
+        pytest.param(int(NOW.timestamp() * 1000) - 60_000, NOW - timedelta(minutes=1), False, id="epoch-ms"),
+        pytest.param(1795000000000, NOW - timedelta(days=4, minutes=53, seconds=20), True, id="epoch-ms-past"),
+        pytest.param(True, NOW, False, id="a-boolean-uses-server-time"),
+        pytest.param(1e18, NOW, False, id="epoch-ms-beyond-any-date-uses-server-time"),
     ],
 )
 def test_timestamp_sets_the_event_time(world: World, timestamp: Any, expected_time: datetime, from_past: bool) -> None:
@@ -235,3 +239,39 @@ def test_alias_without_a_secret_is_a_401_and_cannot_take_over_a_profile() -> Non
     assert caught.value.status == 401
     assert browser.profile("victim")["first_name"] == "Vic"
     assert browser.stores.profiles.resolve_profile_id("project-a", "victim") == "victim"
+
+
+# -- OpenPanel's leniency with reserved properties (issue 16, item 6) ------------------------------------------------
+@pytest.mark.parametrize(
+    "properties",
+    [
+        pytest.param({"__deviceId": ""}, id="empty-device-id"),
+        pytest.param({"__deviceId": "d" * 65}, id="long-device-id"),
+        pytest.param({"__deviceId": 42}, id="numeric-device-id"),
+        pytest.param({"__ip": "not-an-ip"}, id="invalid-ip"),
+        pytest.param({"__ip": 12345}, id="numeric-ip"),
+    ],
+)
+def test_an_unusable_device_id_or_ip_is_ignored_and_the_event_stored(world: World, properties: dict[str, Any]) -> None:
+    # When an event names a device id or IP Beacon cannot use
+    result = world.send("track", name="a", properties={**properties, "plan": "pro"})
+    # Then it is stored as if they were absent (OpenPanel ignores them too), and they are not stored as properties
+    plain = World().send("track", name="a")
+    [event] = tracked(world.events)
+    assert result.device_id == plain.device_id
+    assert event.properties == {"plan": "pro"}
+
+
+def test_a_clients_own_bot_verdict_is_dropped(world: World) -> None:
+    world.send("track", name="a", properties={"__bot": False, "__bot_reasons": ["none"], "plan": "pro"})
+    [event] = tracked(world.events)
+    assert event.properties == {"plan": "pro"}
+
+
+def test_a_counter_with_a_null_value_counts_one(world: World) -> None:
+    # Given the Python SDK's increment and decrement without a value ("value": null)
+    world.send("increment", profileId="1", property="visits", value=None)
+    world.send("increment", profileId="1", property="visits", value=None)
+    world.send("decrement", profileId="1", property="credits", value=None)
+    # Then each counted one
+    assert world.profile("1")["properties"] == {"visits": Decimal(2), "credits": Decimal(-1)}

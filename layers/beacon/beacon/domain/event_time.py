@@ -12,7 +12,13 @@ PAST_THRESHOLD = timedelta(minutes=15)
 
 
 def parse_timestamp(raw: Any) -> datetime | None:
-    """An ISO-8601 string (a missing zone means UTC); anything else is unparsable."""
+    """An ISO-8601 string (a missing zone means UTC), or a number of milliseconds since the epoch (what JavaScript's
+    `Date.now()` gives, as OpenPanel reads it); anything else is unparsable."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        try:
+            return datetime.fromtimestamp(raw / 1000, UTC)
+        except (ValueError, OverflowError, OSError):  # NaN, infinities, years beyond 9999
+            return None
     if not isinstance(raw, str) or not raw:
         return None
     try:

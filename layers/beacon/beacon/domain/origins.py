@@ -3,7 +3,9 @@
 An allowed-origin entry is one of:
 - `*`: any origin (except the opaque `null` origin of sandboxed frames and files, which proves nothing);
 - `https://app.example.com` or `app.example.com`: that host; with a scheme, only that scheme; without,
-  http or https; with a port, only that port; without, the scheme's default port;
+  http or https; with a port, only that port; without, the scheme's default port. As in OpenPanel, a leading
+  `www.` does not count on either side: `shop.example.com` also allows `www.shop.example.com`, and
+  `www.shop.example.com` also allows `shop.example.com` (one label, at the start only: `www.www.x` is not `x`);
 - `*.example.com` / `https://*.example.com`: any subdomain, at any depth, but not example.com itself.
 Hosts compare case-insensitively. Anything unparsable matches nothing, and so does any value with a character
 outside visible ASCII: browsers serialise an origin in ASCII (an international host as punycode) without
@@ -67,7 +69,12 @@ def _entry_matches(entry: str, origin: Origin) -> bool:
         return False
     if wildcard:
         return origin.host.endswith("." + parsed.host)
-    return origin.host == parsed.host
+    return _without_www(origin.host) == _without_www(parsed.host)
+
+
+def _without_www(host: str) -> str:
+    """The host without one leading `www.` label (OpenPanel's tolerance); a bare `www` host stays as it is."""
+    return host[4:] if host.startswith("www.") else host
 
 
 def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:

@@ -9,6 +9,7 @@ http(s) URL, such as an app's screen name (`HomeScreen`) or a bare `/settings`, 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -37,10 +38,20 @@ class Page:
 NO_PAGE = Page()
 
 
+# A site's pages arrive over and over: each container remembers the last 4,096 it split (short ones only, so the
+# cache stays under a few MB). A cached Page is shared: its query map is copied into each event's properties.
+CACHE_SIZE = 4096
+_CACHED_LENGTH = 1024
+
+
 def parse_page(value: object) -> Page:
     """`__path` as sent: an http(s) URL split into its parts, anything else (a screen name) kept as the path."""
     if not isinstance(value, str) or not value:
         return NO_PAGE
+    return _cached_page(value) if len(value) <= _CACHED_LENGTH else _parse_page(value)
+
+
+def _parse_page(value: str) -> Page:
     url = _http_url(value)
     if url is None:
         return Page(path=visible_text(value))
@@ -50,6 +61,9 @@ def parse_page(value: object) -> Page:
     return Page(
         path=path or "/", origin=origin, host=host, query=parse_query(query), hash=f"#{fragment}" if fragment else ""
     )
+
+
+_cached_page = functools.lru_cache(maxsize=CACHE_SIZE)(_parse_page)
 
 
 def parse_query(query: str) -> dict[str, str]:
@@ -96,7 +110,7 @@ def page_properties(properties: dict[str, Any], page: Page) -> dict[str, Any]:
     # Only string values are read (and so consumed); any other value stays a property as sent.
     kept = {name: value for name, value in properties.items() if name not in consumed}
     if page.query:
-        kept[QUERY_PROPERTY] = page.query
+        kept[QUERY_PROPERTY] = dict(page.query)  # the page may be cached, shared by other events
     if page.hash:
         kept[HASH_PROPERTY] = page.hash
     return kept

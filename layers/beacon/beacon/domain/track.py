@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from beacon.domain.enrich import Enrichment, EnrichmentSource
-from beacon.domain.entities import Event, RequestContext, TrackResult, TrafficSource
+from beacon.domain.entities import NO_SOURCE, Event, RequestContext, TrackResult, TrafficSource
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
@@ -23,13 +23,14 @@ from beacon.domain.page import (
     PATH_PROPERTY,
     QUERY_PROPERTY,
     REFERRER_PROPERTY,
+    Page,
     page_properties,
     parse_page,
     sdk_identity,
 )
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
-from beacon.domain.referrer import classify_source
+from beacon.domain.referrers import classify_referrer
 from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
 from beacon.errors import (
     DependencyUnavailableError,
@@ -72,7 +73,7 @@ class CheckedTrack:
         ordinary = reserved.ordinary
         page = parse_page(ordinary.get(PATH_PROPERTY))
         sdk_name, sdk_version = sdk_identity(ingestion.request.meta.headers)
-        own = classify_source(ordinary.get(REFERRER_PROPERTY), page)
+        own = own_source(ordinary.get(REFERRER_PROPERTY), page)
         source = inherited_source(own, session)
         properties = page_properties(ordinary, page)
         return Event(
@@ -103,35 +104,34 @@ class CheckedTrack:
         )
 
 
-def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
-    """An event's traffic source: its own, or when it has none, that of the session it continues (a second page
-    view after arriving from a search engine still says so)."""
-    if not own and isinstance(session, SessionAssignment):
-        return session.source
-    return own
+MAX_SOURCE_NAME = 256  # an unknown utm_source is its own name: bounded like a device override
 
 
 def with_campaign(properties: dict[str, Any], source: TrafficSource) -> dict[str, Any]:
-    """An inherited source's utm_* parameters in `__query`, beside the page's own (none of which is utm_*, or the
-    event would have had a source of its own)."""
+    """A session's utm_* parameters in `__query`, for the names the page's own query lacks: a later page view of a
+    campaign visit is counted for the campaign, as its referrer is."""
     if not source.campaign:
         return properties
     query = properties.get(QUERY_PROPERTY)
     own = query if isinstance(query, dict) else {}
-    return {**properties, QUERY_PROPERTY: {**own, **dict(source.campaign)}}
+    return {**properties, QUERY_PROPERTY: {**dict(source.campaign), **own}}
 
 
-def with_source(event: Event, source: TrafficSource) -> Event:
-    """The event with an inherited traffic source (a no-op when the event has its own)."""
-    if event.source or not source:
-        return event
-    return replace(
-        event,
-        referrer=source.referrer,
-        referrer_name=source.referrer_name,
-        referrer_type=source.referrer_type,
-        properties=with_campaign(event.properties, source),
-    )
+def own_source(referrer: object, page: Page) -> TrafficSource:
+    """The event's own traffic source: its `__referrer` (not the page's own site) and its page's campaign source."""
+    found = classify_referrer(referrer if isinstance(referrer, str) else None, page.host, page.query)
+    if found is None:
+        return NO_SOURCE
+    return TrafficSource(found.url, found.name[:MAX_SOURCE_NAME], found.type[:MAX_SOURCE_NAME])
+
+
+def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
+    """An event's traffic source: that of the session it continues, when the session has one (OpenPanel's rule: a
+    visit is attributed to how it began, so a second page view after arriving from a search engine still says so,
+    and a return from a payment page does not re-attribute it); otherwise its own."""
+    if isinstance(session, SessionAssignment) and session.source:
+        return session.source
+    return own
 
 
 def open_track(
@@ -183,8 +183,14 @@ def track_event(
             session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
             if started:
                 return session
-            event = with_source(
-                replace(event, device_id=session.device_id, session_id=session.session_id), session.source
+            joined = inherited_source(event.source, session)  # the winner's session: its source
+            event = replace(
+                event,
+                device_id=session.device_id,
+                session_id=session.session_id,
+                referrer=joined.referrer,
+                referrer_name=joined.referrer_name,
+                referrer_type=joined.referrer_type,
             )
         else:
             session = placed

@@ -94,23 +94,25 @@ class DeviceInfo:
     os_version: str | None
     browser: str | None
     browser_version: str | None
-    device: str  # exactly one of DEVICE_TYPES
+    device: str  # one of DEVICE_TYPES from the user-agent; a `__device` override may name any other kind
     brand: str | None
     model: str | None
 
     def with_overrides(self, overrides: Mapping[str, str]) -> DeviceInfo:
-        """Given, non-empty values win; a `device` outside the four types is ignored to keep the invariant."""
+        """Given, non-empty values win, as sent (OpenPanel's rule): a `device` of the four types in lower case, any
+        other (`smarttv`, `console`, an app's own label) kept as it is, invisible characters removed."""
         if not overrides:
             return self
         changes: dict[str, str] = {}
         for key, field_name in _OVERRIDE_FIELDS.items():
             value = overrides.get(key)
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, str):
                 continue
-            if key == "device":
+            value = visible_text(value).strip()
+            if not value:
+                continue
+            if key == "device" and value.lower() in DEVICE_TYPES:
                 value = value.lower()
-                if value not in DEVICE_TYPES:
-                    continue
             changes[field_name] = value
         return replace(self, **changes) if changes else self
 

@@ -48,6 +48,28 @@ def request_headers(event: Mapping[str, Any]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
+# OpenPanel's credential headers, then the ones its SDKs sent before the rename (OpenPanel still accepts both).
+CLIENT_ID_HEADERS = ("openpanel-client-id", "mixan-client-id")
+CLIENT_SECRET_HEADERS = ("openpanel-client-secret", "mixan-client-secret")
+
+
+@dataclass(frozen=True)
+class CredentialHeaders:
+    client_id: str | None
+    client_secret: str | None
+
+
+def credential_headers(headers: Mapping[str, str]) -> CredentialHeaders:
+    """The client id and secret a request sends (`headers` by lower-cased name): each from its `openpanel-` header
+    when that is present, even empty (a wrong value is never quietly replaced by another), else from its legacy
+    `mixan-` header."""
+
+    def first_present(names: tuple[str, ...]) -> str | None:
+        return next((headers[name] for name in names if name in headers), None)
+
+    return CredentialHeaders(first_present(CLIENT_ID_HEADERS), first_present(CLIENT_SECRET_HEADERS))
+
+
 def allow_all_policy(
     principal_id: str,
     method_arn: MethodArn,

@@ -23,7 +23,11 @@ from pydantic import (
     NonNegativeInt,
     PrivateAttr,
     Strict,
+    StringConstraints,
     TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -162,6 +166,22 @@ class EventIdentify(_ProfileFields):
 OverrideValue = Annotated[str, Field(max_length=256)]
 
 
+def _none_when_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """OpenPanel's leniency for a reserved property it cannot use: ignored, not a refusal of the event."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+LenientIp = Annotated[IPvAnyAddress | None, WrapValidator(_none_when_invalid)]
+LenientDeviceId = Annotated[
+    str | None, StringConstraints(min_length=1, max_length=64), WrapValidator(_none_when_invalid)
+]
+# Bot verdicts are Beacon's to make: a client's own are dropped, never stored.
+CLIENT_BOT_PROPERTIES = ("__bot", "__bot_reasons")
+
+
 class TrackProperties(BaseModel):
     """A track event's properties: OpenPanel's reserved `__` properties are typed and consumed here;
     every other key is an ordinary property (kept in `model_extra`)."""
@@ -170,8 +190,8 @@ class TrackProperties(BaseModel):
 
     timestamp: Any = Field(default=None, alias="__timestamp")
     id: str | None = Field(default=None, alias="__id", min_length=1, max_length=64)  # idempotency key
-    ip: IPvAnyAddress | None = Field(default=None, alias="__ip")
-    deviceId: str | None = Field(default=None, alias="__deviceId", min_length=1, max_length=64)
+    ip: LenientIp = Field(default=None, alias="__ip")  # an invalid one is ignored
+    deviceId: LenientDeviceId = Field(default=None, alias="__deviceId")  # an invalid one is ignored
     identify: EventIdentify | None = Field(default=None, alias="__identify")
     revenue: Annotated[NonNegativeInt, Strict()] | None = Field(default=None, alias="__revenue")
     os: OverrideValue | None = Field(default=None, alias="__os")
@@ -191,7 +211,10 @@ class TrackProperties(BaseModel):
 
     @property
     def ordinary(self) -> Properties:
-        return dict(self.model_extra or {})
+        extra = self.model_extra or {}
+        if "__bot" in extra or "__bot_reasons" in extra:
+            return {name: value for name, value in extra.items() if name not in CLIENT_BOT_PROPERTIES}
+        return dict(extra)
 
     @property
     def device_overrides(self) -> dict[str, str]:
@@ -230,7 +253,12 @@ def _property_path(value: str) -> str:
 class _CounterPayload(_Payload):
     profileId: ProfileId
     property: Annotated[str, Field(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_property_path)]
-    value: Annotated[float, Field(ge=MIN_NUMBER_MAGNITUDE, le=MAX_NUMBER_MAGNITUDE, allow_inf_nan=False)] = 1
+    # `"value": null` means 1, as the Python SDK sends a counter without a value
+    value: Annotated[
+        float,
+        Field(ge=MIN_NUMBER_MAGNITUDE, le=MAX_NUMBER_MAGNITUDE, allow_inf_nan=False),
+        BeforeValidator(lambda value: 1 if value is None else value),
+    ] = 1
 
 
 class IncrementPayload(_CounterPayload):

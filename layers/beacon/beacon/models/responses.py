@@ -10,6 +10,15 @@ class TrackResponse(BaseModel):
     sessionId: str
 
 
+class HealthcheckResponse(BaseModel):
+    """GET /healthcheck: the API is up. Shallow on purpose (no credentials, no dependency is called), so it says
+    nothing about DynamoDB or Secrets Manager. `ready` is the field OpenPanel's healthcheck answers (monitors written
+    for OpenPanel check it); further fields, such as a version, may be added, never removed."""
+
+    ok: bool = True
+    ready: bool = True
+
+
 class BotInfo(BaseModel):
     name: str
     type: str
