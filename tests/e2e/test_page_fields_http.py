@@ -78,7 +78,8 @@ def test_a_web_sdk_screen_view_is_stored_and_read_with_its_page_referrer_and_sdk
         "Google",
         "search",
     )
-    assert cart["properties"] == {"__title": "Cart"}
+    # with the visit's campaign parameters, which the session remembers (issue 16 item 3)
+    assert cart["properties"] == {"__title": "Cart", "__query": {"utm_medium": "cpc", "utm_campaign": "winter"}}
     # And an anonymous visitor's events count as its device's, as OpenPanel counts users
     assert shoes["profileId"] == shoes["deviceId"] != ""
 
