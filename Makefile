@@ -7,6 +7,10 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 SAM_VENV   := .venv-sam
 SAM        := $(SAM_VENV)/bin/sam
+# Lambda runs Python 3.13; the dev tools run the system's. A python3.13 on PATH or from pyenv runs the unit tests too.
+PY313      ?= $(shell for c in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do \
+	$$c -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v $$c; break; }; done)
+VENV313    := .venv-py313
 PORT       ?= 3000
 export PYTHONPATH := $(CURDIR)/layers/beacon:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
@@ -24,10 +28,10 @@ FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap browser run test test-unit soak lint lock referrers format build invoke client deploy bench clean
+.PHONY: help bootstrap browser run test test-unit test-py313 smoke soak lint lock referrers format build invoke client deploy bench clean
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
 		| sed 's/\$$(PORT)/$(PORT)/g'
 
 $(VENV)/.installed: requirements-dev.txt layers/beacon/requirements.txt
@@ -72,6 +76,20 @@ test: bootstrap browser ## run every test (unit, integration, end-to-end, browse
 
 test-unit: bootstrap ## unit tests only (no sockets)
 	$(PY) -m pytest tests/unit
+
+$(VENV313)/.installed: requirements-dev.txt layers/beacon/requirements.txt
+	@test -n "$(PY313)" || { echo "error: no python3.13 (on PATH or under ~/.pyenv/versions); set PY313=/path/to/python3.13"; exit 1; }
+	@echo "creating $(VENV313) with $(PY313) (about 1.5 minutes the first time)"
+	$(PY313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV313)/bin/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+print-py313:
+	@echo "$(PY313)"
+
+test-py313: $(VENV313)/.installed ## the unit tests on Python 3.13, Lambda's runtime (CI runs them when a python3.13 exists)
+	$(VENV313)/bin/python -m pytest -q tests/unit
 
 soak: bootstrap ## long forms (not in CI): 60 s of load through the local gateway, the fuzz suite's big profile
 	BEACON_SOAK_SECONDS=$(or $(SOAK_SECONDS),60) $(PY) -m pytest -q -s tests/load
@@ -125,6 +143,10 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	$(PY) -m bench.useragent
 	$(PY) -m bench.cost
 	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
+
+smoke: bootstrap ## every request type against a deployed stack, read back: make smoke STACK=name (no STACK: make run's)
+	@$(PY) -m admin smoke $(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") \
+		$(if $(PROFILE),--profile "$(PROFILE)") $(if $(STACK),,--url http://127.0.0.1:$(PORT))
 
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json

@@ -3,6 +3,7 @@
 beacon clients create|list|show|rotate|revoke|legacy-ids    (see `beacon clients --help`)
 beacon projects filters --project P [...]        blocked IPs and profile ids
 beacon rejected list --project P                 events refused for validation (14 days)
+beacon smoke [--stack-name S]                    every request type against a stack, read back
 beacon --version                                 the release (CHANGELOG.md)
 """
 
@@ -15,6 +16,7 @@ GROUPS = {
     "clients": "the client lifecycle: create, list, show, rotate, revoke",
     "projects": "a project's filters: blocked IPs/networks and profile ids",
     "rejected": "events refused for validation, kept 14 days",
+    "smoke": "every request type against a stack, read back, with throwaway clients",
 }
 
 
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> None:
         from admin.projects import main as projects_main
 
         projects_main(args[1:])
+    elif args[0] == "smoke":
+        from admin.smoke import main as smoke_main
+
+        smoke_main(args[1:])
     else:
         from admin.rejected import main as rejected_main
 

@@ -6,6 +6,7 @@ through (domain/reads.py); pages are gzip-compressed for callers that accept it.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -22,6 +23,7 @@ from beacon.domain import reads
 from beacon.domain.entities import Caller
 from beacon.domain.ports import Readers
 from beacon.gateway.read_responses import events_page_response, group_response, profile_response
+from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import event_caller
 from beacon.gateway.responses import ErrorPolicy, register_error_handlers
 from beacon.models.reads import EntityQuery, ExportEventsQuery, GroupPath, ProfileEventsQuery, ProfilePath
@@ -31,6 +33,8 @@ from beacon.store.factory import read_stores
 from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
+# How many events a page carried, for the request's log line: reset by every invocation.
+request_counts: dict[str, int] = {}
 settings = ReadSettings.from_env()
 
 
@@ -89,6 +93,7 @@ def export_events() -> Response[str]:
     query = ExportEventsQuery.model_validate(query_parameters())
     page = events_page_response(reads.export_events(current_caller(), query, readers(), cursors(), datetime.now(UTC)))
     metrics.add_metric(name="EventsRead", unit=MetricUnit.Count, value=page.meta.count)
+    request_counts["events"] = page.meta.count
     return json_response(200, page.model_dump_json())
 
 
@@ -100,6 +105,7 @@ def profile_events(profileId: str) -> Response[str]:
     read = reads.profile_events(current_caller(), path.profileId, query, readers(), cursors(), datetime.now(UTC))
     page = events_page_response(read)
     metrics.add_metric(name="EventsRead", unit=MetricUnit.Count, value=page.meta.count)
+    request_counts["events"] = page.meta.count
     return json_response(200, page.model_dump_json())
 
 
@@ -127,4 +133,8 @@ def group(groupId: str) -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    started = time.perf_counter()
+    request_counts.clear()
+    response: dict[str, Any] = app.resolve(event, context)
+    log_request(event, response, started, **request_counts)
+    return response

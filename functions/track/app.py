@@ -7,6 +7,7 @@ the API's JSON shape by the shared handlers (beacon/gateway/responses.py).
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -24,11 +25,13 @@ from beacon.domain.ingest import current_ids, ingest, request_bot
 from beacon.domain.ports import RejectedEventStore, Stores
 from beacon.domain.rejections import RejectedEvent, truncated_payload
 from beacon.domain.useragent import warm_up
-from beacon.errors import BeaconError, DependencyUnavailableError, Rejection
+from beacon.errors import BeaconError, DependencyUnavailableError, FieldError, Rejection
 from beacon.gateway.body import event_body
+from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
 from beacon.gateway.responses import ErrorPolicy, error_response, register_error_handlers
 from beacon.gateway.track_bodies import parse_batch, parse_track, read_batch
+from beacon.models.requests import TrackRequest, truncated_paths
 from beacon.models.responses import (
     BatchRejection,
     BatchResponse,
@@ -46,6 +49,8 @@ from beacon.store.factory import rejected_events_store, track_stores
 from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
+# What the request carried, for its log line: set by the write routes, reset by every invocation.
+request_counts: dict[str, int] = {}
 settings = TrackSettings.from_env()
 
 
@@ -137,6 +142,35 @@ def keep_rejected(rejected: list[tuple[Rejection, bytes | str, int | None]]) -> 
         logger.warning("could not keep rejected events", extra={"count": len(records)})
 
 
+TRUNCATED_REASON = "Stored with properties cut to the bounds"
+
+
+def note_truncated(stored: list[tuple[TrackRequest, bytes | str, int | None]]) -> None:
+    """Events stored with properties cut to the bounds (models/bounds.py): counted (EventsTruncated) and kept beside
+    the refused ones with status 200 and the cut paths as details, so a team sees what its SDKs send over them."""
+    cut = [(paths, payload, index) for request, payload, index in stored if (paths := truncated_paths(request))]
+    if not cut:
+        return
+    metrics.add_metric(name="EventsTruncated", unit=MetricUnit.Count, value=len(cut))
+    keep_rejected(
+        [
+            (
+                Rejection(
+                    error=TRUNCATED_REASON,
+                    status=200,
+                    details=[
+                        FieldError(field=f"payload.properties.{path}", message="cut to the bounds", type="truncated")
+                        for path in paths
+                    ],
+                ),
+                payload,
+                index,
+            )
+            for paths, payload, index in cut
+        ]
+    )
+
+
 def keep_invalid_body(rejection: Rejection) -> None:
     """An invalid request's body, as decoded (the error path only: a body that cannot be decoded is not kept)."""
     try:
@@ -161,6 +195,9 @@ def track() -> Response[str]:
     if isinstance(result, BotDetected):
         return bot_response(result)
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+    request_counts["events"] = 1
+    if truncated_paths(request):
+        note_truncated([(request, event_body(event, settings.max_body_bytes), None)])
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id))
 
 
@@ -176,9 +213,18 @@ def track_batch() -> Response[str]:
     outcome = ingest_batch(items, context, stores(), enricher())
     invalid = [(index, rejection) for index, rejection in outcome.rejected if rejection.status == 400]
     keep_rejected([(rejection, json.dumps(batch.batch[index], default=str), index) for index, rejection in invalid])
+    stored = [(index, items.items[index]) for index, _ in outcome.results]
+    note_truncated(
+        [
+            (item, json.dumps(batch.batch[index], default=str), index)
+            for index, item in stored
+            if not isinstance(item, Rejection)
+        ]
+    )
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(outcome.results))
     if outcome.rejected:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(outcome.rejected))
+    request_counts.update(events=len(outcome.results), rejected=len(outcome.rejected))
     return batch_response(outcome)
 
 
@@ -202,4 +248,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # The gateway's request id, set directly: the correlation_id_path form searches the event with JMESPath on
     # every request (bench/cpu.py).
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
-    return app.resolve(event, context)
+    started = time.perf_counter()
+    request_counts.clear()
+    response: dict[str, Any] = app.resolve(event, context)
+    log_request(event, response, started, **request_counts)
+    return response

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import beacon
 from beacon.domain.auth import create_client
 from beacon.domain.entities import ClientType
 from beacon.store.clients import SecretsManagerClientStore
@@ -120,7 +121,7 @@ def test_the_healthcheck_answers_json_without_credentials(gateway_url, path):
     answer = call(f"{gateway_url}{path}", "GET")
     # Then it answers 200 with OpenPanel's `ready` beside `ok`, as JSON
     assert answer.status == 200
-    assert answer.body == {"ok": True, "ready": True}
+    assert answer.body == {"ok": True, "ready": True, "version": beacon.__version__}
     assert answer.headers["Content-Type"] == "application/json"
 
 

@@ -232,6 +232,21 @@ oversized_strings = st.integers(min_value=1_000, max_value=70_000).flatmap(
     )
 )
 text_bodies = st.one_of(deep_nesting, huge_numbers, oversized_strings).map(str.encode)
+# Properties past every bound at once (long strings and keys, long lists, deep nesting, many keys, numbers DynamoDB
+# cannot hold): Beacon stores them cut, never refuses them (models/bounds.py).
+_oversized_leaves = st.one_of(
+    json_scalars,
+    st.integers(min_value=3_990, max_value=4_100).map(lambda size: "é" * size),
+    st.sampled_from([10**130, -(10**40) - 1, 1e-200, float("nan"), float("inf")]),
+)
+oversized_properties = st.recursive(
+    _oversized_leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=210),
+        st.dictionaries(st.one_of(texts, st.text(min_size=195, max_size=210)), children, max_size=210),
+    ),
+    max_leaves=600,
+).map(lambda value: value if isinstance(value, dict) else {"v": value})
 
 
 def track_bodies() -> st.SearchStrategy[bytes]:

@@ -15,6 +15,7 @@ from beacon.domain.entities import Event
 from beacon.errors import BeaconError
 from beacon.gateway.responses import error_response
 from beacon.gateway.validation import validation_rejection
+from beacon.models.bounds import bound_properties
 from beacon.models.requests import (
     TRACK_REQUEST_ADAPTER,
     BatchRequest,
@@ -27,6 +28,7 @@ from tests.fuzz.strategies import (
     batch_bodies,
     examples,
     json_values,
+    oversized_properties,
     track_bodies,
     track_requests,
 )
@@ -70,6 +72,23 @@ def test_track_body_is_a_request_or_a_validation_error(body: bytes) -> None:
         return
     if isinstance(request, TrackEventRequest):
         assert storable(request)["name"] == {"S": request.payload.name}
+
+
+@settings(max_examples=examples(100))
+@given(properties=oversized_properties)
+def test_oversized_properties_are_stored_cut_never_refused(properties: dict[str, Any]) -> None:
+    # Given properties past any of the bounds, when a track event carrying them is parsed
+    request = TRACK_REQUEST_ADAPTER.validate_python(
+        {"type": "track", "payload": {"name": "big", "properties": properties}}
+    )
+
+    # Then it is accepted and serializes to a DynamoDB item; the cut is a fixed point (cutting again changes nothing)
+    assert isinstance(request, TrackEventRequest)
+    assert storable(request)["name"] == {"S": "big"}
+    stored = request.payload.properties.ordinary
+    cut = stored.pop("__truncated", [])
+    assert bound_properties(stored) == stored
+    assert len(cut) <= 50
 
 
 @settings(max_examples=examples(150))

@@ -92,4 +92,4 @@ def test_only_the_healthcheck_takes_no_credentials(document):
     ]
     assert open_operations == [("get", "/healthcheck")]
     schema = document["components"]["schemas"]["HealthcheckResponse"]
-    assert {"ok", "ready"} <= set(schema["properties"])
+    assert {"ok", "ready", "version"} <= set(schema["properties"])

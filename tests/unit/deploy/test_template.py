@@ -178,13 +178,16 @@ def test_browsers_can_preflight_and_read_every_gateway_error(resources):
 def test_alarms_watch_5xx_throttling_authorizer_errors_and_outages(resources):
     # Given the template's CloudWatch alarms
     alarms = {
-        resource["Properties"]["MetricName"]: resource["Properties"]
-        for resource in resources.values()
+        name: resource["Properties"]
+        for name, resource in resources.items()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
     }
+    metrics = {alarm["MetricName"] for alarm in alarms.values()}
     # Then each failure a deployer must hear about has one, and each notifies the alarm topic
-    assert {"5XXError", "Throttles", "WriteThrottleEvents", "Errors", "DependencyUnavailable"} <= set(alarms)
-    assert alarms["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "AuthorizerFunction"}}]
+    assert {"5XXError", "Throttles", "WriteThrottleEvents", "Errors", "DependencyUnavailable"} <= metrics
+    authorizer = alarms["AuthorizerErrorsAlarm"]
+    assert authorizer["MetricName"] == "Errors"
+    assert authorizer["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "AuthorizerFunction"}}]
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -162,3 +163,31 @@ def test_an_unavailable_table_is_a_503_with_retry_after(read_app, readers, monke
     status, body, response = invoke(read_app, request("/export/events"))
     assert status == 503 and body["status"] == 503
     assert response_header(response, "Retry-After") == "5"
+
+
+def request_log_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """The one "request" line of the last invocation, its own fields only."""
+    standard = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "location", "timestamp"}
+    [record] = [record for record in caplog.records if record.getMessage() == "request"]
+    return {key: value for key, value in record.__dict__.items() if key not in standard}
+
+
+def test_each_read_logs_one_line_with_its_route_status_latency_and_events_and_no_values(
+    read_app, readers, caplog: pytest.LogCaptureFixture
+):
+    # Given a page of a profile's events, When it is read
+    caplog.clear()
+    status, body, _ = invoke(read_app, request("/profile/u1/events", resource="/profile/{profileId}/events"))
+    # Then its line names the route's template (not the profile id), the status, the latency and the events read
+    line = request_log_line(caplog)
+    assert set(line) == {"route", "status", "latencyMs", "events"}
+    assert (line["route"], line["status"], line["events"]) == (
+        "GET /profile/{profileId}/events",
+        200,
+        len(body["data"]),
+    )
+    # And a refused read logs its status and no count
+    caplog.clear()
+    status, _, _ = invoke(read_app, request("/export/events", client_type="write"))
+    line = request_log_line(caplog)
+    assert (line["status"], status) == (403, 403) and "events" not in line

@@ -525,7 +525,7 @@ def test_batch_with_an_idempotency_key_is_a_repeat_even_when_its_bytes_differ(
     assert sorted(e.name for e in tracked(store)) == ["a", "b"]
 
 
-def test_rejected_items_are_kept_with_project_client_reason_details_and_a_truncated_payload(
+def test_rejected_and_truncated_items_are_kept_with_project_client_reason_details_and_a_truncated_payload(
     track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore
 ) -> None:
     # Given a batch with a valid event, an empty name, and an event whose properties break the limits (and
@@ -534,22 +534,30 @@ def test_rejected_items_are_kept_with_project_client_reason_details_and_a_trunca
     request = batch_request({"batch": [item("ok"), item(""), oversized]})
 
     # When the function handles it
-    status, _, _ = invoke(track_app, request)
+    status, answer, _ = invoke(track_app, request)
 
-    # Then both rejected items are kept for the authorizer's project and client, with reason, index and details
-    assert status == 200
+    # Then the oversized event is stored with its strings cut, and only the empty name is refused
+    assert (status, answer["accepted"]) == (200, 2)
+    big = next(event for event in tracked(store) if event.name == "big")
+    assert [len(big.properties[f"p{i}"]) for i in range(3)] == [MAX_STRING_LENGTH] * 3
+    assert big.properties["__truncated"] == ["p0", "p1", "p2"]
+    # and both are kept for the authorizer's project and client: the refused one with its 400, the cut one with
+    # its 200 and the cut paths
     authorizer = request["requestContext"]["authorizer"]
     assert [(r.project_id, r.client_id) for r in rejected.rejected] == [
         (authorizer["projectId"], authorizer["clientId"])
     ] * 2
     assert [(r.index, r.reason, r.status) for r in rejected.rejected] == [
         (1, "Invalid request body", 400),
-        (2, "Invalid request body", 400),
+        (2, "Stored with properties cut to the bounds", 200),
     ]
     assert rejected.rejected[0].details == [
         {"field": "payload.name", "message": "String should have at least 1 character", "type": "string_too_short"}
     ]
-    assert rejected.rejected[1].details and rejected.rejected[1].details[0]["field"] == "payload.properties"
+    assert [detail["field"] for detail in rejected.rejected[1].details] == [
+        f"payload.properties.p{i}" for i in range(3)
+    ]
+    assert {detail["type"] for detail in rejected.rejected[1].details} == {"truncated"}
     # the item itself is the payload, bounded
     assert json.loads(rejected.rejected[0].payload) == item("")
     assert len(rejected.rejected[1].payload.encode()) == MAX_KEPT_PAYLOAD_BYTES
@@ -578,6 +586,52 @@ def test_invalid_track_request_is_kept_as_a_rejected_event_without_its_headers(
     assert kept.payload == request["body"]
     assert [detail["field"] for detail in kept.details] == ["payload.name"]
     assert "sec_example-not-a-real-secret" not in repr(kept)
+
+
+@handler_warnings
+def test_a_track_event_stored_with_properties_cut_is_counted_and_kept_with_its_cut_paths(
+    track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a POST /track whose property is a string over the bound
+    request = load_event("track")
+    request["body"] = json.dumps(
+        {"type": "track", "payload": {"name": "long", "properties": {"note": "n" * (MAX_STRING_LENGTH + 10)}}}
+    )
+
+    # When the function handles it
+    status, _, _ = invoke(track_app, request)
+
+    # Then it is stored (200) with the string cut and the path listed
+    assert status == 200
+    [event] = [event for event in tracked(store) if event.name == "long"]
+    assert event.properties["note"] == "n" * MAX_STRING_LENGTH
+    assert event.properties["__truncated"] == ["note"]
+    # and it is kept beside the refused events, with status 200 and the cut path
+    [kept] = rejected.rejected
+    assert (kept.reason, kept.status, kept.index) == ("Stored with properties cut to the bounds", 200, None)
+    assert [detail["field"] for detail in kept.details] == ["payload.properties.note"]
+    # and counted in the EventsTruncated metric
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [metric.get("EventsTruncated") for metric in emitted if "EventsTruncated" in metric] == [[1.0]]
+
+
+@handler_warnings
+def test_a_blocklisted_event_name_is_refused_and_kept_as_a_rejected_event(
+    track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore
+) -> None:
+    # Given a POST /track whose event name is a scanner's probe
+    request = load_event("track")
+    request["body"] = json.dumps({"type": "track", "payload": {"name": "/wp-login.php"}})
+
+    # When the function handles it
+    status, answer, _ = invoke(track_app, request)
+
+    # Then it is a 400, nothing is stored, and the refusal is kept with its reason
+    assert (status, answer["status"]) == (400, 400)
+    assert [event for event in tracked(store) if event.name == "/wp-login.php"] == []
+    [kept] = rejected.rejected
+    assert (kept.reason, kept.status) == ("Invalid request body", 400)
+    assert [(detail["field"], detail["type"]) for detail in kept.details] == [("payload.name", "event_name_blocked")]
 
 
 def test_accepted_batch_keeps_no_rejected_events(

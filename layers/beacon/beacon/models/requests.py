@@ -7,7 +7,6 @@ DynamoDB's number range; they are documented in the README.
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
@@ -33,19 +32,24 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic.networks import validate_email
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from beacon.errors import InvalidRequestError, PayloadTooLargeError
+from beacon.models import bounds
+from beacon.models.blocklist import is_blocked_event_name
+from beacon.models.bounds import bound_properties
 
-MAX_PROPERTY_DEPTH = 5
-MAX_PROPERTY_KEYS = 200
-MAX_KEY_LENGTH = 200
-MAX_STRING_LENGTH = 4_000
-MAX_LIST_LENGTH = 200
-# DynamoDB numbers: up to 38 significant digits, magnitude within 1e-130 .. 1e126.
-MAX_NUMBER_MAGNITUDE = 1e125
-MIN_NUMBER_MAGNITUDE = 1e-130
-MAX_NUMBER_DIGITS = 38
+# The property bounds live with the code that cuts properties to them (models/bounds.py); named here too, as the
+# wire contract's limits.
+MAX_PROPERTY_DEPTH = bounds.MAX_PROPERTY_DEPTH
+MAX_PROPERTY_KEYS = bounds.MAX_PROPERTY_KEYS
+MAX_KEY_LENGTH = bounds.MAX_KEY_LENGTH
+MAX_STRING_LENGTH = bounds.MAX_STRING_LENGTH
+MAX_LIST_LENGTH = bounds.MAX_LIST_LENGTH
+MAX_NUMBER_MAGNITUDE = bounds.MAX_NUMBER_MAGNITUDE
+MIN_NUMBER_MAGNITUDE = bounds.MIN_NUMBER_MAGNITUDE
+MAX_NUMBER_DIGITS = bounds.MAX_NUMBER_DIGITS
+
 RESERVED_EVENT_NAMES = frozenset({"session_start", "session_end"})
 # The times an event may have (docs/API.md, Event time): a `__timestamp` outside [EARLIEST, receipt + 1 minute] is
 # replaced by the receipt time. Read queries take times in [EARLIEST, LATEST_QUERY_TIME).
@@ -93,43 +97,9 @@ EntityId = Annotated[str, Field(min_length=1, max_length=128)]  # group ids
 Properties = dict[str, Any]
 
 
-def _check_value(value: Any, depth: int, counter: list[int]) -> None:
-    """depth counts containers: the properties object itself is level 1, leaf values add none."""
-    if isinstance(value, (dict, list)) and depth > MAX_PROPERTY_DEPTH:
-        raise ValueError(f"properties nest deeper than {MAX_PROPERTY_DEPTH} levels")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            counter[0] += 1
-            if counter[0] > MAX_PROPERTY_KEYS:
-                raise ValueError(f"properties hold more than {MAX_PROPERTY_KEYS} keys")
-            if not key or len(key) > MAX_KEY_LENGTH:
-                raise ValueError(f"property keys must be 1-{MAX_KEY_LENGTH} characters")
-            _check_value(item, depth + 1, counter)
-    elif isinstance(value, list):
-        if len(value) > MAX_LIST_LENGTH:
-            raise ValueError(f"property lists hold at most {MAX_LIST_LENGTH} items")
-        for item in value:
-            _check_value(item, depth + 1, counter)
-    elif isinstance(value, str):
-        if len(value) > MAX_STRING_LENGTH:
-            raise ValueError(f"property strings are at most {MAX_STRING_LENGTH} characters")
-    elif isinstance(value, bool) or value is None:
-        return
-    elif isinstance(value, int):
-        if len(str(abs(value)).rstrip("0")) > MAX_NUMBER_DIGITS:
-            raise ValueError(f"property numbers have at most {MAX_NUMBER_DIGITS} significant digits")
-        if abs(value) > MAX_NUMBER_MAGNITUDE:
-            raise ValueError("property numbers must be within ±1e125")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("property numbers must be finite")
-        if abs(value) > MAX_NUMBER_MAGNITUDE or (value != 0 and abs(value) < MIN_NUMBER_MAGNITUDE):
-            raise ValueError("property numbers must be 0 or within 1e-130..1e125 in magnitude")
-
-
 def check_properties(value: Properties) -> Properties:
-    _check_value(value, 1, [0])
-    return value
+    """The properties cut to the bounds (models/bounds.py): what is over them is cut and listed in `__truncated`."""
+    return bound_properties(value)
 
 
 class _Payload(BaseModel):
@@ -163,7 +133,12 @@ class EventIdentify(_ProfileFields):
     profileId: ProfileId | None = None
 
 
-OverrideValue = Annotated[str, Field(max_length=256)]
+MAX_OVERRIDE_LENGTH = 256
+OverrideValue = Annotated[str, Field(max_length=MAX_OVERRIDE_LENGTH)]
+OVERRIDE_BOUNDS = {
+    f"__{name}": MAX_OVERRIDE_LENGTH
+    for name in ("os", "osVersion", "browser", "browserVersion", "device", "brand", "model")
+}
 
 
 def _none_when_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -205,9 +180,8 @@ class TrackProperties(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _bounded(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            check_properties(data)
-        return data
+        # Cut to the bounds rather than refused; an override longer than its bound is cut too, as OpenPanel bounds it.
+        return bound_properties(data, OVERRIDE_BOUNDS) if isinstance(data, dict) else data
 
     @property
     def ordinary(self) -> Properties:
@@ -233,6 +207,10 @@ class TrackPayload(_Payload):
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_EVENT_NAMES:
             raise ValueError(f"'{value}' is reserved for events Beacon creates itself")
+        if is_blocked_event_name(value):
+            raise PydanticCustomError(
+                "event_name_blocked", "Event name is blocked: it is a scanner's probe or an injection attempt"
+            )
         return value
 
 
@@ -377,3 +355,11 @@ def parse_batch_request(body: str | bytes) -> BatchRequest:
     batch = BATCH_REQUEST_ADAPTER.validate_python(raw)
     batch._body = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     return batch
+
+
+def truncated_paths(request: TrackRequest) -> list[str]:
+    """The property paths cut to the bounds while parsing this request (models/bounds.py); empty for most."""
+    properties = getattr(request.payload, "properties", None)
+    if isinstance(properties, TrackProperties):
+        properties = properties.model_extra
+    return bounds.truncated_paths(properties)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from beacon import __version__
+
 
 class TrackResponse(BaseModel):
     deviceId: str
@@ -17,6 +19,7 @@ class HealthcheckResponse(BaseModel):
 
     ok: bool = True
     ready: bool = True
+    version: str = Field(default=__version__, description="Beacon's release (CHANGELOG.md), as ./beacon --version")
 
 
 class BotInfo(BaseModel):
