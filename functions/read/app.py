@@ -73,8 +73,13 @@ def current_caller() -> Caller:
     return event_caller(app.current_event.raw_event)
 
 
-def query_parameters() -> dict[str, str]:
-    return dict(app.current_event.query_string_parameters or {})
+def query_parameters() -> dict[str, str | list[str]]:
+    """The query's parameters, `event` with every value it was given (OpenPanel's repeated `event`)."""
+    parameters: dict[str, str | list[str]] = dict(app.current_event.query_string_parameters or {})
+    repeated = (app.current_event.multi_value_query_string_parameters or {}).get("event")
+    if repeated:
+        parameters["event"] = list(repeated)
+    return parameters
 
 
 def path_parameter(value: str) -> str:

@@ -78,7 +78,8 @@ def test_a_web_sdk_screen_view_is_stored_and_read_with_its_page_referrer_and_sdk
         "Google",
         "search",
     )
-    assert cart["properties"] == {"__title": "Cart"}
+    # with the visit's campaign parameters, which the session remembers (issue 16 item 3)
+    assert cart["properties"] == {"__title": "Cart", "__query": {"utm_medium": "cpc", "utm_campaign": "winter"}}
     # And an anonymous visitor's events count as its device's, as OpenPanel counts users
     assert shoes["profileId"] == shoes["deviceId"] != ""
 
@@ -113,3 +114,81 @@ def test_an_event_that_identifies_its_user_is_that_users_event(
         ("session_start", "user-7"),
     ]
     assert call(f"{gateway_url}/profile/user-7?projectId={project_id}", reader)[1]["email"] == "u7@example.com"
+
+
+def test_a_second_page_view_in_the_session_inherits_the_classified_referrer(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a visit that arrives from Google's search results on a campaign URL
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    landing = "https://shop.example.com/?utm_source=google&utm_medium=cpc"
+    first = screen_view(landing, "https://www.google.com/", "Home")
+    assert call(f"{gateway_url}/track", writer, first, **SDK_HEADERS)[0] == 200
+
+    # When the visitor moves on within the site (document.referrer is now the shop itself)
+    second = screen_view("https://shop.example.com/cart", landing, "Cart")
+    assert call(f"{gateway_url}/track", writer, second, **SDK_HEADERS)[0] == 200
+
+    # Then both page views (and the session_start) say Google, search, and carry the campaign
+    query = urllib.parse.urlencode({"projectId": project_id})
+    status, page = call(f"{gateway_url}/export/events?{query}", reader)
+    assert status == 200
+    got = sorted(
+        (e["name"], e["path"], e["referrer"], e["referrerName"], e["referrerType"], e["properties"].get("__query"))
+        for e in page["data"]
+    )
+    campaign = {"utm_source": "google", "utm_medium": "cpc"}
+    assert got == [
+        ("screen_view", "/", "https://www.google.com", "Google", "search", campaign),
+        ("screen_view", "/cart", "https://www.google.com", "Google", "search", campaign),
+        ("session_start", "/", "https://www.google.com", "Google", "search", campaign),
+    ]
+
+
+def test_the_export_takes_openpanels_page_numbers_and_repeated_event_names(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a session of three page views and a signup (five events with its session_start)
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    for path in ("/", "/pricing", "/signup"):
+        view = screen_view(f"https://shop.example.com{path}", "", "Shop")
+        assert call(f"{gateway_url}/track", writer, view, **SDK_HEADERS)[0] == 200
+    signup = {"type": "track", "payload": {"name": "signup", "properties": {}}}
+    assert call(f"{gateway_url}/track", writer, signup, **SDK_HEADERS)[0] == 200
+
+    # When a read client asks page by page for two of the names, as OpenPanel's export is asked
+    def page(number: int) -> dict[str, Any]:
+        query = urllib.parse.urlencode(
+            [("projectId", project_id), ("event", "screen_view"), ("event", "signup"), ("limit", "3"),
+             ("page", str(number))]
+        )  # fmt: skip
+        status, body = call(f"{gateway_url}/export/events?{query}", reader)
+        assert status == 200, body
+        return dict(body)
+
+    first, second = page(1), page(2)
+
+    # Then the pages hold the four events once each, and the last one says the total
+    names = sorted(e["name"] for e in first["data"] + second["data"])
+    assert names == ["screen_view", "screen_view", "screen_view", "signup"]
+    assert (first["meta"]["current"], first["meta"]["totalCount"]) == (1, None)
+    assert (second["meta"]["current"], second["meta"]["totalCount"], second["meta"]["pages"]) == (2, 4, 2)
+
+
+def test_the_region_is_the_subdivisions_name_with_its_code_beside_it(
+    gateway_url: str, create_client: Any, project_id: str
+) -> None:
+    # Given a page view whose viewer headers name the subdivision
+    writer, reader = create_client(project_id), create_client(project_id, "read")
+    viewer = {
+        "CloudFront-Viewer-Country": "GB",
+        "CloudFront-Viewer-Country-Region": "ENG",
+        "CloudFront-Viewer-Country-Region-Name": "England",
+    }
+    body = screen_view("https://shop.example.com/", "", "Home")
+    assert call(f"{gateway_url}/track", writer, body, **SDK_HEADERS, **viewer)[0] == 200
+
+    # When it is exported, Then region is the name, as OpenPanel's is, and the code is kept as regionCode
+    query = urllib.parse.urlencode({"projectId": project_id, "event": "screen_view"})
+    [event] = call(f"{gateway_url}/export/events?{query}", reader)[1]["data"]
+    assert (event["geo"]["region"], event["geo"]["regionCode"]) == ("England", "ENG")

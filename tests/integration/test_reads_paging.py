@@ -311,3 +311,25 @@ def test_a_page_costs_one_query_per_shard_and_few_read_units(store_events, local
 
 def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
     params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+
+def test_repeated_event_names_and_page_numbers_read_as_openpanels_export(store_events, readers, project_id):
+    # Given 90 events of three names across the shards
+    events = [make_event(project_id, BASE + timedelta(seconds=n), n, name="abc"[n % 3]) for n in range(90)]
+    store_events(events)
+    now = BASE + timedelta(days=1)
+
+    def page(number: int, **params: Any) -> Any:
+        query = ExportEventsQuery.model_validate({**WINDOW, "limit": 25, "page": number, **params})
+        return events_page_response(reads.export_events(read_client(project_id), query, readers, CODEC, now))
+
+    # When they are read by page number for two of the names, Then the pages are the cursor's, in order
+    wanted = newest_first([e for e in events if e.name in ("a", "c")])
+    pages = [page(n, event=["a", "c"]) for n in (1, 2, 3)]
+    assert [event.id for p in pages for event in p.data] == wanted
+    # And only the last page, which read every match, says the total
+    assert [(p.meta.current, p.meta.totalCount, p.meta.pages) for p in pages] == [
+        (1, None, None),
+        (2, None, None),
+        (3, 60, 3),
+    ]

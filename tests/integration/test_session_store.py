@@ -96,7 +96,7 @@ def _event(project_id: str, device_id: str, session_id: str, at: datetime, sourc
         project_id=project_id,
         client_id="c-1",
         name="screen_view",
-        properties={},
+        properties={"__query": dict(source.campaign)} if source.campaign else {},
         profile_id=None,
         groups=None,
         device_id=device_id,
@@ -123,3 +123,18 @@ def test_a_session_remembers_its_first_events_source_and_a_new_one_forgets_the_o
     back = NOW + timedelta(hours=2)
     assert sessions.start_session(project_id, "d-1", "s-2", back, [_event(project_id, "d-1", "s-2", back, NO_SOURCE)])
     assert sessions.continue_session(project_id, "d-1", back + timedelta(minutes=1)) == ActiveSession("s-2")
+
+
+def test_a_session_remembers_its_campaign_parameters_and_a_new_one_forgets_them(stores, project_id):
+    # Given a session opened by a campaign page view
+    sessions = stores.sessions
+    campaign = TrafficSource("", "newsletter", "", (("utm_campaign", "winter"), ("utm_source", "Newsletter")))
+    assert sessions.start_session(project_id, "d-2", "s-1", NOW, [_event(project_id, "d-2", "s-1", NOW, campaign)])
+
+    # When a later event continues it, Then the answer carries the campaign too
+    assert sessions.continue_session(project_id, "d-2", NOW + timedelta(minutes=5)) == ActiveSession("s-1", campaign)
+
+    # And a new session after the timeout without one has none
+    back = NOW + timedelta(hours=2)
+    assert sessions.start_session(project_id, "d-2", "s-2", back, [_event(project_id, "d-2", "s-2", back, NO_SOURCE)])
+    assert sessions.continue_session(project_id, "d-2", back + timedelta(minutes=1)) == ActiveSession("s-2")

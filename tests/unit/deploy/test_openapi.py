@@ -61,8 +61,10 @@ def test_read_operations_need_the_secret_and_describe_their_refusals(document):
 
 def test_query_parameters_carry_their_bounds(document):
     parameters = {p["name"]: p for p in document["paths"]["/export/events"]["get"]["parameters"]}
-    assert set(parameters) == {"projectId", "start", "end", "event", "profileId", "cursor", "limit"}
+    assert set(parameters) == {"projectId", "start", "end", "event", "profileId", "cursor", "limit", "page"}
     assert parameters["limit"]["schema"] == {"default": 100, "maximum": 1000, "minimum": 1, "type": "integer"}
+    assert parameters["page"]["schema"] == {"default": 1, "minimum": 1, "type": "integer"}
+    assert parameters["event"]["schema"]["maxItems"] == 20 and parameters["event"]["schema"]["type"] == "array"
     assert parameters["start"]["schema"] == {"format": "date-time", "type": "string"}
     assert not any(parameter["required"] for parameter in parameters.values())
 

@@ -326,8 +326,8 @@ def test_as_item_uses_camel_case_keys() -> None:
     assert item == {
         "country": "GB",
         "countryName": "United Kingdom",
-        "region": "ENG",
-        "regionName": "England",
+        "region": "England",
+        "regionCode": "ENG",
         "city": "London",
         "postalCode": "EC1A",
         "latitude": 51.5074,

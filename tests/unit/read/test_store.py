@@ -173,3 +173,12 @@ def test_an_anonymous_event_is_its_devices_and_has_null_groups_revenue_and_ip():
     # And an event that came with no page, referrer or SDK headers has those fields empty, not missing
     derived = ("path", "origin", "referrer", "referrerName", "referrerType", "sdkName", "sdkVersion")
     assert [data[name] for name in derived] == [""] * len(derived)
+
+
+def test_an_item_stored_with_the_old_region_names_reads_with_region_as_the_name() -> None:
+    from beacon.store.reads import current_geo
+
+    old = {"country": "GB", "region": "ENG", "regionName": "England", "city": "London"}
+    assert current_geo(old) == {"country": "GB", "region": "England", "regionCode": "ENG", "city": "London"}
+    new = {"country": "GB", "region": "England", "regionCode": "ENG"}
+    assert current_geo(new) is new

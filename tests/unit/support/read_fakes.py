@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beacon.domain.entities import Caller, ClientType, EventPage, TimeWindow
+from beacon.domain.entities import Caller, ClientType, EventNames, EventPage, TimeWindow
 from beacon.domain.ports import Readers
 from beacon.domain.reads import CursorCodec
 from beacon.store.events import isoformat_ms
@@ -60,7 +60,7 @@ class FakeEventReader:
         self.calls: list[tuple[Any, ...]] = []
 
     def _page(
-        self, events: list[dict[str, Any]], window: TimeWindow, limit: int, after: str | None, name: str | None
+        self, events: list[dict[str, Any]], window: TimeWindow, limit: int, after: str | None, name: EventNames
     ) -> EventPage:
         lower, upper = isoformat_ms(window.start), isoformat_ms(window.end) + "~"
         matching = sorted(
@@ -69,7 +69,7 @@ class FakeEventReader:
                 for event in events
                 if lower <= position(event) <= upper
                 and (after is None or position(event) < after)
-                and (name is None or event["name"] == name)
+                and (name is None or event["name"] == name or (isinstance(name, tuple) and event["name"] in name))
             ),
             key=position,
             reverse=True,
@@ -78,7 +78,7 @@ class FakeEventReader:
         return EventPage(page, position(page[-1]) if len(matching) > limit else None)
 
     def project_events(
-        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: str | None
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: EventNames
     ) -> EventPage:
         self.calls.append(("project", project_id, window, limit, after, event_name))
         mine = [event for event in self.events if event["projectId"] == project_id]
@@ -91,7 +91,7 @@ class FakeEventReader:
         window: TimeWindow,
         limit: int,
         after: str | None,
-        event_name: str | None,
+        event_name: EventNames,
     ) -> EventPage:
         self.calls.append(("profile", project_id, profile_id, window, limit, after, event_name))
         mine = [e for e in self.events if e["projectId"] == project_id and e["profileId"] == profile_id]

@@ -34,7 +34,16 @@ from typing import Any
 
 from beacon.domain.concurrency import run_all
 from beacon.domain.enrich import Enricher, SharedEnricher
-from beacon.domain.entities import BatchClaim, BotDetected, ClientType, Event, RequestContext, TrackResult
+from beacon.domain.entities import (
+    NO_SOURCE,
+    BatchClaim,
+    BotDetected,
+    ClientType,
+    Event,
+    RequestContext,
+    TrackResult,
+    TrafficSource,
+)
 from beacon.domain.event_time import resolve_event_time
 from beacon.domain.ids import DeviceIds
 from beacon.domain.ingest import ingest, request_bot
@@ -143,7 +152,9 @@ class FastItem:
             self._time = (claim.received_at, *resolve_event_time(raw, claim.received_at, sent_at))
         return self._time[1], self._time[2]
 
-    def event(self, claim: BatchClaim, sent_at: str | None, session: TrackResult | NewSession) -> Event:
+    def event(
+        self, claim: BatchClaim, sent_at: str | None, session: TrackResult | NewSession | SessionAssignment
+    ) -> Event:
         """The item's event as the claim fixes it: the same id, time and key on every attempt."""
         event_time, from_past = self.event_time(claim, sent_at)
         event_id = batch_event_id(event_time, claim.nonce, self.index)
@@ -160,6 +171,9 @@ class FastBatch:
     batch_key: str
     digest: str
     nonce: str = field(default_factory=lambda: os.urandom(8).hex())  # of the claim this attempt would write
+    # The traffic source of each item's session, by index, as this attempt took the sessions (none on a retry that
+    # found its claim: those events were stored by the first attempt, with their sources).
+    sources: dict[int, TrafficSource] = field(default_factory=dict)
 
     @property
     def project_id(self) -> str:
@@ -197,7 +211,7 @@ class FastBatch:
         if not fresh and claim.digest != self.digest:  # other bytes under the same key: answer, never overwrite
             outcome.results += [(item.index, claim.answers[item.index]) for item in claimed]
             return leftover
-        events = [item.event(claim, self.sent_at, claim.answers[item.index]) for item in claimed]
+        events = [item.event(claim, self.sent_at, self.session_of(item.index, claim)) for item in claimed]
         try:
             to_write = events if fresh else self.stores.events.missing_events(events)
         except DependencyUnavailableError:
@@ -286,11 +300,17 @@ class FastBatch:
                     outcome.refuse(item.index, assignment)
                 else:
                     answers[item.index] = TrackResult(assignment.device_id, assignment.session_id)
+                    self.sources[item.index] = assignment.source
                     kept.append(item)
         if not answers:  # no session could be taken: nothing to claim
             return draft, []
         mine = BatchClaim(self.now, self.nonce, self.digest, answers)
         return self.stores.idempotency.claim_batch(self.project_id, claim_key, mine), kept
+
+    def session_of(self, index: int, claim: BatchClaim) -> SessionAssignment:
+        """The item's session as its claim answers it, with the source its events without one inherit."""
+        answer = claim.answers[index]
+        return SessionAssignment(answer.device_id, answer.session_id, self.sources.get(index, NO_SOURCE))
 
     def write(self, events: list[Event]) -> list[Event]:
         """Write the events in groups (in parallel on the shared pool); those not stored."""

@@ -94,7 +94,13 @@ class Event:
 
     @property
     def source(self) -> TrafficSource:
-        return TrafficSource(self.referrer, self.referrer_name, self.referrer_type)
+        query = self.properties.get("__query")
+        campaign = (
+            tuple(sorted((k, v) for k, v in query.items() if k.startswith("utm_") and isinstance(v, str)))
+            if isinstance(query, dict)
+            else ()
+        )
+        return TrafficSource(self.referrer, self.referrer_name, self.referrer_type, campaign)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +110,10 @@ class TrafficSource:
     referrer: str = ""
     referrer_name: str = ""
     referrer_type: str = ""
+    campaign: tuple[tuple[str, str], ...] = ()  # the page's utm_* parameters, sorted by name (as a map compares)
 
     def __bool__(self) -> bool:
-        return bool(self.referrer or self.referrer_name)
+        return bool(self.referrer or self.referrer_name or self.campaign)
 
 
 NO_SOURCE = TrafficSource()
@@ -136,6 +143,10 @@ class BatchClaim:
     nonce: str
     digest: str
     answers: dict[int, TrackResult]
+
+
+# The event-name filter of a read: none, one name, or any of several.
+EventNames = str | tuple[str, ...] | None
 
 
 @dataclass(frozen=True)

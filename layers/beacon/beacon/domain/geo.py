@@ -41,8 +41,8 @@ VIEWER_LONGITUDE = "cloudfront-viewer-longitude"
 class Geo:
     country: str | None = None  # ISO 3166-1 alpha-2, e.g. "GB"
     country_name: str | None = None
-    region: str | None = None  # first-level ISO 3166-2 subdivision code, e.g. "ENG"
-    region_name: str | None = None
+    region: str | None = None  # first-level ISO 3166-2 subdivision code, e.g. "ENG" (stored as regionCode)
+    region_name: str | None = None  # e.g. "England" (stored as region, as OpenPanel names the subdivision)
     city: str | None = None
     postal_code: str | None = None
     latitude: float | None = None
@@ -50,12 +50,13 @@ class Geo:
     time_zone: str | None = None
 
     def as_item(self) -> dict[str, str | float]:
-        """camelCase keys, absent values left out."""
+        """camelCase keys, absent values left out. `region` is the subdivision's name where it is known (OpenPanel's
+        `region`), else its code; `regionCode` keeps the code beside it."""
         values: dict[str, str | float | None] = {
             "country": self.country,
             "countryName": self.country_name,
-            "region": self.region,
-            "regionName": self.region_name,
+            "region": self.region_name or self.region,
+            "regionCode": self.region,
             "city": self.city,
             "postalCode": self.postal_code,
             "latitude": self.latitude,

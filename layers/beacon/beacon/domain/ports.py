@@ -15,6 +15,7 @@ from beacon.domain.entities import (
     ActiveSession,
     BatchClaim,
     Event,
+    EventNames,
     EventPage,
     GroupUpdate,
     ProfileUpdate,
@@ -141,7 +142,7 @@ class Stores:
 
 class EventReader(Protocol):
     def project_events(
-        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: str | None
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: EventNames
     ) -> EventPage: ...
 
     def profile_events(
@@ -151,7 +152,7 @@ class EventReader(Protocol):
         window: TimeWindow,
         limit: int,
         after: str | None,
-        event_name: str | None,
+        event_name: EventNames,
     ) -> EventPage: ...
 
     def profile_activity(self, project_id: str, profile_id: str) -> tuple[str | None, str | None]:

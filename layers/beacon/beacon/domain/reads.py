@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from beacon.domain.entities import Caller, ClientType, TimeWindow
+from beacon.domain.entities import Caller, ClientType, EventPage, TimeWindow
 from beacon.domain.ports import Readers
 from beacon.errors import (
     ForbiddenError,
@@ -26,6 +26,8 @@ from beacon.errors import (
 )
 from beacon.models.reads import (
     DEFAULT_WINDOW_HOURS,
+    MAX_LIMIT,
+    MAX_PAGE_SKIP,
     MAX_WINDOW_DAYS,
     EntityQuery,
     ExportEventsQuery,
@@ -44,6 +46,9 @@ DEFAULT_WINDOW = timedelta(hours=DEFAULT_WINDOW_HOURS)
 class EventsRead:
     events: list[dict[str, Any]]  # plain data in the wire shape of ExportEvent, newest first
     next_cursor: str | None  # signed; None: no more pages
+    page: int = 1  # the page number asked for
+    limit: int = 1  # events a page holds
+    total: int | None = None  # every matching event, known only on the last page reached by page number
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class CursorState:
     kind: CursorKind
     start: str  # ISO ms, as resolved on the first page (defaults are not recomputed later)
     end: str
-    event: str | None
+    event: str | list[str] | None  # one name, or any of several (a list)
     profile: str | None  # the profile id as asked for (an alias stays an alias here)
     canonical: str | None  # ... and as resolved on the first page, so later pages skip the alias lookup
     after: str  # storage position; the next page starts strictly after it
@@ -222,6 +227,8 @@ def _events_page(
     now: datetime,
 ) -> EventsRead:
     if query.cursor is not None:
+        if query.page != 1:
+            raise invalid_query("page", "a page number cannot be combined with a cursor", "page_with_cursor")
         state = cursors.decode(query.cursor, project, kind)
         _check_same_query(state, query, profile)
     else:
@@ -232,18 +239,52 @@ def _events_page(
             kind=kind,
             start=_iso(window.start),
             end=_iso(window.end),
-            event=query.event,
+            event=_event_filter(query.event),
             profile=profile,
             canonical=canonical,
             after="",
         )
-    after = state.after or None
-    if state.canonical is None:
-        page = readers.events.project_events(project, state.window, query.limit, after, state.event)
-    else:
-        page = readers.events.profile_events(project, state.canonical, state.window, query.limit, after, state.event)
+    skipped = 0
+    if query.page > 1:
+        resumed, skipped = _skip_pages(state, (query.page - 1) * query.limit, readers)
+        if resumed is None:  # fewer matching events than the pages before this one hold
+            return EventsRead([], None, query.page, query.limit, skipped)
+        state = resumed
+    page = _read_page(state, query.limit, readers)
     next_cursor = None if page.resume_after is None else cursors.encode(replace(state, after=page.resume_after))
-    return EventsRead(page.events, next_cursor)
+    # The total is exact only when every matching event was read: from the first, up to the last page.
+    total = skipped + len(page.events) if query.cursor is None and page.resume_after is None else None
+    return EventsRead(page.events, next_cursor, query.page, query.limit, total)
+
+
+def _event_filter(names: list[str] | None) -> str | list[str] | None:
+    if not names:
+        return None
+    unique = sorted(set(names))
+    return unique[0] if len(unique) == 1 else unique
+
+
+def _read_page(state: CursorState, limit: int, readers: Readers) -> EventPage:
+    """One page of the state's query, from its position."""
+    after = state.after or None
+    names = tuple(state.event) if isinstance(state.event, list) else state.event
+    if state.canonical is None:
+        return readers.events.project_events(state.project, state.window, limit, after, names)
+    return readers.events.profile_events(state.project, state.canonical, state.window, limit, after, names)
+
+
+def _skip_pages(state: CursorState, count: int, readers: Readers) -> tuple[CursorState | None, int]:
+    """OpenPanel's page number: the first `count` matching events read and passed over (each costs its read)."""
+    if count > MAX_PAGE_SKIP:
+        raise invalid_query("page", f"a page may start at most {MAX_PAGE_SKIP} events in: use cursor", "page_too_far")
+    skipped = 0
+    while skipped < count:
+        page = _read_page(state, min(MAX_LIMIT, count - skipped), readers)
+        skipped += len(page.events)
+        if page.resume_after is None:
+            return None, skipped  # no more: the page asked for is past the end
+        state = replace(state, after=page.resume_after)
+    return state, skipped
 
 
 def _check_same_query(state: CursorState, query: ProfileEventsQuery, profile: str | None) -> None:
@@ -251,7 +292,7 @@ def _check_same_query(state: CursorState, query: ProfileEventsQuery, profile: st
     given = {
         "start": None if query.start is None else _iso(utc_ms(query.start)),
         "end": None if query.end is None else _iso(utc_ms(query.end)),
-        "event": query.event,
+        "event": _event_filter(query.event),
         "profileId": profile,
     }
     issued = {"start": state.start, "end": state.end, "event": state.event, "profileId": state.profile}

@@ -102,7 +102,7 @@ class DeviceSessions:
         if self.store.start_session(
             self.project_id, new.device_id, new.session_id, self.now, events, idempotency_key, fingerprint
         ):
-            return SessionAssignment(new.device_id, new.session_id), True
+            return SessionAssignment(new.device_id, new.session_id, events[-1].source), True
         # Lost the race: join the winner's session, still as this event (its fingerprint): the winner may be this
         # very event sent twice at once, and then this copy is a double send.
         active = self.continue_active(fingerprint)

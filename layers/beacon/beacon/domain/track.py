@@ -19,7 +19,15 @@ from beacon.domain.filters import ProjectFilters
 from beacon.domain.ids import new_event_id
 from beacon.domain.ingestion import Ingestion, open_ingestion
 from beacon.domain.keys import event_key
-from beacon.domain.page import PATH_PROPERTY, REFERRER_PROPERTY, Page, page_properties, parse_page, sdk_identity
+from beacon.domain.page import (
+    PATH_PROPERTY,
+    QUERY_PROPERTY,
+    REFERRER_PROPERTY,
+    Page,
+    page_properties,
+    parse_page,
+    sdk_identity,
+)
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
 from beacon.domain.referrers import classify_referrer
@@ -65,13 +73,15 @@ class CheckedTrack:
         ordinary = reserved.ordinary
         page = parse_page(ordinary.get(PATH_PROPERTY))
         sdk_name, sdk_version = sdk_identity(ingestion.request.meta.headers)
-        source = inherited_source(own_source(ordinary.get(REFERRER_PROPERTY), page), session)
+        own = own_source(ordinary.get(REFERRER_PROPERTY), page)
+        source = inherited_source(own, session)
+        properties = page_properties(ordinary, page)
         return Event(
             id=event_id,
             project_id=ingestion.project_id,
             client_id=ingestion.request.caller.client_id,
             name=payload.name,
-            properties=page_properties(ordinary, page),
+            properties=properties if source is own else with_campaign(properties, source),
             profile_id=self.profile_id,
             groups=payload.groups,
             device_id=session.device_id,
@@ -95,6 +105,16 @@ class CheckedTrack:
 
 
 MAX_SOURCE_NAME = 256  # an unknown utm_source is its own name: bounded like a device override
+
+
+def with_campaign(properties: dict[str, Any], source: TrafficSource) -> dict[str, Any]:
+    """A session's utm_* parameters in `__query`, for the names the page's own query lacks: a later page view of a
+    campaign visit is counted for the campaign, as its referrer is."""
+    if not source.campaign:
+        return properties
+    query = properties.get(QUERY_PROPERTY)
+    own = query if isinstance(query, dict) else {}
+    return {**properties, QUERY_PROPERTY: {**dict(source.campaign), **own}}
 
 
 def own_source(referrer: object, page: Page) -> TrafficSource:

@@ -9,7 +9,13 @@ from beacon.models.reads import EventsPageResponse, ExportEvent, GroupResponse, 
 def events_page_response(page: EventsRead) -> EventsPageResponse:
     return EventsPageResponse(
         data=[ExportEvent.model_validate(event) for event in page.events],
-        meta=PageMeta(count=len(page.events), next=page.next_cursor),
+        meta=PageMeta(
+            count=len(page.events),
+            next=page.next_cursor,
+            current=page.page,
+            totalCount=page.total,
+            pages=None if page.total is None else -(-page.total // page.limit),  # ceil, as OpenPanel: 0 for none
+        ),
     )
 
 

@@ -28,6 +28,19 @@ def _absent_when_empty(value: Any) -> Any:
     return None if value == "" else value
 
 
+MAX_EVENT_NAMES = 20
+MAX_PAGE_SKIP = 10_000  # events a `page` may skip: each one skipped is read
+
+
+def _names(value: Any) -> Any:
+    """One `event` or several (repeated); empty values mean "not given"."""
+    names = [value] if isinstance(value, str) else value
+    if isinstance(names, list):
+        names = [name for name in names if name != ""]
+        return names or None
+    return value
+
+
 def _whole_day_end(value: Any) -> Any:
     """A date without a time as `end` means the end of that day (UTC), so `end=2026-01-31` includes the 31st."""
     value = _absent_when_empty(value)
@@ -60,7 +73,7 @@ Cursor = Annotated[str, Field(min_length=1, max_length=MAX_CURSOR_LENGTH)]
 
 
 class _Query(BaseModel):
-    # Unknown parameters are ignored, as OpenPanel does (its `page`/`includes` do nothing here).
+    # Unknown parameters are ignored, as OpenPanel does (its `includes` does nothing here).
     model_config = ConfigDict(extra="ignore")
 
     projectId: Annotated[
@@ -100,7 +113,24 @@ class ProfileEventsQuery(_Query):
             )
         ),
     ] = None
-    event: Annotated[EventName | None, EmptyIsAbsent, Field(description="Only events of this name.")] = None
+    event: Annotated[
+        Annotated[list[EventName], Field(max_length=MAX_EVENT_NAMES)] | None,
+        BeforeValidator(_names),
+        Field(
+            description=(
+                f"Only events of this name; repeat it (`event=a&event=b`, at most {MAX_EVENT_NAMES}) for any of "
+                "several, as OpenPanel's export takes it."
+            ),
+        ),
+    ] = None
+    page: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            f"OpenPanel's page number: page N skips (N-1) x `limit` events, at most {MAX_PAGE_SKIP} in all, and "
+            "reads every skipped one (a cursor costs nothing of the kind: prefer `cursor`). Not with `cursor`."
+        ),
+    )
     cursor: Annotated[
         Cursor | None,
         EmptyIsAbsent,
@@ -159,7 +189,10 @@ class ExportEvent(BaseModel):
     revenue: int | None
     device: dict[str, Any] = Field(description="os, osVersion, browser, browserVersion, device, brand, model.")
     geo: dict[str, Any] = Field(
-        description="country, countryName, region, regionName, city, postalCode, latitude, longitude, timeZone."
+        description=(
+            "country, countryName, region (the subdivision's name where known, else its code), regionCode, city, "
+            "postalCode, latitude, longitude, timeZone."
+        )
     )
     ip: str | None = Field(description="The client IP, only for projects that opted in to storing it.")
     path: str = Field(default="", description="`__path` without query and fragment, or the app screen's name.")
@@ -173,6 +206,15 @@ class ExportEvent(BaseModel):
 
 class PageMeta(BaseModel):
     count: int = Field(description="Events in `data`.")
+    current: int = Field(default=1, description="The page number asked for (`page`; 1 when paging by cursor).")
+    totalCount: int | None = Field(
+        default=None,
+        description=(
+            "OpenPanel's total of matching events, given only when this page is the last one (`next` is null) and was "
+            "reached by `page`: then it is known exactly. Otherwise null: counting would read every matching event."
+        ),
+    )
+    pages: int | None = Field(default=None, description="Pages of `limit` events in all, when `totalCount` is known.")
     next: str | None = Field(
         description=(
             "Opaque, signed cursor of the next page; null when there is none. A page may hold fewer than `limit` "

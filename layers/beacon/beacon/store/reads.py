@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from beacon.domain.entities import EventPage, TimeWindow
+from beacon.domain.entities import EventNames, EventPage, TimeWindow
 from beacon.store.dynamodb import DynamoDBRepository, item_size, translate_errors
 from beacon.store.events import EVENT_SHARDS, PROFILE_INDEX, isoformat_ms
 from beacon.store.profiles import DynamoDBProfileStore
@@ -111,6 +111,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+def current_geo(geo: dict[str, Any]) -> dict[str, Any]:
+    """An item stored before `region` became the subdivision's name (`region` code, `regionName` name) reads as
+    items stored since: `region` the name, `regionCode` the code."""
+    if "regionName" not in geo:
+        return geo
+    old = dict(geo)
+    name, code = old.pop("regionName"), old.pop("region", None)
+    return old | {"region": name} | ({"regionCode": code} if code is not None else {})
+
+
 def event_from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A stored event item (store/events.py event_to_item) in the read API's event shape."""
     data = {key: from_attribute(value) for key, value in item.items() if key not in KEY_ATTRIBUTES}
@@ -131,7 +141,7 @@ def event_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "groups": data.get("groups"),
         "revenue": data.get("revenue"),
         "device": data.get("device", {}),
-        "geo": data.get("geo", {}),
+        "geo": current_geo(data.get("geo", {})),
         "ip": data.get("ip"),
         "path": data.get("path", ""),
         "origin": data.get("origin", ""),
@@ -231,7 +241,7 @@ class DynamoDBEventReader(DynamoDBRepository):
         return self._pool
 
     def project_events(
-        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: str | None
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None, event_name: EventNames
     ) -> EventPage:
         bounds = window_bounds(window, after)
         if bounds is None:
@@ -250,7 +260,7 @@ class DynamoDBEventReader(DynamoDBRepository):
         window: TimeWindow,
         limit: int,
         after: str | None,
-        event_name: str | None,
+        event_name: EventNames,
     ) -> EventPage:
         bounds = window_bounds(window, after)
         if bounds is None:
@@ -282,7 +292,7 @@ class DynamoDBEventReader(DynamoDBRepository):
         hash_key: str,
         partition: str,
         bounds: tuple[str, str],
-        event_name: str | None,
+        event_name: EventNames,
         limit: int,
         index: str | None,
     ) -> _Source:
@@ -301,9 +311,14 @@ class DynamoDBEventReader(DynamoDBRepository):
             request["IndexName"] = index
         if event_name is not None:
             # Evaluated items still cost read units; the filter saves transfer and deserialization only.
-            request["FilterExpression"] = "#name = :name"
+            names = (event_name,) if isinstance(event_name, str) else event_name
+            placeholders = [f":name{i}" for i in range(len(names))]
+            request["FilterExpression"] = (
+                f"#name = {placeholders[0]}" if len(names) == 1 else f"#name IN ({', '.join(placeholders)})"
+            )
             request["ExpressionAttributeNames"] = {"#name": "name"}
-            request["ExpressionAttributeValues"][":name"] = {"S": event_name}
+            for placeholder, name in zip(placeholders, names, strict=True):
+                request["ExpressionAttributeValues"][placeholder] = {"S": name}
         return _Source(request=request, limit=limit)
 
     def _merge(self, sources: list[_Source], limit: int, filtered: bool) -> EventPage:
@@ -392,7 +407,12 @@ class DynamoDBEntityReader:
 
     def get_profile(self, project_id: str, profile_id: str) -> dict[str, Any] | None:
         profile = self._profiles.get_profile(project_id, profile_id)
-        return None if profile is None else plain(profile)
+        if profile is None:
+            return None
+        data: dict[str, Any] = plain(profile)
+        if isinstance(data.get("geo"), dict):
+            data["geo"] = current_geo(data["geo"])
+        return data
 
     def get_group(self, project_id: str, group_id: str) -> dict[str, Any] | None:
         group = self._profiles.get_group(project_id, group_id)

@@ -144,8 +144,9 @@ class DynamoDBSessionStore(DynamoDBRepository):
 
 
 # The session's traffic source: the attributes its first event set, each only when not empty (a new session over an
-# ended one's item removes the old ones).
+# ended one's item removes the old ones); `utm` is a map of its page's utm_* parameters.
 _SOURCE_ATTRIBUTES = (("referrer", "referrer"), ("referrerName", "referrer_name"), ("referrerType", "referrer_type"))
+_CAMPAIGN_ATTRIBUTE = "utm"
 
 
 def _source_update(source: TrafficSource) -> tuple[str, dict[str, Any]]:
@@ -158,9 +159,20 @@ def _source_update(source: TrafficSource) -> tuple[str, dict[str, Any]]:
             values[f":{attribute}"] = {"S": value}
         else:
             removes.append(attribute)
+    if source.campaign:
+        sets.append(f"{_CAMPAIGN_ATTRIBUTE} = :{_CAMPAIGN_ATTRIBUTE}")
+        values[f":{_CAMPAIGN_ATTRIBUTE}"] = {"M": {name: {"S": value} for name, value in source.campaign}}
+    else:
+        removes.append(_CAMPAIGN_ATTRIBUTE)
     clause = "".join(f", {item}" for item in sets) + (f" REMOVE {', '.join(removes)}" if removes else "")
     return clause, values
 
 
 def _source(attributes: dict[str, Any]) -> TrafficSource:
-    return TrafficSource(*(attributes.get(attribute, {}).get("S", "") for attribute, _ in _SOURCE_ATTRIBUTES))
+    def text(attribute: str) -> str:
+        return str(attributes.get(attribute, {}).get("S", ""))
+
+    campaign = tuple(
+        sorted((name, str(value["S"])) for name, value in attributes.get(_CAMPAIGN_ATTRIBUTE, {}).get("M", {}).items())
+    )
+    return TrafficSource(text("referrer"), text("referrerName"), text("referrerType"), campaign)
