@@ -63,10 +63,14 @@ def test_invoking_the_authorizer_with_an_unknown_client_says_to_create_one(state
 
     import local.invoke
 
-    monkeypatch.setattr(os, "environ", dict(os.environ))
+    saved = dict(os.environ)
     # When the shipped authorizer event (whose client is not one of this stack's) is invoked
-    with pytest.raises(SystemExit) as stopped:
-        local.invoke.main(["authorizer", "events/authorizer.json"])
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            local.invoke.main(["authorizer", "events/authorizer.json"])
+    finally:  # the real environment restored (the function reads os.environ itself, so it cannot be swapped out)
+        os.environ.clear()
+        os.environ.update(saved)
     # Then the error explains the 401 and how to get a client, instead of a traceback ending in "Unauthorized"
     message = str(stopped.value.code)
     assert "401 Unauthorized" in message and "make client" in message

@@ -19,6 +19,11 @@ def no_stack_no_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # not the instance's region either
+    # And no AWS client that an earlier test of this process made (with its region) cached in the layer
+    import beacon.store.aws as aws
+
+    for cached in (aws.dynamodb_client, aws.secretsmanager_client):
+        cached.cache_clear()
 
 
 def test_a_missing_event_file_names_the_shipped_events(no_stack_no_region: None) -> None:
