@@ -283,9 +283,11 @@ class NetworkLog:
         exchange = self._record(request)
         response = request.response()
         if exchange is not None and response is not None:
-            exchange.status = response.status
+            # The body first: reading it yields to the page's event loop, and a waiter that saw the status already
+            # set could close the context before the body arrived (seen on a loaded CI machine).
             text = response.text()
             exchange.answer = json.loads(text) if text else None
+            exchange.status = response.status
 
     def _failed(self, request: Request) -> None:
         exchange = self._record(request)
