@@ -67,6 +67,7 @@ def local_aws_env(dynamodb_port: int, secrets_port: int) -> dict[str, str]:
     """What boto3 needs to reach the local services: the standard endpoint variables, dummy credentials."""
     return {
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{dynamodb_port}",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://127.0.0.1:{dynamodb_port}",  # DynamoDB Local serves both
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{secrets_port}",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
@@ -163,7 +164,9 @@ class LocalStack:
         import boto3
 
         endpoint = self.env[
-            "AWS_ENDPOINT_URL_DYNAMODB" if service == "dynamodb" else "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+            "AWS_ENDPOINT_URL_DYNAMODB"
+            if service in ("dynamodb", "dynamodbstreams")
+            else "AWS_ENDPOINT_URL_SECRETS_MANAGER"
         ]
         factory: Any = boto3.client  # the service name is a runtime value here
         return factory(
@@ -282,7 +285,13 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         stack.prepare()
         os.environ.update(stack.env)
         from local.gateway import serve
+        from local.lake import flush_seconds, lake_dir, start_lake
 
+        lake = lake_dir(STATE_DIR)
+        events_table = read_template().functions()["TrackFunction"].environment["EVENTS_TABLE"]
+        lake_thread, lake_stop = start_lake(
+            stack.boto3_client("dynamodb"), stack.boto3_client("dynamodbstreams"), events_table, lake
+        )
         server = serve(gateway_port)
         RUN_FILE.write_text(
             json.dumps(
@@ -298,6 +307,8 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             f"Beacon is serving on http://127.0.0.1:{gateway_port} (ready in {time.monotonic() - started:.1f}s)\n"
             f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in {STATE_DIR / 'dynamodb'}), "
             f"Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
+            f"  The lake: {lake} (events queryable within {flush_seconds():.0f}s: "
+            './beacon query --project P "SQL")\n'
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
             flush=True,
         )
@@ -310,6 +321,8 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             print("\nStopping Beacon…", flush=True)
         finally:
             server.server_close()
+            lake_stop.set()
+            lake_thread.join(timeout=5)
     finally:
         RUN_FILE.unlink(missing_ok=True)
         stack.stop()

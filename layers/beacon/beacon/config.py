@@ -66,3 +66,13 @@ class ReadSettings(BaseModel):
                 "cursor_secret": env.get("CURSOR_SECRET", ""),
             }
         )
+
+
+class LakeSettings(BaseModel):
+    """Typed settings of the lake consumer (the events table's stream → Firehose), read once per container."""
+
+    delivery_stream: str = Field(min_length=1)  # the Firehose stream that writes the lake's Parquet files
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> LakeSettings:
+        return cls.model_validate({"delivery_stream": env.get("LAKE_DELIVERY_STREAM", "")})
