@@ -100,6 +100,11 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	$(PY) -m bench.cost
 	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
 
+.PHONY: query
+query: bootstrap ## SQL over a project's lake tables: make query PROJECT=p SQL="SELECT count(*) FROM events" [FORMAT=table] [STACK=name]
+	@$(PY) -m admin query --project "$(PROJECT)" "$(SQL)" $(if $(FORMAT),--format "$(FORMAT)") \
+		$(if $(STACK),--stack-name "$(STACK)")
+
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json
 

@@ -3,6 +3,7 @@
 beacon clients create|list|show|rotate|revoke|legacy-ids    (see `beacon clients --help`)
 beacon projects filters --project P [...]        blocked IPs and profile ids
 beacon rejected list --project P                 events refused for validation (14 days)
+beacon query --project P "SQL"                   SQL over the project's events and sessions (the lake)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ GROUPS = {
     "clients": "the client lifecycle: create, list, show, rotate, revoke",
     "projects": "a project's filters: blocked IPs/networks and profile ids",
     "rejected": "events refused for validation, kept 14 days",
+    "query": "SQL over one project's events and sessions in the lake (DuckDB locally, Athena with --stack-name)",
 }
 
 
@@ -38,6 +40,10 @@ def main(argv: list[str] | None = None) -> None:
         from admin.projects import main as projects_main
 
         projects_main(args[1:])
+    elif args[0] == "query":
+        from admin.query import main as query_main
+
+        query_main(args[1:])
     else:
         from admin.rejected import main as rejected_main
 
