@@ -22,6 +22,7 @@ gateway a test starts records too).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import os
@@ -44,6 +45,21 @@ SECRET_SUFFIX = "-AbCdEf"  # noqa: S105 - not a password: a stand-in for the ran
 
 def table_arn(name: str) -> str:
     return f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}"
+
+
+def stream_arn(arn: str) -> str:
+    """A stream's ARN in the local stack's region and account (DynamoDB Local names its own: ddblocal,
+    000000000000), the table and stream label kept."""
+    table = arn.split(":table/", 1)[1]
+    return table_arn(table)
+
+
+def firehose_arn(name: str) -> str:
+    return f"arn:aws:firehose:{LOCAL_REGION}:{LOCAL_ACCOUNT}:deliverystream/{name}"
+
+
+def athena_workgroup_arn(name: str) -> str:
+    return f"arn:aws:athena:{LOCAL_REGION}:{LOCAL_ACCOUNT}:workgroup/{name}"
 
 
 def secret_arn(name_or_arn: str) -> str:
@@ -93,11 +109,29 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
             return [(f"dynamodb:{operation}", arn)]
     if service == "secretsmanager" and "SecretId" in params:
         return [(f"secretsmanager:{operation}", secret_arn(params["SecretId"]))]
+    if service == "dynamodb" and operation in ("DescribeStream", "GetShardIterator") and "StreamArn" in params:
+        return [(f"dynamodb:{operation}", stream_arn(params["StreamArn"]))]
+    if service == "dynamodb" and operation == "GetRecords" and "|" in params.get("ShardIterator", ""):
+        # A shard iterator starts with its stream's ARN.
+        return [("dynamodb:GetRecords", stream_arn(params["ShardIterator"].split("|", 1)[0]))]
+    if service == "firehose" and "DeliveryStreamName" in params:
+        return [(f"firehose:{operation}", firehose_arn(params["DeliveryStreamName"]))]
     return [(f"{service}:{operation}", "*")]
 
 
 # -- attribution --------------------------------------------------------------------------------------------
 _owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("beacon_aws_call_owner", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(function: str) -> Iterator[None]:
+    """Calls made inside are the function's: what an AWS service does with the function's role (the event source
+    mapping reading the stream for the lake function), emulated locally."""
+    token = _owner.set(function)
+    try:
+        yield
+    finally:
+        _owner.reset(token)
 
 
 class Attribution:

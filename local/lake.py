@@ -1,15 +1,17 @@
-"""The local lake: what Firehose, S3 and Athena do in AWS, done on this machine with DuckDB (docs/LAKE.md).
+"""The local lake: what Lambda's event source mapping, Firehose, S3 and Athena do in AWS, done on this machine.
 
-`make run` starts a `StreamPoller` beside the gateway: it reads the events table's stream from DynamoDB Local
-(ListStreams, DescribeStream, GetShardIterator, GetRecords), hands each batch, in Lambda's event shape, to the
-lake function's own `process_stream`, with a `ParquetLakeSink` in Firehose's place. The sink writes
-`<lake>/events/project=<p>/day=<YYYY-MM-DD>/<batch key>.parquet`, the layout of the S3 lake, which DuckDB reads.
+`make run` starts, beside the gateway:
+- a `StreamPoller`, the event source mapping: it reads the events table's stream from DynamoDB Local
+  (DescribeStream, GetShardIterator, GetRecords) and invokes the lake function's own `lambda_handler` with each
+  batch in Lambda's event shape, moving the shard's checkpoint only after a batch succeeded;
+- a local Firehose (local/firehose.py), which the function's PutRecordBatch reaches through
+  AWS_ENDPOINT_URL_FIREHOSE: it spools the rows durably and, every LAKE_FLUSH_SECONDS, writes them with
+  `ParquetLakeSink` as `<lake>/events/project=<p>/day=<YYYY-MM-DD>/<name>.parquet`, the S3 lake's layout.
+DuckDB reads those files (`events_source`, `lake_query`); `beacon query` and the insights use them.
 
-Exactly once: a batch is named by its shard and first sequence number, and the shard's checkpoint (the last
-sequence number delivered) is saved only after its files are in place. A failed or interrupted delivery is read
-again from the checkpoint: the same first record, the same name, so its files are replaced, never added to; the
-retried batch holds at least the records of the failed one, so no partition keeps a stale file. The readers'
-deduplication by event id (beacon/domain/lake_sql.py) covers what the local lake cannot: AWS's redeliveries.
+Exactly once, as queried: a delivery is retried whole until it succeeds (at least once), a spool is named once
+so an interrupted flush rewrites the same files, and the readers keep one row per event id
+(beacon/domain/lake_sql.py), as they do on Athena over Firehose's output.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,7 @@ LAKE_FUNCTION = ROOT / "functions" / "lake" / "app.py"
 
 
 def lake_dir(state_dir: Path) -> Path:
+    """Where the local lake is: BEACON_LAKE_DIR, else `lake/` in the local stack's state directory."""
     return Path(os.environ.get("BEACON_LAKE_DIR", state_dir / "lake"))
 
 
@@ -123,11 +125,13 @@ class Checkpoints:
         os.replace(temporary, self.path)
 
 
-def load_lake_function() -> ModuleType:
-    """functions/lake/app.py, imported as the local gateway imports functions (one warm container)."""
+def load_lake_function(environment: dict[str, str] | None = None) -> ModuleType:
+    """functions/lake/app.py, imported as the local gateway imports functions (one warm container), under the
+    template's environment for it."""
     name = "beacon_local_fn_LakeFunction"
     if name in sys.modules:
         return sys.modules[name]
+    os.environ.update(environment or {})
     spec = importlib.util.spec_from_file_location(name, LAKE_FUNCTION)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {LAKE_FUNCTION}")
@@ -137,19 +141,20 @@ def load_lake_function() -> ModuleType:
     return module
 
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
 class _Shard:
     iterator: str | None = None
-    buffer: list[dict[str, Any]] = field(default_factory=list)
-    oldest: float | None = None  # when the oldest buffered record was read
     closed: bool = False
 
 
 class StreamPoller:
-    """Lambda's event source mapping for the events table's stream, against DynamoDB Local."""
+    """Lambda's event source mapping for the events table's stream, against DynamoDB Local: each poll hands what
+    a shard holds, as one batch, to the lake function, and moves the shard's checkpoint past the batch only when
+    the function reports no failure. Its stream reads are the lake function's (they use its role in AWS), so the
+    IAM check sees them."""
 
     def __init__(
         self,
@@ -158,16 +163,14 @@ class StreamPoller:
         table_name: str,
         handler: Handler,
         checkpoints: Checkpoints,
-        flush_after: float = DEFAULT_FLUSH_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        batch_size: int = 1000,
     ) -> None:
         self._dynamodb = dynamodb
         self._streams = streams
         self._table = table_name
         self._handler = handler
         self._checkpoints = checkpoints
-        self._flush_after = flush_after
-        self._clock = clock
+        self._batch_size = batch_size
         self._shards: dict[str, _Shard] = {}
         self._stream_arn: str | None = None
 
@@ -200,55 +203,55 @@ class StreamPoller:
             kwargs.update(ShardIteratorType="TRIM_HORIZON")
         return str(self._streams.get_shard_iterator(**kwargs)["ShardIterator"])
 
-    def _read(self, shard_id: str, shard: _Shard) -> None:
+    def _read(self, shard_id: str, shard: _Shard) -> list[dict[str, Any]]:
         if shard.iterator is None:
             shard.iterator = self._iterator(shard_id)
-        while shard.iterator is not None:
+        records: list[dict[str, Any]] = []
+        while shard.iterator is not None and len(records) < self._batch_size:
             try:
-                answer = self._streams.get_records(ShardIterator=shard.iterator, Limit=1000)
+                answer = self._streams.get_records(ShardIterator=shard.iterator, Limit=self._batch_size)
             except self._streams.exceptions.ExpiredIteratorException:
-                shard.iterator = None
-                shard.buffer.clear()
-                shard.oldest = None
                 shard.iterator = self._iterator(shard_id)
+                records = []
                 continue
-            records = answer.get("Records", [])
+            except self._streams.exceptions.TrimmedDataAccessException:
+                # The checkpoint is older than the stream's 24 hours: what it missed is gone from the stream too.
+                print(f"lake poller: {shard_id} was trimmed past its checkpoint", file=sys.stderr, flush=True)
+                self._checkpoints.shards.pop(shard_id, None)
+                shard.iterator = self._iterator(shard_id)
+                records = []
+                continue
             shard.iterator = answer.get("NextShardIterator")
-            if shard.iterator is None:
-                shard.closed = True
-            if not records:
-                return
-            if not shard.buffer:
-                shard.oldest = self._clock()
-            shard.buffer += records
+            shard.closed = shard.iterator is None
+            if not answer.get("Records"):
+                break
+            records += answer["Records"]
+        return records
 
-    def _deliver(self, shard_id: str, shard: _Shard) -> int:
-        records = [_lambda_record(record, self._stream()) for record in shard.buffer]
-        answer = self._handler({"Records": records}, None)
-        if answer.get("batchItemFailures"):
-            # Read the batch again from the checkpoint: the same first record, the same files.
-            shard.iterator, shard.closed = None, False
-            shard.buffer, shard.oldest = [], None
-            return 0
-        self._checkpoints.save(shard_id, str(records[-1]["dynamodb"]["SequenceNumber"]))
-        shard.buffer, shard.oldest = [], None
-        return len(records)
+    def poll_once(self) -> int:
+        """One batch per shard to the function; returns the number of records it took."""
+        from local.aws_calls import acting_as
 
-    def poll_once(self, force: bool = False) -> int:
-        """Read every shard; deliver what has waited `flush_after` seconds (everything with `force`). Returns the
-        number of records delivered."""
         delivered = 0
-        for shard_id in self._shard_ids():
-            shard = self._shards.setdefault(shard_id, _Shard())
-            if shard.closed and not shard.buffer:
-                continue
-            self._read(shard_id, shard)
-            due = shard.oldest is not None and self._clock() - shard.oldest >= self._flush_after
-            if shard.buffer and (force or due):
-                delivered += self._deliver(shard_id, shard)
+        self._stream()  # the mapping is configured with the stream's ARN: finding it is no call of the function's
+        with acting_as("LakeFunction"):
+            for shard_id in self._shard_ids():
+                shard = self._shards.setdefault(shard_id, _Shard())
+                if shard.closed:
+                    continue
+                records = self._read(shard_id, shard)
+                if not records:
+                    continue
+                answer = self._handler({"Records": [_lambda_record(record, self._stream()) for record in records]})
+                if answer.get("batchItemFailures"):
+                    # Deliver the batch again from the checkpoint (bisecting is not emulated).
+                    shard.iterator, shard.closed = None, False
+                    continue
+                self._checkpoints.save(shard_id, str(records[-1]["dynamodb"]["SequenceNumber"]))
+                delivered += len(records)
         return delivered
 
-    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():
             try:
                 self.poll_once()
@@ -273,27 +276,65 @@ def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     }
 
 
-def start_lake(dynamodb: Any, streams: Any, table_name: str, root: Path) -> tuple[threading.Thread, threading.Event]:
-    """The poller of `make run`, on a daemon thread; set the returned event to stop it."""
-    sink = ParquetLakeSink(root)
-    module = load_lake_function()
+class LocalLakeContext:
+    """What the lake function reads of Lambda's context."""
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = module.process_stream(event, sink)
+    function_name = "LakeFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:LakeFunction"
+    aws_request_id = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def lake_handler(environment: dict[str, str]) -> Handler:
+    """The lake function's own lambda_handler, as the event source mapping invokes it."""
+    module = load_lake_function(environment)
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = module.lambda_handler(event, LocalLakeContext())
         return answer
 
-    poller = StreamPoller(
-        dynamodb,
-        streams,
-        table_name,
-        handler,
-        Checkpoints(root / "_checkpoints" / f"{table_name}.json"),
-        flush_after=flush_seconds(),
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=poller.run, args=(stop,), name="lake-poller", daemon=True)
-    thread.start()
-    return thread, stop
+    return invoke
+
+
+@dataclass
+class LocalLake:
+    """`make run`'s lake: the local Firehose (server and flusher) and the stream poller, on daemon threads."""
+
+    root: Path
+    threads: list[threading.Thread] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    servers: list[Any] = field(default_factory=list)
+
+    def start(self, dynamodb: Any, streams: Any, table_name: str, environment: dict[str, str]) -> None:
+        from local.firehose import LocalFirehose
+
+        # The poller hands records on within its 0.5 s interval; Firehose's buffer takes the rest of the interval.
+        firehose = LocalFirehose(self.root, max(1.0, flush_seconds() - 1.0))
+        server = firehose.serve()
+        self.servers.append(server)
+        os.environ["AWS_ENDPOINT_URL_FIREHOSE"] = f"http://127.0.0.1:{server.server_address[1]}"
+        poller = StreamPoller(
+            dynamodb,
+            streams,
+            table_name,
+            lake_handler(environment),
+            Checkpoints(self.root / "_checkpoints" / f"{table_name}.json"),
+        )
+        for name, target in (("lake-poller", poller.run), ("lake-flusher", firehose.run_flusher)):
+            thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        for server in self.servers:
+            server.shutdown()
 
 
 # -- reading the local lake ---------------------------------------------------------------------------------------

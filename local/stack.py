@@ -285,12 +285,16 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         stack.prepare()
         os.environ.update(stack.env)
         from local.gateway import serve
-        from local.lake import flush_seconds, lake_dir, start_lake
+        from local.lake import LocalLake, flush_seconds, lake_dir
 
         lake = lake_dir(STATE_DIR)
-        events_table = read_template().functions()["TrackFunction"].environment["EVENTS_TABLE"]
-        lake_thread, lake_stop = start_lake(
-            stack.boto3_client("dynamodb"), stack.boto3_client("dynamodbstreams"), events_table, lake
+        functions = read_template().functions()
+        local_lake = LocalLake(lake)
+        local_lake.start(
+            stack.boto3_client("dynamodb"),
+            stack.boto3_client("dynamodbstreams"),
+            functions["TrackFunction"].environment["EVENTS_TABLE"],
+            functions["LakeFunction"].environment,
         )
         server = serve(gateway_port)
         RUN_FILE.write_text(
@@ -321,8 +325,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             print("\nStopping Beacon…", flush=True)
         finally:
             server.server_close()
-            lake_stop.set()
-            lake_thread.join(timeout=5)
+            local_lake.close()
     finally:
         RUN_FILE.unlink(missing_ok=True)
         stack.stop()

@@ -1,6 +1,7 @@
-"""The lake pipeline against DynamoDB Local's Streams API: stored events → the lake function's code → the local
-lake's Parquet files → DuckDB, exactly once under injected faults (a failed delivery, a crash before the
-checkpoint, Lambda's redelivery of overlapping batches)."""
+"""The lake pipeline against DynamoDB Local's Streams API: stored events → the event source mapping's emulation →
+the lake function's own handler → the local Firehose → Parquet → DuckDB, exactly once as queried under injected
+faults (Firehose refusing records after taking some, a crash before the checkpoint, Lambda's redelivery of
+overlapping batches)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ import duckdb
 import pytest
 
 from beacon.domain.entities import Event
+from beacon.domain.lake import event_row
 from beacon.domain.lake_sql import LakeScope
-from beacon.errors import DependencyUnavailableError
 from beacon.store.events import DynamoDBEventStore, event_to_item
-from local.lake import Checkpoints, ParquetLakeSink, StreamPoller, lake_query, load_lake_function
+from beacon.store.firehose import encode_row
+from beacon.store.streams import deserialize_image
+from local.firehose import LocalFirehose
+from local.firehose import _row as firehose_row
+from local.lake import Checkpoints, ParquetLakeSink, StreamPoller, lake_handler, lake_query, load_lake_function
 
 pytestmark = pytest.mark.integration
 
@@ -55,18 +60,19 @@ def streams(local_stack: Any) -> Any:
 
 
 @pytest.fixture
-def lake(tmp_path: Path) -> Path:
-    return tmp_path / "lake"
+def checkpoints(tmp_path: Path, dynamodb: Any, streams: Any, template_env: dict[str, str]) -> Checkpoints:
+    """A checkpoint at the end of the stream as it is now: each test delivers only what it stores."""
+    caught_up = Checkpoints(tmp_path / "checkpoints.json")
+    skip = StreamPoller(dynamodb, streams, template_env["EVENTS_TABLE"], lambda event: {}, caught_up)
+    while skip.poll_once():
+        pass
+    return caught_up
 
 
-def handler_with(sink: Any) -> Any:
-    module = load_lake_function()
-    return lambda event, context: module.process_stream(event, sink)
-
-
-def poller(dynamodb: Any, streams: Any, template_env: dict[str, str], lake: Path, sink: Any, **kw: Any) -> StreamPoller:
-    checkpoints = kw.pop("checkpoints", None) or Checkpoints(lake / "_checkpoints" / "events.json")
-    return StreamPoller(dynamodb, streams, template_env["EVENTS_TABLE"], handler_with(sink), checkpoints, **kw)
+@pytest.fixture
+def poller(dynamodb, streams, template_env, local_lake, checkpoints) -> StreamPoller:
+    handler = lake_handler(local_lake.environment)
+    return StreamPoller(dynamodb, streams, template_env["EVENTS_TABLE"], handler, checkpoints)
 
 
 def count(lake: Path, project_id: str, sql: str = "SELECT count(*) FROM events") -> Any:
@@ -81,24 +87,8 @@ def raw_copies(lake: Path, project_id: str) -> int:
     return int(duckdb.execute(f"SELECT count(*) FROM read_parquet({[str(file) for file in files]})").fetchall()[0][0])
 
 
-class FailingOnce:
-    """Writes the first partition of the first batch, then fails: a delivery interrupted halfway."""
-
-    def __init__(self, sink: ParquetLakeSink) -> None:
-        self._sink = sink
-        self.failures = 0
-
-    def write(self, rows: list[dict[str, Any]], batch_key: str) -> None:
-        if self.failures == 0:
-            self.failures += 1
-            first_day = min(row["day"] for row in rows)
-            self._sink.write([row for row in rows if row["day"] == first_day], batch_key)
-            raise DependencyUnavailableError("injected: the sink failed halfway through the batch")
-        self._sink.write(rows, batch_key)
-
-
 class CrashingCheckpoints(Checkpoints):
-    """The process dies after the files are written, before the checkpoint is saved."""
+    """The process dies after the batch was delivered, before the checkpoint is saved."""
 
     def save(self, shard_id: str, sequence_number: str) -> None:
         raise KeyboardInterrupt("injected: killed before the checkpoint")
@@ -112,113 +102,139 @@ def test_the_events_table_that_make_run_creates_has_a_new_image_stream(dynamodb,
     assert table["LatestStreamArn"]
 
 
-def test_stored_events_reach_the_lake_with_their_fields(
-    dynamodb, streams, template_env, events_store, lake, project_id
-):
+def test_stored_events_reach_the_lake_with_their_fields(events_store, poller, local_lake, project_id):
     # Given events stored by the events store, over two days
     events = [make_event(project_id, number) for number in range(6)]
     for event in events:
         events_store.put_event(event)
-    # When the poller delivers the stream to the lake
-    poller(dynamodb, streams, template_env, lake, ParquetLakeSink(lake)).poll_once(force=True)
+    # When the mapping hands the stream to the lake function, and Firehose flushes
+    assert poller.poll_once() == 6
+    local_lake.firehose.flush()
     # Then each event is one row, in its day's partition, with its fields mapped to columns
-    assert count(lake, project_id) == 6
+    lake = local_lake.root
+    assert raw_copies(lake, project_id) == count(lake, project_id) == 6
     assert count(lake, project_id, "SELECT count(DISTINCT day) FROM events") == 2
     row = duckdb.execute(
         lake_query(
             lake,
             LakeScope(project_id),
-            f"SELECT path, utm_source, country, city, os, browser, profile_id, identified, properties "
+            "SELECT path, utm_source, country, city, os, browser, profile_id, identified, properties, created_at "
             f"FROM events WHERE id = '{events[1].id}'",
         )
     ).fetchall()
-    assert row == [("/page/1", "newsletter", "DE", "Berlin", "Android", "Chrome", "device-1", False, '{"n":1}')]
+    assert row == [
+        (
+            "/page/1",
+            "newsletter",
+            "DE",
+            "Berlin",
+            "Android",
+            "Chrome",
+            "device-1",
+            False,
+            '{"n":1}',
+            datetime(2026, 11, 30, 23, 59, 20),
+        )
+    ]
 
 
-def test_a_delivery_that_fails_halfway_is_retried_into_the_same_files(
-    dynamodb, streams, template_env, events_store, lake, project_id
+def test_a_batch_firehose_took_in_part_is_delivered_again_and_read_once(
+    events_store, poller, local_lake, project_id, monkeypatch
 ):
-    # Given events over two days, and a sink that writes one partition of the first batch and then fails
+    # Given events, and Firehose that takes the first three records and then refuses everything, on every retry
+    monkeypatch.setattr("beacon.store.firehose.FAILED_RETRY_DELAYS", (0, 0))
     for number in range(6):
         events_store.put_event(make_event(project_id, number))
-    sink = FailingOnce(ParquetLakeSink(lake))
-    stream_poller = poller(dynamodb, streams, template_env, lake, sink)
-    # When the poller delivers, fails, and delivers again
-    assert stream_poller.poll_once(force=True) == 0
-    assert sink.failures == 1
-    stream_poller.poll_once(force=True)
-    # Then every event is in the lake once: the retry replaced the half-written batch's file, nothing was added twice
-    assert raw_copies(lake, project_id) == 6
-    assert count(lake, project_id) == 6
+    local_lake.firehose.inject([True] * 3 + [False] * 9)
+    # When the mapping delivers the batch, the function reports it failed, and the mapping delivers it again
+    assert poller.poll_once() == 0
+    assert poller.poll_once() == 6
+    local_lake.firehose.flush()
+    # Then three events reached the files twice, and every query reads each event once
+    assert raw_copies(local_lake.root, project_id) == 9
+    assert count(local_lake.root, project_id) == 6
+    assert count(local_lake.root, project_id, "SELECT sum(event_count) FROM sessions") == 6
 
 
-def test_a_crash_before_the_checkpoint_replays_into_the_same_files(
-    dynamodb, streams, template_env, events_store, lake, project_id
+def test_a_crash_before_the_checkpoint_redelivers_and_is_read_once(
+    dynamodb, streams, template_env, events_store, local_lake, checkpoints, project_id
 ):
-    # Given events delivered by a poller that dies before saving its checkpoint
+    # Given events delivered by a mapping that dies before saving its checkpoint
     for number in range(5):
         events_store.put_event(make_event(project_id, number))
-    path = lake / "_checkpoints" / "events.json"
-    crashing = poller(
-        dynamodb, streams, template_env, lake, ParquetLakeSink(lake), checkpoints=CrashingCheckpoints(path)
+    crashing = StreamPoller(
+        dynamodb,
+        streams,
+        template_env["EVENTS_TABLE"],
+        lake_handler(local_lake.environment),
+        CrashingCheckpoints(checkpoints.path),
     )
     with pytest.raises(KeyboardInterrupt):
-        crashing.poll_once(force=True)
-    assert raw_copies(lake, project_id) == 5
-    # When a new poller starts from the saved (older) checkpoint and delivers the same records again
-    later = make_event(project_id, 7)
-    events_store.put_event(later)
-    poller(dynamodb, streams, template_env, lake, ParquetLakeSink(lake)).poll_once(force=True)
-    # Then the replay rewrote the same files: every event once, the later one included
-    assert raw_copies(lake, project_id) == 6
-    assert count(lake, project_id) == 6
+        crashing.poll_once()
+    # When a new one starts from the saved (older) checkpoint and delivers the same records again, and one more
+    events_store.put_event(make_event(project_id, 7))
+    again = StreamPoller(
+        dynamodb,
+        streams,
+        template_env["EVENTS_TABLE"],
+        lake_handler(local_lake.environment),
+        Checkpoints(checkpoints.path),
+    )
+    assert again.poll_once() == 6
+    local_lake.firehose.flush()
+    # Then the files hold the five twice, and the tables each event once
+    assert raw_copies(local_lake.root, project_id) == 11
+    assert count(local_lake.root, project_id) == 6
 
 
-def test_lambda_redelivering_overlapping_batches_is_read_once(dynamodb, streams, template_env, events_store, lake):
+def test_lambda_redelivering_overlapping_batches_is_read_once(tmp_path):
     # Given a stream batch that Lambda delivers, then delivers again split differently (a retry after a timeout)
     project_id = f"test-{uuid.uuid4().hex[:12]}"
     module = load_lake_function()
-    sink = ParquetLakeSink(lake)
+    sink = ParquetLakeSink(tmp_path)
+    items = [event_to_item(make_event(project_id, number), 30) for number in range(4)]
     records = [
         {
             "eventName": "INSERT",
             "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/EventsTable/stream/label",
             "dynamodb": {"SequenceNumber": str(100 + number), "NewImage": item},
         }
-        for number, item in enumerate(event_to_item(make_event(project_id, n), 30) for n in range(4))
+        for number, item in enumerate(items)
     ]
     assert module.process_stream({"Records": records}, sink) == {"batchItemFailures": []}
     assert module.process_stream({"Records": records[1:]}, sink) == {"batchItemFailures": []}
-    # Then the files hold 3 events twice, and every query reads each event once
-    assert raw_copies(lake, project_id) == 7
-    assert count(lake, project_id) == 4
-    assert count(lake, project_id, "SELECT sum(event_count) FROM sessions") == 4
+    # Then the files hold three events twice, and every query reads each event once
+    assert raw_copies(tmp_path, project_id) == 7
+    assert count(tmp_path, project_id) == 4
+    assert count(tmp_path, project_id, "SELECT sum(event_count) FROM sessions") == 4
 
 
-def test_two_projects_never_see_each_others_rows(dynamodb, streams, template_env, events_store, lake):
+def test_an_interrupted_flush_is_done_again_into_the_same_files(tmp_path):
+    # Given a local Firehose holding rows, whose flush wrote the files but died before removing its spool
+    project_id = f"test-{uuid.uuid4().hex[:12]}"
+    firehose = LocalFirehose(tmp_path, flush_seconds=60)
+    rows = [event_row(deserialize_image(event_to_item(make_event(project_id, n), 30))) for n in range(3)]
+    firehose.put([encode_row(row) for row in rows])
+    [spool] = (tmp_path / "_firehose").glob("*.jsonl")
+    kept = spool.read_bytes()
+    firehose.flush()
+    spool.write_bytes(kept)
+    # When the flush runs again
+    firehose.flush()
+    # Then the same files were written again: no row twice, even before the readers' deduplication
+    assert raw_copies(tmp_path, project_id) == 3
+    assert firehose_row(encode_row(rows[0]))["created_at"] == rows[0]["created_at"]
+
+
+def test_two_projects_never_see_each_others_rows(events_store, poller, local_lake):
     # Given events of two projects in one lake
     first, second = (f"test-{uuid.uuid4().hex[:12]}" for _ in range(2))
     for number in range(3):
         events_store.put_event(make_event(first, number))
     events_store.put_event(make_event(second, 9))
-    poller(dynamodb, streams, template_env, lake, ParquetLakeSink(lake)).poll_once(force=True)
+    poller.poll_once()
+    local_lake.firehose.flush()
     # Then each project's tables hold its own rows only
-    assert count(lake, first) == 3
-    assert count(lake, second) == 1
-    assert count(lake, f"test-{uuid.uuid4().hex[:12]}") == 0
-
-
-def test_events_wait_for_the_flush_interval_and_then_arrive(dynamodb, streams, template_env, events_store, lake):
-    # Given a poller with a 10 s flush interval and a clock under the test's control
-    project_id = f"test-{uuid.uuid4().hex[:12]}"
-    now = [1000.0]
-    stream_poller = poller(dynamodb, streams, template_env, lake, ParquetLakeSink(lake), clock=lambda: now[0])
-    stream_poller.poll_once(force=True)  # what earlier tests stored
-    events_store.put_event(make_event(project_id, 1))
-    # When it polls before the interval has passed, and again after it
-    stream_poller.poll_once()
-    before = count(lake, project_id)
-    now[0] += 10
-    stream_poller.poll_once()
-    # Then the event is held in the buffer first, and in the lake once the interval is over
-    assert (before, count(lake, project_id)) == (0, 1)
+    assert count(local_lake.root, first) == 3
+    assert count(local_lake.root, second) == 1
+    assert count(local_lake.root, f"test-{uuid.uuid4().hex[:12]}") == 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.aws_calls import SECRET_SUFFIX, AwsCall, secret_arn, table_arn
+from local.aws_calls import SECRET_SUFFIX, AwsCall, firehose_arn, secret_arn, table_arn
 from local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK_NAME, Template
 
 _PSEUDO = {
@@ -84,6 +84,8 @@ class GrantResolver:
             return table_arn(name)
         if kind == "AWS::DynamoDB::Table" and attribute == "StreamArn":
             return f"{table_arn(name)}/stream/*"
+        if kind == "AWS::KinesisFirehose::DeliveryStream" and attribute == "Arn":
+            return firehose_arn(name)  # delivery streams are named after their logical id locally
         raise ValueError(f"the grants check cannot resolve GetAtt {name}.{attribute} ({kind})")
 
     def _sub(self, text: str, variables: dict[str, Any]) -> str:

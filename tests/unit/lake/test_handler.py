@@ -101,3 +101,14 @@ def test_rows_are_grouped_within_firehose_limits():
     assert all(len(group) <= MAX_RECORDS for group in groups)
     assert all(sum(map(len, group)) <= 4 * 1024 * 1024 for group in groups)
     assert sum(map(len, groups)) == 1_200
+
+
+def test_an_event_without_properties_reaches_the_lake_in_either_form_of_an_empty_map(lake_app):
+    # Lambda's event carries {"M": {}}; GetRecords through botocore (the local mapping) hands on {}
+    firehose = FakeFirehose()
+    event = stream_event("e1", "e2")
+    event["Records"][0]["dynamodb"]["NewImage"]["properties"] = {"M": {}}
+    event["Records"][1]["dynamodb"]["NewImage"]["properties"] = {}
+    lake_app.process_stream(event, FirehoseLakeSink("s", firehose))  # type: ignore[arg-type]
+    [lines] = firehose.calls
+    assert [json.loads(line)["properties"] for line in lines] == ["{}", "{}"]

@@ -12,9 +12,15 @@ from beacon.domain.lake import StreamRecord
 _deserializer = TypeDeserializer()
 
 
+def _value(value: Any) -> Any:
+    if value == {}:
+        return {}  # an empty map, as botocore hands it on from GetRecords (an {"M": {}} in Lambda's event)
+    return _deserializer.deserialize(value)
+
+
 def deserialize_image(image: Mapping[str, Any]) -> dict[str, Any]:
     """A stream image (DynamoDB JSON) as plain values: numbers as Decimal, sets as sets."""
-    return {name: _deserializer.deserialize(value) for name, value in image.items()}
+    return {name: _value(value) for name, value in image.items()}
 
 
 def stream_records(event: Mapping[str, Any]) -> list[StreamRecord]:
