@@ -363,6 +363,35 @@ def events_source(root: Path, project_id: str) -> str:
     )
 
 
+def all_events_source(root: Path) -> str:
+    """Every project's raw events, as Athena sees the Glue table (a query must filter on `project` itself)."""
+    if not any((root / "events").glob("project=*/day=*/*.parquet")):
+        return _empty_events()
+    pattern = str(root / "events" / "project=*" / "day=*" / "*.parquet").replace("'", "''")
+    return (
+        f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
+        "hive_types = {'project': 'VARCHAR', 'day': 'VARCHAR'})"
+    )
+
+
+@dataclass
+class DuckDBLakeReader:
+    """The insights' LakeReader on the local lake (tests, the bench): each query in a fresh in-memory DuckDB."""
+
+    root: Path
+
+    def source(self) -> str:
+        return all_events_source(self.root)
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        import duckdb
+
+        with duckdb.connect() as connection:
+            result = connection.execute(sql)
+            columns = [column[0] for column in result.description or []]
+            return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+
+
 def lake_query(root: Path, scope: LakeScope, query: str) -> str:
     """`query` (DuckDB SQL over `events` and `sessions`) against one project's part of the local lake."""
     return with_lake_tables(events_source(root, scope.project_id), scope, query)

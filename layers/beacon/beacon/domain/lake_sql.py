@@ -1,4 +1,4 @@
-"""The lake's tables as every query sees them, written once in DuckDB's SQL and transpiled for Athena (Trino).
+"""The lake's tables as every query sees them, written once in the SQL both DuckDB and Athena (Trino) read.
 
 `events` is the project's rows, one per event id: a delivery that reached the lake twice (a stream batch retried
 after Firehose took part of it) is read once, by keeping the first copy in each (day, id). The copies of an event
@@ -73,20 +73,20 @@ def events_sql(source: str, scope: LakeScope) -> str:
 
 
 def _first(column: str) -> str:
-    return f"arg_min({column}, created_at) AS {column}"
+    return f"min_by({column}, created_at) AS {column}"
 
 
 SESSIONS_SQL = (
     "SELECT session_id, device_id, profile_id, started_at, ended_at, duration, event_count, screen_view_count, "
     "screen_view_count <= 1 AS bounce, entry_path, exit_path, referrer, referrer_name, referrer_type, "
     "utm_source, utm_medium, utm_campaign, country, device, os, browser, revenue, day FROM ("
-    "SELECT session_id, arg_min(device_id, created_at) AS device_id, arg_max(profile_id, created_at) AS profile_id, "
+    "SELECT session_id, min_by(device_id, created_at) AS device_id, max_by(profile_id, created_at) AS profile_id, "
     "min(created_at) AS started_at, max(created_at) AS ended_at, "
     "date_diff('millisecond', min(created_at), max(created_at)) AS duration, count(*) AS event_count, "
     "count_if(name = 'screen_view') AS screen_view_count, "
-    "arg_min(CASE WHEN name = 'screen_view' THEN path END, CASE WHEN name = 'screen_view' THEN created_at END) "
+    "min_by(CASE WHEN name = 'screen_view' THEN path END, CASE WHEN name = 'screen_view' THEN created_at END) "
     "AS entry_path, "
-    "arg_max(CASE WHEN name = 'screen_view' THEN path END, CASE WHEN name = 'screen_view' THEN created_at END) "
+    "max_by(CASE WHEN name = 'screen_view' THEN path END, CASE WHEN name = 'screen_view' THEN created_at END) "
     "AS exit_path, "
     + ", ".join(
         _first(column)
@@ -109,6 +109,7 @@ SESSIONS_SQL = (
 )
 
 
-def with_lake_tables(source: str, scope: LakeScope, query: str) -> str:
-    """`query` over the tables `events` and `sessions` of one project (DuckDB's SQL)."""
-    return f"WITH events AS ({events_sql(source, scope)}), sessions AS ({SESSIONS_SQL}) {query}"
+def with_lake_tables(source: str, scope: LakeScope, query: str, ctes: tuple[tuple[str, str], ...] = ()) -> str:
+    """`query` (and its own `ctes`, in order) over the tables `events` and `sessions` of one project."""
+    own = "".join(f", {name} AS ({body})" for name, body in ctes)
+    return f"WITH events AS ({events_sql(source, scope)}), sessions AS ({SESSIONS_SQL}){own} {query}"
