@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot.optimizer.qualify import qualify
 
 from beacon.domain import insights
-from beacon.domain.entities import Caller
+from beacon.domain.entities import Caller, ClientType
 from beacon.domain.lake import EVENT_COLUMNS, PARTITION_COLUMNS, event_row
 from beacon.errors import ForbiddenError, InvalidRequestError
 from local.lake import DuckDBLakeReader, ParquetLakeSink
@@ -21,7 +21,7 @@ from local.lake import DuckDBLakeReader, ParquetLakeSink
 START = datetime(2026, 12, 1, tzinfo=UTC)
 NOW = datetime(2026, 12, 8, tzinfo=UTC)
 PROJECT = "shop"
-CALLER = Caller(client_id="c", project_id=PROJECT, client_type="read", secret_auth=True)
+CALLER = Caller(client_id="c", project_id=PROJECT, client_type=ClientType.READ, secret_auth=True)
 GLUE = '"beacon_lake"."events"'
 PAGES = ["/", "/pricing", "/docs", "/cart"]
 REFERRERS = [None, "Google", "Hacker News"]
@@ -166,7 +166,7 @@ def test_retention_cohorts_are_first_seen_visitors_and_the_share_that_returned(l
 
 
 def test_a_project_sees_only_its_own_rows(lake, events):
-    neighbour = Caller(client_id="n", project_id="neighbour", client_type="read", secret_auth=True)
+    neighbour = Caller(client_id="n", project_id="neighbour", client_type=ClientType.READ, secret_auth=True)
     answer = insights.overview(neighbour, insights.InsightRequest(None), "day", lake, NOW)
     theirs = [item for item in events if item["projectId"] == "neighbour" and item["name"] != "session_start"]
     assert answer["events"] == len(theirs)
