@@ -98,7 +98,7 @@ def run_athena(user_sql: str, scope: LakeScope, stack_name: str) -> tuple[list[s
     if "LakeWorkGroupName" not in outputs:
         raise SystemExit(f"error: stack {stack_name} has no lake (deploy it with EnableLake=true)")
     runner = AthenaQueryRunner(outputs["LakeWorkGroupName"], outputs["LakeDatabaseName"], timeout_seconds=600)
-    sql = athena_query(user_sql, scope, runner.source("events"))
+    sql = athena_query(user_sql, scope, runner.source())
 
     def progress(state: str, scanned: int) -> None:
         sys.stderr.write(f"\rAthena: {state.lower():<9} {scanned / 1e6:10.1f} MB scanned")

@@ -115,10 +115,16 @@ class LocalStack:
     secrets_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     log_dir: Path = STATE_DIR / "logs"
+    lake_dir: Path | None = None  # with a lake: the local Athena over it (local/athena.py), for the insights
+    athena_port: int = field(default_factory=free_port)
+    servers: list[Any] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
-        return local_aws_env(self.dynamodb_port, self.secrets_port)
+        env = local_aws_env(self.dynamodb_port, self.secrets_port)
+        if self.lake_dir is not None:
+            env["AWS_ENDPOINT_URL_ATHENA"] = f"http://127.0.0.1:{self.athena_port}"
+        return env
 
     def _spawn(
         self, name: str, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
@@ -157,6 +163,11 @@ class LocalStack:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.secrets_port)],
             env={**os.environ, **self.env},
         )
+        if self.lake_dir is not None:
+            from local.athena import LocalAthena
+
+            self.lake_dir.mkdir(parents=True, exist_ok=True)
+            self.servers.append(LocalAthena(self.lake_dir).serve(self.athena_port))
         wait_for_port(self.dynamodb_port, dynamodb, "DynamoDB Local")
         wait_for_port(self.secrets_port, secrets, "Secrets Manager emulator (moto)")
 
@@ -195,6 +206,9 @@ class LocalStack:
         return process
 
     def stop(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+        self.servers.clear()
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -279,13 +293,20 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         raise StackError(f"port {gateway_port} is already in use; run `make run PORT=<other port>`")
     started = time.monotonic()
     private_directory(STATE_DIR)  # its logs, DynamoDB data (profiles) and the two secret files: the owner's only
-    stack = LocalStack(data_dir=STATE_DIR / "dynamodb", dynamodb_port=dynamodb_port, secrets_port=secrets_port)
+    from local.lake import lake_dir
+
+    stack = LocalStack(
+        data_dir=STATE_DIR / "dynamodb",
+        dynamodb_port=dynamodb_port,
+        secrets_port=secrets_port,
+        lake_dir=lake_dir(STATE_DIR),
+    )
     try:
         stack.start_services()
         stack.prepare()
         os.environ.update(stack.env)
         from local.gateway import serve
-        from local.lake import LocalLake, flush_seconds, lake_dir
+        from local.lake import LocalLake, flush_seconds
 
         lake = lake_dir(STATE_DIR)
         functions = read_template().functions()

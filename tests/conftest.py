@@ -28,7 +28,9 @@ from tests.constants import ROOT
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    stack = LocalStack(data_dir=None, log_dir=tmp_path_factory.mktemp("stack-logs"))
+    stack = LocalStack(
+        data_dir=None, log_dir=tmp_path_factory.mktemp("stack-logs"), lake_dir=tmp_path_factory.mktemp("lake")
+    )
     try:
         stack.start_services()
         stack.prepare(read_template())
@@ -74,7 +76,8 @@ class LakeUnderTest:
 def local_lake(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeUnderTest]:
     from local.firehose import LocalFirehose
 
-    root = tmp_path_factory.mktemp("lake")
+    assert local_stack.lake_dir is not None
+    root = local_stack.lake_dir  # the local Athena (the insights) reads the same files
     firehose = LocalFirehose(root, flush_seconds=2.0)
     server = firehose.serve()
     # The lake function in this process reaches the local Firehose; nothing else here reads this variable.

@@ -48,6 +48,8 @@ def _value(text: str | None, kind: str) -> Any:
 
 
 class AthenaQueryRunner:
+    """Runs a query in the workgroup and reads its rows; as the insights' LakeReader, `source()` and `rows()`."""
+
     def __init__(
         self,
         workgroup: str,
@@ -66,9 +68,15 @@ class AthenaQueryRunner:
     def client(self) -> AthenaClient:
         return self._client or athena_client()
 
-    def source(self, table: str) -> str:
+    def table(self, table: str) -> str:
         """The Glue table as Trino names it."""
         return f'"{self.database}"."{table}"'
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        return self.run(sql)
+
+    def source(self) -> str:
+        return self.table("events")
 
     def run(self, sql: str, on_progress: Callable[[str, int], None] | None = None) -> list[dict[str, Any]]:
         """The query's rows as dicts (Athena's text values converted by column type). `on_progress` hears the
@@ -96,7 +104,8 @@ class AthenaQueryRunner:
                     reason = execution["Status"].get("StateChangeReason", state)
                     raise LakeQueryError(f"Athena query {state.lower()}: {reason}")
                 if time.monotonic() > deadline:
-                    self.client.stop_query_execution(QueryExecutionId=query_id)
+                    # Left to finish: its bytes are bounded by the workgroup's cutoff, and the same query asked
+                    # again within the hour reuses its result.
                     raise LakeQueryError("Athena query took too long; retry later")
                 self._sleep(POLL_SECONDS[min(attempt, len(POLL_SECONDS) - 1)])
                 attempt += 1
