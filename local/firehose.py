@@ -1,6 +1,7 @@
 """A local Amazon Data Firehose: what the lake function's PutRecordBatch reaches in `make run` and the tests.
 
-It does Firehose's part of the lake (docs/LAKE.md): takes JSON lines, keeps them durably (a spool file written
+It does Firehose's part of the lake (docs/LAKE.md): takes records of JSON lines (de-aggregated, as the delivery
+stream's RecordDeAggregation does), keeps them durably (a spool file written
 before the call is answered, as Firehose answers only records it holds), and every `LAKE_FLUSH_SECONDS` turns
 what it holds into Parquet, partitioned by (project, day), under the local lake (local/lake.py's ParquetLakeSink).
 A spool is named once and its files after it, so a flush interrupted by a crash is done again into the same files.
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from beacon.domain.lake import EVENT_COLUMNS, PARTITION_COLUMNS
 from local.lake import ParquetLakeSink
 
 TIMESTAMP_COLUMNS = ("created_at", "received_at")
@@ -32,7 +34,7 @@ def _row(line: bytes) -> dict[str, Any]:
     for column in TIMESTAMP_COLUMNS:
         if isinstance(row.get(column), int):
             row[column] = datetime.fromtimestamp(row[column] / 1000, UTC)
-    return row
+    return {name: row.get(name) for name, _ in (*EVENT_COLUMNS, *PARTITION_COLUMNS)}  # a missing column is null
 
 
 class LocalFirehose:

@@ -6,6 +6,7 @@ overlapping batches)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,10 @@ def checkpoints(tmp_path: Path, dynamodb: Any, streams: Any, template_env: dict[
 
 
 @pytest.fixture
-def poller(dynamodb, streams, template_env, local_lake, checkpoints) -> StreamPoller:
+def poller(dynamodb, streams, template_env, local_lake, checkpoints) -> Iterator[StreamPoller]:
     handler = lake_handler(local_lake.environment)
-    return StreamPoller(dynamodb, streams, template_env["EVENTS_TABLE"], handler, checkpoints)
+    yield StreamPoller(dynamodb, streams, template_env["EVENTS_TABLE"], handler, checkpoints)
+    local_lake.firehose.inject([])  # no fault outlives its test
 
 
 def count(lake: Path, project_id: str, sql: str = "SELECT count(*) FROM events") -> Any:
@@ -143,6 +145,7 @@ def test_a_batch_firehose_took_in_part_is_delivered_again_and_read_once(
 ):
     # Given events, and Firehose that takes the first three records and then refuses everything, on every retry
     monkeypatch.setattr("beacon.store.firehose.FAILED_RETRY_DELAYS", (0, 0))
+    monkeypatch.setattr("beacon.store.firehose.RECORD_BYTES", 10)  # one row a record
     for number in range(6):
         events_store.put_event(make_event(project_id, number))
     local_lake.firehose.inject([True] * 3 + [False] * 9)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from beacon.store.firehose import MAX_RECORDS, FirehoseLakeSink, record_groups
+from beacon.store.firehose import MAX_RECORDS, RECORD_BYTES, FirehoseLakeSink, record_groups
 from tests.unit.support.handlers import load_function
 
 STREAM = "arn:aws:dynamodb:eu-west-1:123456789012:table/EventsTable/stream/2026-12-01T00:00:00.000"
@@ -66,9 +66,11 @@ def test_a_batch_becomes_json_lines_with_partition_keys_and_epoch_millisecond_ti
     answer = lake_app.process_stream(stream_event("e1", "e2"), FirehoseLakeSink("beacon-lake", firehose))  # type: ignore[arg-type]
     # Then nothing failed, and Firehose got one line per event with what its partitioning and Parquet need
     assert answer == {"batchItemFailures": []}
-    [lines] = firehose.calls
+    [[record]] = firehose.calls  # one record: rows are packed as JSON lines
+    lines = record.splitlines(keepends=True)
     rows = [json.loads(line) for line in lines]
     assert [row["id"] for row in rows] == ["e1", "e2"]
+    assert "path" not in rows[0]  # a null column is left out: the conversion reads it as null
     assert (rows[0]["project"], rows[0]["day"], rows[0]["created_at"]) == (
         "shop",
         "2026-12-01",
@@ -79,10 +81,12 @@ def test_a_batch_becomes_json_lines_with_partition_keys_and_epoch_millisecond_ti
 
 def test_records_firehose_refuses_are_sent_again(lake_app, monkeypatch):
     monkeypatch.setattr("beacon.store.firehose.FAILED_RETRY_DELAYS", (0, 0))
+    monkeypatch.setattr("beacon.store.firehose.RECORD_BYTES", 10)  # one row a record
     firehose = FakeFirehose(refuse_first=1)
     answer = lake_app.process_stream(stream_event("e1", "e2"), FirehoseLakeSink("s", firehose))  # type: ignore[arg-type]
     assert answer == {"batchItemFailures": []}
     assert [len(call) for call in firehose.calls] == [2, 1]
+    assert b'"id":"e1"' in firehose.calls[1][0]  # the refused one, again
 
 
 def test_an_undeliverable_batch_is_reported_failed_from_its_first_record(lake_app, monkeypatch):
@@ -95,12 +99,15 @@ def test_an_undeliverable_batch_is_reported_failed_from_its_first_record(lake_ap
     assert answer == {"batchItemFailures": [{"itemIdentifier": "100"}]}
 
 
-def test_rows_are_grouped_within_firehose_limits():
+def test_rows_are_packed_into_records_and_calls_within_firehose_limits():
     rows = [{"id": str(number), "pad": "x" * 10_000} for number in range(1_200)]
     groups = record_groups(rows)
     assert all(len(group) <= MAX_RECORDS for group in groups)
     assert all(sum(map(len, group)) <= 4 * 1024 * 1024 for group in groups)
-    assert sum(map(len, groups)) == 1_200
+    assert all(len(record) <= RECORD_BYTES for group in groups for record in group)
+    lines = [line for group in groups for record in group for line in record.splitlines()]
+    assert [json.loads(line)["id"] for line in lines] == [str(number) for number in range(1_200)]
+    assert len(groups[0]) < 1_200  # many rows a record
 
 
 def test_an_event_without_properties_reaches_the_lake_in_either_form_of_an_empty_map(lake_app):
@@ -110,5 +117,5 @@ def test_an_event_without_properties_reaches_the_lake_in_either_form_of_an_empty
     event["Records"][0]["dynamodb"]["NewImage"]["properties"] = {"M": {}}
     event["Records"][1]["dynamodb"]["NewImage"]["properties"] = {}
     lake_app.process_stream(event, FirehoseLakeSink("s", firehose))  # type: ignore[arg-type]
-    [lines] = firehose.calls
-    assert [json.loads(line)["properties"] for line in lines] == ["{}", "{}"]
+    [[record]] = firehose.calls
+    assert [json.loads(line)["properties"] for line in record.splitlines()] == ["{}", "{}"]

@@ -1,5 +1,7 @@
-"""Amazon Data Firehose: the lake consumer's sink in AWS. One JSON line per row; Firehose partitions them by
-(project, day) and converts them to Parquet under the Glue table's schema (docs/LAKE.md)."""
+"""Amazon Data Firehose: the lake consumer's sink in AWS. One JSON line per row, many lines a record: Firehose
+bills each record in 5 KB steps, so rows are packed into records of up to RECORD_BYTES, which it de-aggregates
+(RecordDeAggregation, JSON) before partitioning them by (project, day) and converting them to Parquet under the
+Glue table's schema (docs/LAKE.md). A null column is left out of its line: the conversion reads it as null."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from beacon.store.aws import TRANSPORT_ERRORS, _boto3_client, unavailable
 if TYPE_CHECKING:
     from mypy_boto3_firehose import FirehoseClient
 
-# PutRecordBatch takes at most 500 records and 4 MiB a call.
+# PutRecordBatch takes at most 500 records and 4 MiB a call; a record at most 1,000 KiB.
 MAX_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+RECORD_BYTES = 256 * 1024
 # Records Firehose refused (throttled, internal error) are sent again after these pauses, then the batch fails.
 FAILED_RETRY_DELAYS = (0.1, 0.4, 1.0)
 
@@ -37,16 +40,31 @@ def _default(value: Any) -> Any:
 
 
 def encode_row(row: dict[str, Any]) -> bytes:
-    return (json.dumps(row, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    present = {name: value for name, value in row.items() if value is not None}
+    return (json.dumps(present, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def pack_records(rows: list[dict[str, Any]]) -> list[bytes]:
+    """Rows as Firehose records: whole JSON lines, RECORD_BYTES at most a record (a longer row alone)."""
+    records: list[bytes] = []
+    current = bytearray()
+    for row in rows:
+        line = encode_row(row)
+        if current and len(current) + len(line) > RECORD_BYTES:
+            records.append(bytes(current))
+            current = bytearray()
+        current += line
+    if current:
+        records.append(bytes(current))
+    return records
 
 
 def record_groups(rows: list[dict[str, Any]]) -> list[list[bytes]]:
-    """Rows as PutRecordBatch calls: 500 records and 4 MiB at most each."""
+    """Rows as PutRecordBatch calls of packed records: 500 records and 4 MiB at most each."""
     groups: list[list[bytes]] = []
     current: list[bytes] = []
     size = 0
-    for row in rows:
-        data = encode_row(row)
+    for data in pack_records(rows):
         if current and (len(current) == MAX_RECORDS or size + len(data) > MAX_BATCH_BYTES):
             groups.append(current)
             current, size = [], 0
