@@ -74,6 +74,8 @@ class LocalAthena:
         self.lake = lake
         self._executions: dict[str, _Execution] = {}
         self._lock = threading.Lock()
+        self._duckdb: Any = None
+        self._databases: set[str] = set()
         self.queries: list[str] = []  # what was asked, for the tests and the bench
 
     def scanned_bytes(self, sql: str) -> int:
@@ -92,6 +94,22 @@ class LocalAthena:
             total += file.stat().st_size
         return total
 
+    def _cursor(self, database: str) -> Any:
+        """A cursor on the one DuckDB of this Athena (Parquet metadata stays cached across queries, as Athena's
+        engine keeps warm), with the database's `events` view over the lake as it is now."""
+        import duckdb
+
+        with self._lock:
+            if self._duckdb is None:
+                self._duckdb = duckdb.connect()
+                self._duckdb.execute("SET enable_object_cache = true")
+            if database not in self._databases:
+                self._duckdb.execute(f"ATTACH ':memory:' AS \"{database}\"")
+                self._databases.add(database)
+            cursor = self._duckdb.cursor()
+        cursor.execute(f'CREATE OR REPLACE VIEW "{database}".events AS SELECT * FROM {all_events_source(self.lake)}')
+        return cursor
+
     def start(self, sql: str, workgroup: str, database: str) -> str:
         import duckdb
 
@@ -99,13 +117,14 @@ class LocalAthena:
         with self._lock:
             self.queries.append(sql)
         try:
-            with duckdb.connect() as connection:
-                connection.execute(f"ATTACH ':memory:' AS \"{database}\"")
-                connection.execute(f'CREATE VIEW "{database}".events AS SELECT * FROM {all_events_source(self.lake)}')
-                result = connection.execute(sql)
+            cursor = self._cursor(database)
+            try:
+                result = cursor.execute(sql)
                 description = result.description or []
                 columns = [(str(column[0]), _athena_type(str(column[1]))) for column in description]
                 rows = [[_text(value) for value in row] for row in result.fetchall()]
+            finally:
+                cursor.close()
             execution = _Execution("SUCCEEDED", columns, rows, scanned=self.scanned_bytes(sql))
         except duckdb.Error as exc:
             execution = _Execution("FAILED", reason=str(exc).splitlines()[0])
