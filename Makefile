@@ -141,12 +141,17 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	$(PY) -m bench.ingest
 	$(PY) -m bench.reads
 	$(PY) -m bench.useragent
+	$(PY) -m bench.lake
 	$(PY) -m bench.cost
 	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
 
 smoke: bootstrap ## every request type against a deployed stack, read back: make smoke STACK=name (no STACK: make run's)
 	@$(PY) -m admin smoke $(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") \
 		$(if $(PROFILE),--profile "$(PROFILE)") $(if $(STACK),,--url http://127.0.0.1:$(PORT))
+.PHONY: query
+query: bootstrap ## SQL over a project's lake tables: make query PROJECT=p SQL="SELECT count(*) FROM events" [FORMAT=table] [STACK=name]
+	@$(PY) -m admin query --project "$(PROJECT)" "$(SQL)" $(if $(FORMAT),--format "$(FORMAT)") \
+		$(if $(STACK),--stack-name "$(STACK)")
 
 openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
 	$(PY) -m admin.openapi docs/openapi.json

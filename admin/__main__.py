@@ -5,6 +5,7 @@ beacon projects filters --project P [...]        blocked IPs and profile ids
 beacon rejected list --project P                 events refused for validation (14 days)
 beacon smoke [--stack-name S]                    every request type against a stack, read back
 beacon --version                                 the release (CHANGELOG.md)
+beacon query --project P "SQL"                   SQL over the project's events and sessions (the lake)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ GROUPS = {
     "projects": "a project's filters: blocked IPs/networks and profile ids",
     "rejected": "events refused for validation, kept 14 days",
     "smoke": "every request type against a stack, read back, with throwaway clients",
+    "query": "SQL over one project's events and sessions in the lake (DuckDB locally, Athena with --stack-name)",
 }
 
 
@@ -51,6 +53,10 @@ def main(argv: list[str] | None = None) -> None:
         from admin.smoke import main as smoke_main
 
         smoke_main(args[1:])
+    elif args[0] == "query":
+        from admin.query import main as query_main
+
+        query_main(args[1:])
     else:
         from admin.rejected import main as rejected_main
 

@@ -19,6 +19,16 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
+from beacon.models.insights import (
+    FunnelQuery,
+    FunnelResponse,
+    OverviewQuery,
+    OverviewResponse,
+    RetentionQuery,
+    RetentionResponse,
+    TopQuery,
+    TopResponse,
+)
 from beacon.models.reads import (
     EntityQuery,
     EventsPageResponse,
@@ -185,6 +195,42 @@ OPERATIONS = [
         {200: ("The group", GroupResponse), **errors(400, 401, 403, 404, 429, 503)},
         query=EntityQuery,
         path_model=GroupPath,
+    ),
+    Operation(
+        "get",
+        "/insights/overview",
+        "read",
+        "Visitors, sessions, screen views, bounce rate and session length, with a series",
+        "From the lake (Athena in AWS, DuckDB locally; docs/LAKE.md). Default range: the last 7 days; 400 at most.",
+        {200: ("The overview", OverviewResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=OverviewQuery,
+    ),
+    Operation(
+        "get",
+        "/insights/top",
+        "read",
+        "The most frequent values of a dimension, with their visitors",
+        "From the lake. `dimension`: a page, a traffic source, a UTM parameter, a place, a device, an event name.",
+        {200: ("The values, most frequent first", TopResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=TopQuery,
+    ),
+    Operation(
+        "get",
+        "/insights/funnel",
+        "read",
+        "Visitors who did the steps in order within a window",
+        "From the lake. Each step after the one before it, all within `windowMinutes` of the first.",
+        {200: ("Each step's visitors and conversion", FunnelResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=FunnelQuery,
+    ),
+    Operation(
+        "get",
+        "/insights/retention",
+        "read",
+        "Cohorts of first-seen visitors and the share returning each period",
+        "From the lake. A visitor's cohort is the period of its first event in the lake's history.",
+        {200: ("The cohorts", RetentionResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=RetentionQuery,
     ),
 ]
 

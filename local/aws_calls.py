@@ -22,9 +22,11 @@ gateway a test starts records too).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -44,6 +46,21 @@ SECRET_SUFFIX = "-AbCdEf"  # noqa: S105 - not a password: a stand-in for the ran
 
 def table_arn(name: str) -> str:
     return f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}"
+
+
+def stream_arn(arn: str) -> str:
+    """A stream's ARN in the local stack's region and account (DynamoDB Local names its own: ddblocal,
+    000000000000), the table and stream label kept."""
+    table = arn.split(":table/", 1)[1]
+    return table_arn(table)
+
+
+def firehose_arn(name: str) -> str:
+    return f"arn:aws:firehose:{LOCAL_REGION}:{LOCAL_ACCOUNT}:deliverystream/{name}"
+
+
+def athena_workgroup_arn(name: str) -> str:
+    return f"arn:aws:athena:{LOCAL_REGION}:{LOCAL_ACCOUNT}:workgroup/{name}"
 
 
 def secret_arn(name_or_arn: str) -> str:
@@ -70,9 +87,65 @@ _TRANSACT_WRITE = {
 }
 
 
-def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+def glue_arn(kind: str, name: str = "") -> str:
+    return f"arn:aws:glue:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{kind}" + (f"/{name}" if name else "")
+
+
+def _bucket_and_prefix(location: Any) -> tuple[str, str] | None:
+    """`s3://${Bucket}/prefix/` as the template writes it (a Sub on a bucket's logical id)."""
+    text = location.get("Fn::Sub") if isinstance(location, dict) else location
+    match = re.fullmatch(r"s3://\$\{(\w+)\}/(.*)", str(text))
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _athena_on_behalf(template: Template, params: dict[str, Any], workgroup: str) -> list[tuple[str, str]]:
+    """What Athena does with the caller's own permissions for a query (its documentation: the caller needs
+    them): read the Glue database and each table the query names, list and read the tables' files, and write
+    and read the results under the workgroup's output location."""
+    pairs: list[tuple[str, str]] = []
+    resources = template.resources
+    group = resources.get(workgroup, {})
+    if group.get("Type") == "AWS::Athena::WorkGroup":
+        output = group["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"]
+        located = _bucket_and_prefix(output)
+        if located:
+            bucket, prefix = located
+            pairs += [("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}"), ("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
+            result = f"arn:aws:s3:::{bucket}/{prefix}query.csv"
+            pairs += [("s3:PutObject", result), ("s3:GetObject", result), ("s3:AbortMultipartUpload", result)]
+    database = params.get("QueryExecutionContext", {}).get("Database")
+    if not database or "QueryString" not in params:
+        return pairs
+    pairs += [("glue:GetDatabase", glue_arn("catalog")), ("glue:GetDatabase", glue_arn("database", database))]
+    for table in sorted(set(re.findall(rf'"{re.escape(database)}"\."(\w+)"', params["QueryString"]))):
+        pairs += [
+            ("glue:GetTable", glue_arn("catalog")),
+            ("glue:GetTable", glue_arn("database", database)),
+            ("glue:GetTable", glue_arn("table", f"{database}/{table}")),
+        ]
+        for resource in resources.values():
+            props = resource.get("Properties", {})
+            if resource["Type"] != "AWS::Glue::Table" or props.get("DatabaseName") != {"Ref": database}:
+                continue
+            if props["TableInput"]["Name"] != table:
+                continue
+            located = _bucket_and_prefix(props["TableInput"]["StorageDescriptor"]["Location"])
+            if located:
+                bucket, prefix = located
+                pairs += [
+                    ("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}"),
+                    ("s3:ListBucket", f"arn:aws:s3:::{bucket}"),
+                    ("s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}data.parquet"),
+                ]
+    return pairs
+
+
+def iam_requests(
+    service: str, operation: str, params: dict[str, Any], template: Template | None = None
+) -> list[tuple[str, str]]:
     """The (action, resource) pairs IAM evaluates for one API call. A call this does not understand maps to its
-    action on "*": no policy of the stack grants that, so it is reported rather than missed."""
+    action on "*": no policy of the stack grants that, so it is reported rather than missed. With the template,
+    an Athena query also needs what Athena does on the caller's behalf."""
     if service == "dynamodb":
         if operation in ("BatchGetItem", "BatchWriteItem"):
             return [(f"dynamodb:{operation}", table_arn(table)) for table in params.get("RequestItems", {})]
@@ -93,11 +166,39 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
             return [(f"dynamodb:{operation}", arn)]
     if service == "secretsmanager" and "SecretId" in params:
         return [(f"secretsmanager:{operation}", secret_arn(params["SecretId"]))]
+    if service == "dynamodb" and operation in ("DescribeStream", "GetShardIterator") and "StreamArn" in params:
+        return [(f"dynamodb:{operation}", stream_arn(params["StreamArn"]))]
+    if service == "dynamodb" and operation == "GetRecords" and "|" in params.get("ShardIterator", ""):
+        # A shard iterator starts with its stream's ARN.
+        return [("dynamodb:GetRecords", stream_arn(params["ShardIterator"].split("|", 1)[0]))]
+    if service == "firehose" and "DeliveryStreamName" in params:
+        return [(f"firehose:{operation}", firehose_arn(params["DeliveryStreamName"]))]
+    if service == "athena" and operation == "StartQueryExecution" and "WorkGroup" in params:
+        implied = _athena_on_behalf(template, params, params["WorkGroup"]) if template is not None else []
+        return [("athena:StartQueryExecution", athena_workgroup_arn(params["WorkGroup"])), *implied]
+    if service == "athena" and "." in str(params.get("QueryExecutionId", "")):
+        # The local Athena's query ids start with their workgroup (local/athena.py).
+        workgroup = str(params["QueryExecutionId"]).split(".", 1)[0]
+        pairs = [(f"athena:{operation}", athena_workgroup_arn(workgroup))]
+        if operation == "GetQueryResults" and template is not None:
+            pairs += [pair for pair in _athena_on_behalf(template, {}, workgroup) if pair[0] == "s3:GetObject"]
+        return pairs
     return [(f"{service}:{operation}", "*")]
 
 
 # -- attribution --------------------------------------------------------------------------------------------
 _owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("beacon_aws_call_owner", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(function: str) -> Iterator[None]:
+    """Calls made inside are the function's: what an AWS service does with the function's role (the event source
+    mapping reading the stream for the lake function), emulated locally."""
+    token = _owner.set(function)
+    try:
+        yield
+    finally:
+        _owner.reset(token)
 
 
 class Attribution:
@@ -128,6 +229,7 @@ class Attribution:
 class CallRecorder:
     def __init__(self, path: Path, template: Template) -> None:
         self.path = path
+        self.template = template
         self.attribution = Attribution(template)
         self._written: set[AwsCall] = set()
         self._lock = threading.Lock()
@@ -137,7 +239,8 @@ class CallRecorder:
         if function is None:
             return
         service = str(model.service_model.signing_name or model.service_model.endpoint_prefix)
-        calls = {AwsCall(function, action, arn) for action, arn in iam_requests(service, model.name, params)}
+        requests = iam_requests(service, model.name, params, self.template)
+        calls = {AwsCall(function, action, arn) for action, arn in requests}
         with self._lock:
             new = sorted(calls - self._written)
             self._written |= calls

@@ -67,6 +67,7 @@ def local_aws_env(dynamodb_port: int, secrets_port: int) -> dict[str, str]:
     """What boto3 needs to reach the local services: the standard endpoint variables, dummy credentials."""
     return {
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{dynamodb_port}",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://127.0.0.1:{dynamodb_port}",  # DynamoDB Local serves both
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{secrets_port}",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
@@ -114,10 +115,16 @@ class LocalStack:
     secrets_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     log_dir: Path = STATE_DIR / "logs"
+    lake_dir: Path | None = None  # with a lake: the local Athena over it (local/athena.py), for the insights
+    athena_port: int = field(default_factory=free_port)
+    servers: list[Any] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
-        return local_aws_env(self.dynamodb_port, self.secrets_port)
+        env = local_aws_env(self.dynamodb_port, self.secrets_port)
+        if self.lake_dir is not None:
+            env["AWS_ENDPOINT_URL_ATHENA"] = f"http://127.0.0.1:{self.athena_port}"
+        return env
 
     def _spawn(
         self, name: str, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
@@ -156,6 +163,11 @@ class LocalStack:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.secrets_port)],
             env={**os.environ, **self.env},
         )
+        if self.lake_dir is not None:
+            from local.athena import LocalAthena
+
+            self.lake_dir.mkdir(parents=True, exist_ok=True)
+            self.servers.append(LocalAthena(self.lake_dir).serve(self.athena_port))
         wait_for_port(self.dynamodb_port, dynamodb, "DynamoDB Local")
         wait_for_port(self.secrets_port, secrets, "Secrets Manager emulator (moto)")
 
@@ -163,7 +175,9 @@ class LocalStack:
         import boto3
 
         endpoint = self.env[
-            "AWS_ENDPOINT_URL_DYNAMODB" if service == "dynamodb" else "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+            "AWS_ENDPOINT_URL_DYNAMODB"
+            if service in ("dynamodb", "dynamodbstreams")
+            else "AWS_ENDPOINT_URL_SECRETS_MANAGER"
         ]
         factory: Any = boto3.client  # the service name is a runtime value here
         return factory(
@@ -192,6 +206,9 @@ class LocalStack:
         return process
 
     def stop(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+        self.servers.clear()
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -276,13 +293,30 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         raise StackError(f"port {gateway_port} is already in use; run `make run PORT=<other port>`")
     started = time.monotonic()
     private_directory(STATE_DIR)  # its logs, DynamoDB data (profiles) and the two secret files: the owner's only
-    stack = LocalStack(data_dir=STATE_DIR / "dynamodb", dynamodb_port=dynamodb_port, secrets_port=secrets_port)
+    from local.lake import lake_dir
+
+    stack = LocalStack(
+        data_dir=STATE_DIR / "dynamodb",
+        dynamodb_port=dynamodb_port,
+        secrets_port=secrets_port,
+        lake_dir=lake_dir(STATE_DIR),
+    )
     try:
         stack.start_services()
         stack.prepare()
         os.environ.update(stack.env)
         from local.gateway import serve
+        from local.lake import LocalLake, flush_seconds
 
+        lake = lake_dir(STATE_DIR)
+        functions = read_template().functions()
+        local_lake = LocalLake(lake)
+        local_lake.start(
+            stack.boto3_client("dynamodb"),
+            stack.boto3_client("dynamodbstreams"),
+            functions["TrackFunction"].environment["EVENTS_TABLE"],
+            functions["LakeFunction"].environment,
+        )
         server = serve(gateway_port)
         RUN_FILE.write_text(
             json.dumps(
@@ -298,6 +332,8 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             f"Beacon is serving on http://127.0.0.1:{gateway_port} (ready in {time.monotonic() - started:.1f}s)\n"
             f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in {STATE_DIR / 'dynamodb'}), "
             f"Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
+            f"  The lake: {lake} (events queryable within {flush_seconds():.0f}s: "
+            './beacon query --project P "SQL")\n'
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
             flush=True,
         )
@@ -310,6 +346,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             print("\nStopping Beacon…", flush=True)
         finally:
             server.server_close()
+            local_lake.close()
     finally:
         RUN_FILE.unlink(missing_ok=True)
         stack.stop()

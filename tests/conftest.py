@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from tests.constants import ROOT
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    stack = LocalStack(data_dir=None, log_dir=tmp_path_factory.mktemp("stack-logs"))
+    stack = LocalStack(
+        data_dir=None, log_dir=tmp_path_factory.mktemp("stack-logs"), lake_dir=tmp_path_factory.mktemp("lake")
+    )
     try:
         stack.start_services()
         stack.prepare(read_template())
@@ -57,6 +60,34 @@ def gateway_url(local_stack: LocalStack) -> str:
     port = free_port()
     local_stack.start_gateway(port)
     return f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class LakeUnderTest:
+    """The session's local lake: one local Firehose (the lake function's client keeps the first endpoint it is
+    given), its Parquet files under `root`, and the template's environment of the lake function."""
+
+    root: Path
+    firehose: Any
+    environment: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def local_lake(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeUnderTest]:
+    from local.firehose import LocalFirehose
+
+    assert local_stack.lake_dir is not None
+    root = local_stack.lake_dir  # the local Athena (the insights) reads the same files
+    firehose = LocalFirehose(root, flush_seconds=2.0)
+    server = firehose.serve()
+    # The lake function in this process reaches the local Firehose; nothing else here reads this variable.
+    os.environ["AWS_ENDPOINT_URL_FIREHOSE"] = f"http://127.0.0.1:{server.server_address[1]}"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        os.environ.setdefault(name, local_stack.env[name])
+    try:
+        yield LakeUnderTest(root, firehose, read_template().functions()["LakeFunction"].environment)
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture

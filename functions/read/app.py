@@ -1,4 +1,5 @@
-"""Read function: GET /export/events, /profile/{profileId}, /profile/{profileId}/events, /group/{groupId}.
+"""Read function: GET /export/events, /profile/{profileId}, /profile/{profileId}/events, /group/{groupId}, and the
+insights over the lake: /insights/overview, /insights/top, /insights/funnel, /insights/retention.
 
 Parse → domain → response; errors mapped in one place. Only read and root clients with their secret get
 through (domain/reads.py); pages are gzip-compressed for callers that accept it.
@@ -19,13 +20,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from beacon.config import ReadSettings
-from beacon.domain import reads
+from beacon.domain import insights, reads
 from beacon.domain.entities import Caller
 from beacon.domain.ports import Readers
+from beacon.errors import NotFoundError
 from beacon.gateway.read_responses import events_page_response, group_response, profile_response
 from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import event_caller
 from beacon.gateway.responses import ErrorPolicy, register_error_handlers
+from beacon.models.insights import (
+    FunnelQuery,
+    FunnelResponse,
+    InsightsQuery,
+    OverviewQuery,
+    OverviewResponse,
+    RetentionQuery,
+    RetentionResponse,
+    TopQuery,
+    TopResponse,
+)
 from beacon.models.reads import EntityQuery, ExportEventsQuery, GroupPath, ProfileEventsQuery, ProfilePath
 from beacon.observability import logger, metrics
 from beacon.store.device_salt import SecretsManagerStackSecret
@@ -46,6 +59,19 @@ def readers() -> Readers:
 @cache
 def cursors() -> reads.CursorCodec:
     return reads.CursorCodec(SecretsManagerStackSecret(settings.cursor_secret))
+
+
+@cache
+def lake() -> insights.LakeReader:
+    if not settings.has_lake:
+        raise NotFoundError("Insights need the stack's lake (deploy with EnableLake=true)")
+    from beacon.store.athena import AthenaQueryRunner  # only the insights pay for its import
+
+    return AthenaQueryRunner(settings.lake_workgroup, settings.lake_database)
+
+
+def insight_request(query: InsightsQuery) -> insights.InsightRequest:
+    return insights.InsightRequest(query.projectId, query.start, query.end)
 
 
 def json_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response[str]:
@@ -127,6 +153,40 @@ def group(groupId: str) -> Response[str]:
     answer = group_response(reads.read_group(current_caller(), path.groupId, query, readers()))
     metrics.add_metric(name="GroupsRead", unit=MetricUnit.Count, value=1)
     return json_response(200, answer.model_dump_json())
+
+
+@app.get("/insights/overview")
+@tracer.capture_method(capture_response=False)
+def insights_overview() -> Response[str]:
+    query = OverviewQuery.model_validate(query_parameters())
+    answer = insights.overview(current_caller(), insight_request(query), query.interval, lake(), datetime.now(UTC))
+    return model_response(200, OverviewResponse.model_validate(answer))
+
+
+@app.get("/insights/top")
+@tracer.capture_method(capture_response=False)
+def insights_top() -> Response[str]:
+    query = TopQuery.model_validate(query_parameters())
+    now = datetime.now(UTC)
+    answer = insights.top(current_caller(), insight_request(query), query.dimension, query.limit, lake(), now)
+    return model_response(200, TopResponse.model_validate(answer))
+
+
+@app.get("/insights/funnel")
+@tracer.capture_method(capture_response=False)
+def insights_funnel() -> Response[str]:
+    query = FunnelQuery.model_validate(query_parameters())
+    now = datetime.now(UTC)
+    answer = insights.funnel(current_caller(), insight_request(query), query.steps, query.windowMinutes, lake(), now)
+    return model_response(200, FunnelResponse.model_validate(answer))
+
+
+@app.get("/insights/retention")
+@tracer.capture_method(capture_response=False)
+def insights_retention() -> Response[str]:
+    query = RetentionQuery.model_validate(query_parameters())
+    answer = insights.retention(current_caller(), insight_request(query), query.period, lake(), datetime.now(UTC))
+    return model_response(200, RetentionResponse.model_validate(answer))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

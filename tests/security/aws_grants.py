@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.aws_calls import SECRET_SUFFIX, AwsCall, secret_arn, table_arn
+from local.aws_calls import SECRET_SUFFIX, AwsCall, firehose_arn, secret_arn, table_arn
 from local.template import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STACK_NAME, Template
 
 _PSEUDO = {
@@ -76,6 +76,8 @@ class GrantResolver:
             return secret_arn(name)  # Ref of a secret is its ARN
         if kind == "AWS::DynamoDB::Table":
             return name  # Ref of a table is its name, never an ARN: a policy that uses it grants nothing
+        if kind in ("AWS::Athena::WorkGroup", "AWS::Glue::Database", "AWS::S3::Bucket"):
+            return name  # their Ref is their name, and the local stack names them after their logical id
         raise ValueError(f"the grants check cannot resolve Ref {name} ({kind})")
 
     def _get_att(self, name: str, attribute: str) -> str:
@@ -84,6 +86,10 @@ class GrantResolver:
             return table_arn(name)
         if kind == "AWS::DynamoDB::Table" and attribute == "StreamArn":
             return f"{table_arn(name)}/stream/*"
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{name}"
+        if kind == "AWS::KinesisFirehose::DeliveryStream" and attribute == "Arn":
+            return firehose_arn(name)  # delivery streams are named after their logical id locally
         raise ValueError(f"the grants check cannot resolve GetAtt {name}.{attribute} ({kind})")
 
     def _sub(self, text: str, variables: dict[str, Any]) -> str:

@@ -173,7 +173,16 @@ def test_the_template_grants_resolve_to_arns_of_this_stack() -> None:
     # Every grant names an ARN of the local stack (no Ref of a table name, no unresolved intrinsic)
     assert GRANTS
     for grant in GRANTS:
-        assert grant.resource.startswith(("arn:aws:dynamodb:us-east-1:", "arn:aws:secretsmanager:us-east-1:")), grant
+        assert grant.resource.startswith(
+            (
+                "arn:aws:dynamodb:us-east-1:",
+                "arn:aws:secretsmanager:us-east-1:",
+                "arn:aws:firehose:us-east-1:",
+                "arn:aws:athena:us-east-1:",
+                "arn:aws:glue:us-east-1:",
+                "arn:aws:s3:::",
+            )
+        ), grant
 
 
 # -- the drivers: each function through every store call it makes ------------------------------------------------
@@ -250,6 +259,59 @@ def test_driver_read_function_every_route_and_a_signed_cursor(
     next_page = f"{gateway_url}/export/events?projectId={project_id}&cursor={cursor}"
     assert http(next_page, headers=credentials(reader))[0] == 200
     for path in ("/profile/123", "/profile/user_123/events", "/group/org_acme"):
+        assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_lake_function_reads_the_stream_with_its_role_and_writes_firehose(
+    gateway_url: str, writer: dict[str, str], local_stack: Any, local_lake: Any, tmp_path: Path
+) -> None:
+    # The event source mapping reads the stream with the function's role (DescribeStream, GetShardIterator,
+    # GetRecords), and the function hands the batch to Firehose (PutRecordBatch)
+    from local.lake import Checkpoints, StreamPoller, lake_handler
+
+    track = json.dumps({"type": "track", "payload": {"name": "lake_driver"}}).encode()
+    assert http(f"{gateway_url}/track", "POST", track, credentials(writer))[0] == 200
+    poller = StreamPoller(
+        local_stack.boto3_client("dynamodb"),
+        local_stack.boto3_client("dynamodbstreams"),
+        TEMPLATE.functions()["TrackFunction"].environment["EVENTS_TABLE"],
+        lake_handler(local_lake.environment),
+        Checkpoints(tmp_path / "checkpoints.json"),
+    )
+    assert poller.poll_once() >= 1
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_read_function_insights_through_athena(
+    gateway_url: str,
+    writer: dict[str, str],
+    create_client: Callable[..., dict[str, str]],
+    project_id: str,
+    local_stack: Any,
+    local_lake: Any,
+    tmp_path: Path,
+) -> None:
+    # Events in the lake, then every insight: Athena queries in the workgroup, and what Athena does for them
+    from local.lake import Checkpoints, StreamPoller, lake_handler
+
+    track = json.dumps({"type": "track", "payload": {"name": "screen_view", "properties": {"__path": "/a"}}})
+    assert http(f"{gateway_url}/track", "POST", track.encode(), credentials(writer))[0] == 200
+    StreamPoller(
+        local_stack.boto3_client("dynamodb"),
+        local_stack.boto3_client("dynamodbstreams"),
+        TEMPLATE.functions()["TrackFunction"].environment["EVENTS_TABLE"],
+        lake_handler(local_lake.environment),
+        Checkpoints(tmp_path / "checkpoints.json"),
+    ).poll_once()
+    local_lake.firehose.flush()
+    reader = create_client(project_id, "root")
+    for path in (
+        "/insights/overview",
+        "/insights/top?dimension=path",
+        "/insights/funnel?steps=screen_view,signup",
+        "/insights/retention",
+    ):
         assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
 
 

@@ -56,6 +56,13 @@ class ReadSettings(BaseModel):
     events_table: str = Field(min_length=1)
     entities_table: str = Field(min_length=1)
     cursor_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret that signs page cursors
+    # The lake's Athena workgroup and Glue database (docs/LAKE.md); empty when the stack has no lake.
+    lake_workgroup: str = ""
+    lake_database: str = ""
+
+    @property
+    def has_lake(self) -> bool:
+        return bool(self.lake_workgroup and self.lake_database)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReadSettings:
@@ -64,5 +71,17 @@ class ReadSettings(BaseModel):
                 "events_table": env.get("EVENTS_TABLE", ""),
                 "entities_table": env.get("ENTITIES_TABLE", ""),
                 "cursor_secret": env.get("CURSOR_SECRET", ""),
+                "lake_workgroup": env.get("LAKE_WORKGROUP", ""),
+                "lake_database": env.get("LAKE_DATABASE", ""),
             }
         )
+
+
+class LakeSettings(BaseModel):
+    """Typed settings of the lake consumer (the events table's stream → Firehose), read once per container."""
+
+    delivery_stream: str = Field(min_length=1)  # the Firehose stream that writes the lake's Parquet files
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> LakeSettings:
+        return cls.model_validate({"delivery_stream": env.get("LAKE_DELIVERY_STREAM", "")})

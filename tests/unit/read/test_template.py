@@ -8,7 +8,8 @@ from local.template import read_template
 def test_the_read_function_may_only_query_events_get_entities_and_read_its_cursor_key(resources):
     # Given the read function's inline policy
     [policy] = resources["ReadFunction"]["Properties"]["Policies"]
-    grants = [(statement["Action"], statement["Resource"]) for statement in policy["Statement"]]
+    plain = [statement for statement in policy["Statement"] if "Fn::If" not in statement]
+    grants = [(statement["Action"], statement["Resource"]) for statement in plain]
     # Then it may Query the events table and its profile index (never Scan, never write),
     # GetItem on profiles/aliases/groups, and read the cursor-signing secret, and nothing else
     assert grants == [
@@ -19,7 +20,30 @@ def test_the_read_function_may_only_query_events_get_entities_and_read_its_curso
         (["dynamodb:GetItem"], {"Fn::GetAtt": ["EntitiesTable", "Arn"]}),
         (["secretsmanager:GetSecretValue"], {"Ref": "CursorSecret"}),
     ]
-    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"])
+    assert all(statement["Effect"] == "Allow" for statement in plain)
+
+
+def test_with_the_lake_the_read_function_may_query_its_workgroup_and_what_athena_reads_and_writes_for_it(resources):
+    # Given the read function's statements that only a stack with the lake has
+    [policy] = resources["ReadFunction"]["Properties"]["Policies"]
+    conditional = [statement["Fn::If"] for statement in policy["Statement"] if "Fn::If" in statement]
+    assert all(condition == "UseLake" and absent == {"Ref": "AWS::NoValue"} for condition, _, absent in conditional)
+    grants = {statement["Sid"]: (statement["Action"], statement["Resource"]) for _, statement, _ in conditional}
+    # Then it may run queries in the lake's workgroup only, read the lake's table and its files, and write results
+    assert grants["QueryLakeWorkGroup"] == (
+        ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
+        {"Fn::Sub": "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/${LakeWorkGroup}"},
+    )
+    assert grants["ReadLakeFiles"] == (["s3:GetObject"], {"Fn::Sub": "${LakeBucket.Arn}/events/*"})
+    assert grants["WriteQueryResults"][1] == {"Fn::Sub": "${LakeResultsBucket.Arn}/results/*"}
+    assert set(grants) == {
+        "QueryLakeWorkGroup",
+        "ReadLakeDatabase",
+        "ReadLakeTable",
+        "ListLakeAndResultsBuckets",
+        "ReadLakeFiles",
+        "WriteQueryResults",
+    }
 
 
 def test_the_cursor_key_is_generated_per_stack(resources):
