@@ -20,10 +20,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from local.aws_json import AwsJsonHandler, serve_in_background
 from local.lake import all_events_source
 
 ATHENA_TYPES = {
@@ -139,7 +140,7 @@ class LocalAthena:
     def serve(self, port: int = 0) -> ThreadingHTTPServer:
         athena = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(AwsJsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
                 target = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
@@ -188,17 +189,4 @@ class LocalAthena:
                     answer["NextToken"] = str(following)
                 return answer
 
-            def _answer(self, status: int, document: dict[str, Any]) -> None:
-                data = json.dumps(document).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=server.serve_forever, name="local-athena", daemon=True).start()
-        return server
+        return serve_in_background(Handler, port, "local-athena")

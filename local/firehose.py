@@ -19,11 +19,12 @@ import os
 import threading
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from beacon.domain.lake import EVENT_COLUMNS, PARTITION_COLUMNS
+from local.aws_json import AwsJsonHandler, serve_in_background
 from local.lake import ParquetLakeSink
 
 TIMESTAMP_COLUMNS = ("created_at", "received_at")
@@ -82,7 +83,7 @@ class LocalFirehose:
     def serve(self, port: int = 0) -> ThreadingHTTPServer:
         firehose = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(AwsJsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
                 target = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
@@ -103,20 +104,7 @@ class LocalFirehose:
                 else:
                     self._answer(400, {"__type": "InvalidArgumentException", "message": f"not emulated: {target}"})
 
-            def _answer(self, status: int, document: dict[str, Any]) -> None:
-                data = json.dumps(document).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=server.serve_forever, name="local-firehose", daemon=True).start()
-        return server
+        return serve_in_background(Handler, port, "local-firehose")
 
     def run_flusher(self, stop: threading.Event) -> None:
         while not stop.wait(self.flush_seconds):
