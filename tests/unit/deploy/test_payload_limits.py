@@ -31,5 +31,6 @@ def test_the_documented_batch_limit_fits_a_lambda_invocation_with_room_for_the_r
 
 def test_the_track_function_reads_its_batch_limit_from_the_environment():
     env = dict.fromkeys(("EVENTS_TABLE", "ENTITIES_TABLE", "SESSIONS_TABLE", "IDEMPOTENCY_TABLE"), "t")
-    env |= {"REJECTED_EVENTS_TABLE": "t", "DEVICE_SALT_SECRET": "s", "MAX_BATCH_BYTES": "2097152"}
+    env |= {"REJECTED_EVENTS_TABLE": "t", "REPLAYS_TABLE": "t", "REPLAY_BUCKET": "b", "DEVICE_SALT_SECRET": "s"}
+    env |= {"MAX_BATCH_BYTES": "2097152"}
     assert TrackSettings.from_env(env).max_batch_bytes == 2 * 1024 * 1024

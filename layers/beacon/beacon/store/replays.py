@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -96,15 +97,20 @@ class S3ReplayStore(DynamoDBRepository):
                 Limit=max_chunks + 1,
                 ConsistentRead=True,
             )
-        items = response.get("Items", [])
+        # TTL deletes an expired item within days, not at once: an expired one is skipped (its object may be gone).
+        now = int(time.time())
+        found = response.get("Items", [])
+        live = [item for item in found[:max_chunks] if int(item["expiresAt"]["N"]) > now]
         page: list[dict[str, Any]] = []
         size = 0
-        for item in items[:max_chunks]:
+        for item in live:
             size += int(item["bytes"]["N"])
             if page and size > max_bytes:
                 break
             page.append(item)
-        more = len(page) < len(items)
+        more = len(page) < len(live) or len(found) > max_chunks
+        # Where the next page starts: after the last chunk returned (or read past, when all were expired).
+        last = page[-1] if len(page) < len(live) else (found[:max_chunks] or [None])[-1]
         with ThreadPoolExecutor(max_workers=PARALLEL_GETS) as pool:
             payloads = list(pool.map(lambda item: self._payload(project_id, session_id, item["sk"]["S"]), page))
         chunks = [
@@ -112,7 +118,7 @@ class S3ReplayStore(DynamoDBRepository):
             for item, payload in zip(page, payloads, strict=True)
             if payload is not None
         ]
-        return ReplayPage(chunks=chunks, next_after=page[-1]["sk"]["S"] if more and page else None)
+        return ReplayPage(chunks=chunks, next_after=last["sk"]["S"] if more and last is not None else None)
 
     def _payload(self, project_id: str, session_id: str, position: str) -> str | None:
         """The chunk's payload; None when the lifecycle rule removed it before the index item's TTL did."""
