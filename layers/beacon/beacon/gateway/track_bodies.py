@@ -27,7 +27,7 @@ from beacon.text import well_formed_json
 def parse_track(event: dict[str, Any], limit: int, replay_limit: int = MAX_REPLAY_BODY_BYTES) -> TrackRouteRequest:
     """`POST /track`'s body, decoded and validated in one pass (pydantic.ValidationError when invalid). A body over
     `limit` bytes is accepted only as a replay chunk (up to `replay_limit`): any other is 413, as before."""
-    body = event_body(event, replay_limit)
+    body = event_body(event, replay_limit, stated_limit=limit)  # a body over both: 413 naming /track's limit
     if len(body) <= limit:
         return TRACK_ROUTE_ADAPTER.validate_json(well_formed_json(body))
     try:

@@ -8,10 +8,10 @@ chunk sent twice is stored once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
