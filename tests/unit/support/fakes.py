@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from datetime import datetime, timedelta
@@ -356,7 +357,7 @@ class FakeReplayStore:
         page: list[ReplayChunk] = []
         size = 0
         for chunk in ordered[:max_chunks]:
-            size += len(chunk.payload.encode())
+            size += len(json.dumps(chunk.payload, ensure_ascii=False).encode())
             if page and size > max_bytes:
                 break
             page.append(chunk)

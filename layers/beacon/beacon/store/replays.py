@@ -8,6 +8,7 @@ chunk sent twice is stored once.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -75,7 +76,8 @@ class S3ReplayStore(DynamoDBRepository):
             "startedAt": {"S": isoformat_ms(chunk.started_at)},
             "endedAt": {"S": isoformat_ms(chunk.ended_at)},
             "receivedAt": {"S": isoformat_ms(chunk.received_at)},
-            "bytes": {"N": str(len(data))},
+            # The payload's size as the read answers it (a JSON string, escaped): what a page's budget counts.
+            "bytes": {"N": str(len(json.dumps(chunk.payload, ensure_ascii=False).encode("utf-8", "surrogatepass")))},
             "expiresAt": {"N": str(int(replay_expiry(chunk.received_at, self.retention_days).timestamp()))},
         }
         with translate_errors():
