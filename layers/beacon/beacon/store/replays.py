@@ -112,7 +112,8 @@ class S3ReplayStore(DynamoDBRepository):
             page.append(item)
         more = len(page) < len(live) or len(found) > max_chunks
         # Where the next page starts: after the last chunk returned (or read past, when all were expired).
-        last = page[-1] if len(page) < len(live) else (found[:max_chunks] or [None])[-1]
+        read_past = page if len(page) < len(live) else found[:max_chunks]
+        last = str(read_past[-1]["sk"]["S"]) if read_past else None
         with ThreadPoolExecutor(max_workers=PARALLEL_GETS) as pool:
             payloads = list(pool.map(lambda item: self._payload(project_id, session_id, item["sk"]["S"]), page))
         chunks = [
@@ -120,7 +121,7 @@ class S3ReplayStore(DynamoDBRepository):
             for item, payload in zip(page, payloads, strict=True)
             if payload is not None
         ]
-        return ReplayPage(chunks=chunks, next_after=last["sk"]["S"] if more and last is not None else None)
+        return ReplayPage(chunks=chunks, next_after=last if more else None)
 
     def _payload(self, project_id: str, session_id: str, position: str) -> str | None:
         """The chunk's payload; None when the lifecycle rule removed it before the index item's TTL did."""
