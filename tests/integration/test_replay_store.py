@@ -119,3 +119,19 @@ def test_an_index_item_whose_object_is_gone_is_skipped(store, project_id, s3, te
         Bucket=template_env["REPLAY_BUCKET"], Key=object_key(project_id, "s1", chunk(project_id, 0, 0).position)
     )
     assert [c.chunk_index for c in store.session_chunks(project_id, "s1", None, 50, 4_000_000).chunks] == [1]
+
+
+def test_an_index_item_is_one_write_unit_and_holds_no_payload(store, project_id, dynamodb, template_env):
+    # Given a chunk with a 1 MiB payload (the SDK's default cut)
+    store.put_chunk(chunk(project_id, 0, 0, payload="x" * 1024 * 1024))
+    [item] = dynamodb.query(
+        TableName=template_env["REPLAYS_TABLE"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": replay_pk(project_id, "s1")}},
+        ReturnConsumedCapacity="TOTAL",
+    )["Items"]
+    # Then its index item is well under 1 KB (one write unit per chunk), the payload being in S3 only
+    from beacon.store.dynamodb import attribute_size
+
+    size = sum(len(name) + attribute_size(value) for name, value in item.items())
+    assert size < 1024 and "payload" not in item
