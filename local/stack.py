@@ -351,7 +351,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         print(
             f"Beacon is serving on http://127.0.0.1:{gateway_port} (ready in {time.monotonic() - started:.1f}s)\n"
             f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in {STATE_DIR / 'dynamodb'}), "
-            f"Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
+            f"moto (Secrets Manager, and S3 for session replay) on 127.0.0.1:{secrets_port}\n"
             f"  The lake: {lake} (events queryable within {flush_seconds():.0f}s: "
             './beacon query --project P "SQL")\n'
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
