@@ -15,7 +15,7 @@ class FakeS3:
     def list_buckets(self) -> dict[str, Any]:
         return {"Buckets": [{"Name": name} for name in self.buckets]}
 
-    def create_bucket(self, Bucket: str) -> None:  # noqa: N803 - boto3's parameter name
+    def create_bucket(self, Bucket: str) -> None:
         self.buckets.append(Bucket)
 
 
