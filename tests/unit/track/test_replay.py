@@ -139,6 +139,8 @@ def test_read_clients_cannot_send_chunks(track_app: ModuleType, replays: FakeRep
         {"ended_at": "2026-12-02T09:00:00.000Z"},
         {"started_at": "2026-12-02T10:00:00"},
         {"events_count": 0},
+        {"started_at": "0001-01-01T00:00:00+01:00"},
+        {"started_at": "1969-12-31T23:59:59.000Z", "ended_at": "1970-01-01T00:00:00.000Z"},
         {"is_full_snapshot": "maybe"},
     ],
 )

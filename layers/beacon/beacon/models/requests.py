@@ -329,7 +329,13 @@ class ReplayPayload(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (the SDK sends ISO-8601 UTC)")
-        return value.astimezone(UTC)
+        try:
+            moment = value.astimezone(UTC)
+        except OverflowError:  # beyond year 1 or 9999 once in UTC
+            moment = None
+        if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_QUERY_TIME:
+            raise ValueError(f"must be from {EARLIEST_EVENT_TIME.date()} to before {LATEST_QUERY_TIME.date()} (UTC)")
+        return moment
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplayPayload:
