@@ -38,8 +38,11 @@ from beacon.models.reads import (
     ProfileEventsQuery,
     ProfilePath,
     ProfileResponse,
+    ReplayQuery,
+    ReplayResponse,
+    SessionPath,
 )
-from beacon.models.requests import BatchRequest, TrackRequest
+from beacon.models.requests import BatchRequest, TrackRouteRequest
 from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, HealthcheckResponse, TrackResponse
 
 TITLE = "Beacon"
@@ -95,14 +98,16 @@ OPERATIONS = [
         "track",
         "Track an event or update a profile or group",
         "OpenPanel's tracking endpoint: `track`, `identify`, `alias`, `increment`, `decrement`, `group`, "
-        "`assign_group`. Without a secret, a request is accepted only from one of the client's allowed origins.",
+        "`assign_group`, and the web SDK's session-replay chunks (`replay`, filed under the device's active session; "
+        "a replay body may be up to 3 MiB, every other body 64 KiB). Without a secret, a request is accepted only "
+        "from one of the client's allowed origins.",
         {
             200: ("Stored; the ids the API assigned", TrackResponse),
             202: ("A likely bot, on a request without a secret: nothing stored", BotResponse),
             **errors(400, 401, 409, 413, 429, 503),
         },
         security=WRITE_SECURITY,
-        body=TrackRequest,
+        body=TrackRouteRequest,
         headers=(
             Header(
                 "Idempotency-Key",
@@ -195,6 +200,18 @@ OPERATIONS = [
         {200: ("The group", GroupResponse), **errors(400, 401, 403, 404, 429, 503)},
         query=EntityQuery,
         path_model=GroupPath,
+    ),
+    Operation(
+        "get",
+        "/session/{sessionId}/replay",
+        "read",
+        "A session's replay chunks, in order, a page at a time",
+        "The web SDK's recording of the session (`sessionReplay: {enabled: true}`): chunks in (`startedAt`, "
+        "`chunkIndex`) order with their payloads inline; page with `meta.next` as `after`. 404 when the project has "
+        "no chunk of the session.",
+        {200: ("A page of the session's chunks", ReplayResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=ReplayQuery,
+        path_model=SessionPath,
     ),
     Operation(
         "get",
@@ -349,7 +366,7 @@ def _parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, 
 
 
 def _name(shape: Any) -> str:
-    if shape is TrackRequest:  # an annotated union has no __name__ of its own
+    if shape is TrackRouteRequest:  # an annotated union has no __name__ of its own
         return "TrackRequest"
     if isinstance(shape, type):
         return shape.__name__

@@ -171,6 +171,8 @@ def iam_requests(
     if service == "dynamodb" and operation == "GetRecords" and "|" in params.get("ShardIterator", ""):
         # A shard iterator starts with its stream's ARN.
         return [("dynamodb:GetRecords", stream_arn(params["ShardIterator"].split("|", 1)[0]))]
+    if service == "s3" and operation in ("PutObject", "GetObject") and "Bucket" in params and "Key" in params:
+        return [(f"s3:{operation}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
     if service == "firehose" and "DeliveryStreamName" in params:
         return [(f"firehose:{operation}", firehose_arn(params["DeliveryStreamName"]))]
     if service == "athena" and operation == "StartQueryExecution" and "WorkGroup" in params:

@@ -1,4 +1,4 @@
-"""Start and stop the Docker-free local stack: DynamoDB Local, the Secrets Manager emulator, the gateway.
+"""Start and stop the Docker-free local stack: DynamoDB Local, moto (Secrets Manager and S3), the gateway.
 
 `python -m local.stack run` is what `make run` calls. Tests use LocalStack directly (in-memory
 DynamoDB on free ports), so a running `make run` and a test run never meet.
@@ -69,6 +69,8 @@ def local_aws_env(dynamodb_port: int, secrets_port: int) -> dict[str, str]:
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{dynamodb_port}",
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://127.0.0.1:{dynamodb_port}",  # DynamoDB Local serves both
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{secrets_port}",
+        # moto's server answers every service on its port: S3 (session replay's bucket) is the same process.
+        "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{secrets_port}",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -102,6 +104,21 @@ def create_tables(template: Template, client: Any) -> list[str]:
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             client.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        created.append(logical_id)
+    return created
+
+
+def create_buckets(template: Template, client: Any) -> list[str]:
+    """Create the template's S3 buckets (those its conditions keep) in moto, named after their logical id as the local
+    stack resolves `!Ref`. In memory: `make run` keeps no replay chunks across restarts (its sessions end anyway)."""
+    existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
+    created = []
+    for logical_id, resource in template.resources.items():
+        if resource["Type"] != "AWS::S3::Bucket" or logical_id in existing:
+            continue
+        if "Condition" in resource and not template.condition(resource["Condition"]):
+            continue  # the lake's buckets: the local lake keeps its files on disk (local/lake.py)
+        client.create_bucket(Bucket=logical_id)
         created.append(logical_id)
     return created
 
@@ -177,6 +194,8 @@ class LocalStack:
         endpoint = self.env[
             "AWS_ENDPOINT_URL_DYNAMODB"
             if service in ("dynamodb", "dynamodbstreams")
+            else "AWS_ENDPOINT_URL_S3"
+            if service == "s3"
             else "AWS_ENDPOINT_URL_SECRETS_MANAGER"
         ]
         factory: Any = boto3.client  # the service name is a runtime value here
@@ -191,6 +210,7 @@ class LocalStack:
     def prepare(self, template: Template | None = None) -> None:
         template = template or read_template()
         create_tables(template, self.boto3_client("dynamodb"))
+        create_buckets(template, self.boto3_client("s3"))
         secrets_client = self.boto3_client("secretsmanager")
         # Tests (no data dir) start empty; `make run` keeps clients and generated secrets (stable device ids).
         persistent = self.data_dir is not None
@@ -331,7 +351,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         print(
             f"Beacon is serving on http://127.0.0.1:{gateway_port} (ready in {time.monotonic() - started:.1f}s)\n"
             f"  DynamoDB Local on 127.0.0.1:{dynamodb_port} (data in {STATE_DIR / 'dynamodb'}), "
-            f"Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
+            f"moto (Secrets Manager, and S3 for session replay) on 127.0.0.1:{secrets_port}\n"
             f"  The lake: {lake} (events queryable within {flush_seconds():.0f}s: "
             './beacon query --project P "SQL")\n'
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",

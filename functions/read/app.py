@@ -1,4 +1,5 @@
-"""Read function: GET /export/events, /profile/{profileId}, /profile/{profileId}/events, /group/{groupId}, and the
+"""Read function: GET /export/events, /profile/{profileId}, /profile/{profileId}/events, /group/{groupId},
+/session/{sessionId}/replay, and the
 insights over the lake: /insights/overview, /insights/top, /insights/funnel, /insights/retention.
 
 Parse → domain → response; errors mapped in one place. Only read and root clients with their secret get
@@ -20,11 +21,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from beacon.config import ReadSettings
-from beacon.domain import insights, reads
+from beacon.domain import insights, reads, replays
 from beacon.domain.entities import Caller
-from beacon.domain.ports import Readers
+from beacon.domain.ports import Readers, ReplayReader
 from beacon.errors import NotFoundError
-from beacon.gateway.read_responses import events_page_response, group_response, profile_response
+from beacon.gateway.read_responses import events_page_response, group_response, profile_response, replay_response
 from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import event_caller
 from beacon.gateway.responses import ErrorPolicy, register_error_handlers
@@ -39,10 +40,18 @@ from beacon.models.insights import (
     TopQuery,
     TopResponse,
 )
-from beacon.models.reads import EntityQuery, ExportEventsQuery, GroupPath, ProfileEventsQuery, ProfilePath
+from beacon.models.reads import (
+    EntityQuery,
+    ExportEventsQuery,
+    GroupPath,
+    ProfileEventsQuery,
+    ProfilePath,
+    ReplayQuery,
+    SessionPath,
+)
 from beacon.observability import logger, metrics
 from beacon.store.device_salt import SecretsManagerStackSecret
-from beacon.store.factory import read_stores
+from beacon.store.factory import read_stores, replay_store
 from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
@@ -54,6 +63,11 @@ settings = ReadSettings.from_env()
 @cache
 def readers() -> Readers:
     return read_stores(settings)
+
+
+@cache
+def replay_reader() -> ReplayReader:
+    return replay_store(settings)
 
 
 @cache
@@ -152,6 +166,18 @@ def group(groupId: str) -> Response[str]:
     query = EntityQuery.model_validate(query_parameters())
     answer = group_response(reads.read_group(current_caller(), path.groupId, query, readers()))
     metrics.add_metric(name="GroupsRead", unit=MetricUnit.Count, value=1)
+    return json_response(200, answer.model_dump_json())
+
+
+@app.get("/session/<sessionId>/replay", compress=True)
+@tracer.capture_method(capture_response=False)
+def session_replay(sessionId: str) -> Response[str]:
+    path = SessionPath(sessionId=path_parameter(sessionId))
+    query = ReplayQuery.model_validate(query_parameters())
+    page = replays.session_replay(current_caller(), query.projectId, path.sessionId, query.after, replay_reader())
+    answer = replay_response(path.sessionId, current_caller().project_id, page)
+    metrics.add_metric(name="ReplayChunksRead", unit=MetricUnit.Count, value=answer.meta.count)
+    request_counts["replayChunks"] = answer.meta.count
     return json_response(200, answer.model_dump_json())
 
 

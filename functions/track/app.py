@@ -1,4 +1,5 @@
-"""Track function: POST /track, POST /track/batch, GET /track/device-id, and the unauthenticated GET /healthcheck.
+"""Track function: POST /track (events and session replay chunks), POST /track/batch, GET /track/device-id, and
+the unauthenticated GET /healthcheck.
 
 Each route: parse (the Beacon envelope) → request context → domain → response model. Errors are answered in
 the API's JSON shape by the shared handlers (beacon/gateway/responses.py).
@@ -22,8 +23,9 @@ from beacon.domain.batch import BatchOutcome, ingest_batch
 from beacon.domain.enrich import Enricher
 from beacon.domain.entities import BotDetected
 from beacon.domain.ingest import current_ids, ingest, request_bot
-from beacon.domain.ports import RejectedEventStore, Stores
+from beacon.domain.ports import RejectedEventStore, ReplayStore, Stores
 from beacon.domain.rejections import RejectedEvent, truncated_payload
+from beacon.domain.replays import store_replay_chunk
 from beacon.domain.useragent import warm_up
 from beacon.errors import BeaconError, DependencyUnavailableError, FieldError, Rejection
 from beacon.gateway.body import event_body
@@ -31,7 +33,7 @@ from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
 from beacon.gateway.responses import ErrorPolicy, error_response, register_error_handlers
 from beacon.gateway.track_bodies import parse_batch, parse_track, read_batch
-from beacon.models.requests import TrackRequest, truncated_paths
+from beacon.models.requests import ReplayRequest, TrackRequest, truncated_paths
 from beacon.models.responses import (
     BatchRejection,
     BatchResponse,
@@ -45,7 +47,7 @@ from beacon.models.responses import (
 from beacon.observability import logger, metrics
 from beacon.snapstart import before_snapshot
 from beacon.store.device_salt import SecretsManagerStackSecret
-from beacon.store.factory import rejected_events_store, track_stores
+from beacon.store.factory import rejected_events_store, replay_store, track_stores
 from beacon.tracing import tracer
 
 app = APIGatewayRestResolver()
@@ -65,6 +67,11 @@ def rejected_store() -> RejectedEventStore:
 
 
 @cache
+def replays() -> ReplayStore:
+    return replay_store(settings)
+
+
+@cache
 def enricher() -> Enricher:
     geoip = None
     if settings.geoip_database_path:
@@ -76,7 +83,7 @@ def enricher() -> Enricher:
 
 # With SnapStart the snapshot holds the user-agent parser, the bot rules and the store objects, built once (their
 # botocore clients are created at first use, after the restore).
-before_snapshot(warm_up, stores, rejected_store, enricher)
+before_snapshot(warm_up, stores, rejected_store, replays, enricher)
 
 
 # -- responses ----------------------------------------------------------------------------------------------
@@ -191,6 +198,11 @@ def track() -> Response[str]:
     event = app.current_event.raw_event
     request = parse_track(event, settings.max_body_bytes)
     context = request_context(event, datetime.now(UTC), settings.stores_ip)
+    if isinstance(request, ReplayRequest):
+        filed = store_replay_chunk(request, context, stores().sessions, replays(), enricher())
+        metrics.add_metric(name="ReplayChunksAccepted", unit=MetricUnit.Count, value=1)
+        request_counts["replayChunks"] = 1
+        return json_response(200, TrackResponse(deviceId=filed.device_id, sessionId=filed.session_id))
     result = ingest(request, context, stores(), enricher())
     if isinstance(result, BotDetected):
         return bot_response(result)

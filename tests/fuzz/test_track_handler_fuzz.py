@@ -50,6 +50,8 @@ TABLES = {
     "SESSIONS_TABLE": "fuzz-sessions",
     "IDEMPOTENCY_TABLE": "fuzz-idempotency",
     "REJECTED_EVENTS_TABLE": "fuzz-rejected",
+    "REPLAYS_TABLE": "fuzz-replays",
+    "REPLAY_BUCKET": "fuzz-replays",
     "DEVICE_SALT_SECRET": "fuzz-salt",
 }
 

@@ -53,6 +53,7 @@ from tests.security.aws_grants import (
 )
 
 TEMPLATE = read_template()
+BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 GRANTS = template_grants(TEMPLATE)
 
 
@@ -95,8 +96,12 @@ def test_batches_are_checked_per_table_and_an_index_query_on_the_index() -> None
     query = {"TableName": "EventsTable", "IndexName": "byProfile", "KeyConditionExpression": "k"}
     index = f"{table_arn('EventsTable')}/index/byProfile"
     assert iam_requests("dynamodb", "Query", query) == [("dynamodb:Query", index)]
+    # An object's read or write is on the object's ARN
+    assert iam_requests("s3", "PutObject", {"Bucket": "b", "Key": "replays/p/s.json", "Body": b""}) == [
+        ("s3:PutObject", "arn:aws:s3:::b/replays/p/s.json")
+    ]
     # And a call the mapping does not know is its action on "*", which nothing grants
-    assert iam_requests("s3", "GetObject", {"Bucket": "b", "Key": "k"}) == [("s3:GetObject", "*")]
+    assert iam_requests("s3", "DeleteObject", {"Bucket": "b", "Key": "k"}) == [("s3:DeleteObject", "*")]
 
 
 def test_secret_grants_follow_iam_name_matching() -> None:
@@ -260,6 +265,30 @@ def test_driver_read_function_every_route_and_a_signed_cursor(
     assert http(next_page, headers=credentials(reader))[0] == 200
     for path in ("/profile/123", "/profile/user_123/events", "/group/org_acme"):
         assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_session_replay_written_by_the_track_function_and_read_by_the_read_function(
+    gateway_url: str, writer: dict[str, str], create_client: Callable[..., dict[str, str]], project_id: str
+) -> None:
+    # A browser's session (a replay chunk joins it: its payload to S3, its index item to DynamoDB), then the read
+    browser = credentials(writer, **{"User-Agent": BROWSER_USER_AGENT})
+    screen_view = json.dumps({"type": "track", "payload": {"name": "screen_view"}}).encode()
+    status, ids = http(f"{gateway_url}/track", "POST", screen_view, browser)
+    assert status == 200, ids
+    chunk = {
+        "chunk_index": 0,
+        "events_count": 1,
+        "is_full_snapshot": True,
+        "started_at": "2026-12-02T10:00:00.000Z",
+        "ended_at": "2026-12-02T10:00:01.000Z",
+        "payload": "[]",
+    }
+    replay = json.dumps({"type": "replay", "payload": chunk}).encode()
+    assert http(f"{gateway_url}/track", "POST", replay, browser)[0] == 200
+    reader = create_client(project_id, "root")
+    status, page = http(f"{gateway_url}/session/{ids['sessionId']}/replay", headers=credentials(reader))
+    assert status == 200 and page["meta"]["count"] == 1, page
 
 
 @pytest.mark.aws_grants_driver

@@ -180,6 +180,7 @@ def test_the_local_stack_reads_a_template_with_every_option_on():
         "SessionsTable",
         "IdempotencyTable",
         "RejectedEventsTable",
+        "ReplaysTable",
     }
     assert template.default_usage_plan() is not None
     assert template.resolve({"Fn::Sub": ["${A}-${AWS::StackName}", {"A": "x"}]}) == "x-local"

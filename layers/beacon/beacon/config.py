@@ -17,6 +17,9 @@ class TrackSettings(BaseModel):
     sessions_table: str = Field(min_length=1)
     idempotency_table: str = Field(min_length=1)
     rejected_events_table: str = Field(min_length=1)
+    replays_table: str = Field(min_length=1)  # session replay's index (beacon/store/replays.py)
+    replay_bucket: str = Field(min_length=1)  # session replay's chunks
+    replay_retention_days: int = Field(default=30, ge=1)
     device_salt_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret behind the daily salt
     event_retention_days: int = Field(default=400, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -38,6 +41,9 @@ class TrackSettings(BaseModel):
                 "sessions_table": env.get("SESSIONS_TABLE", ""),
                 "idempotency_table": env.get("IDEMPOTENCY_TABLE", ""),
                 "rejected_events_table": env.get("REJECTED_EVENTS_TABLE", ""),
+                "replays_table": env.get("REPLAYS_TABLE", ""),
+                "replay_bucket": env.get("REPLAY_BUCKET", ""),
+                "replay_retention_days": env.get("REPLAY_RETENTION_DAYS", 30),
                 "device_salt_secret": env.get("DEVICE_SALT_SECRET", ""),
                 "event_retention_days": env.get("EVENT_RETENTION_DAYS", 400),
                 "max_body_bytes": env.get("MAX_BODY_BYTES", 64 * 1024),
@@ -56,6 +62,8 @@ class ReadSettings(BaseModel):
     events_table: str = Field(min_length=1)
     entities_table: str = Field(min_length=1)
     cursor_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret that signs page cursors
+    replays_table: str = Field(min_length=1)  # session replay's index and chunks (GET /session/{id}/replay)
+    replay_bucket: str = Field(min_length=1)
     # The lake's Athena workgroup and Glue database (docs/LAKE.md); empty when the stack has no lake.
     lake_workgroup: str = ""
     lake_database: str = ""
@@ -71,6 +79,8 @@ class ReadSettings(BaseModel):
                 "events_table": env.get("EVENTS_TABLE", ""),
                 "entities_table": env.get("ENTITIES_TABLE", ""),
                 "cursor_secret": env.get("CURSOR_SECRET", ""),
+                "replays_table": env.get("REPLAYS_TABLE", ""),
+                "replay_bucket": env.get("REPLAY_BUCKET", ""),
                 "lake_workgroup": env.get("LAKE_WORKGROUP", ""),
                 "lake_database": env.get("LAKE_DATABASE", ""),
             }

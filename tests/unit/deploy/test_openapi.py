@@ -80,6 +80,7 @@ def test_the_track_body_is_the_discriminated_union_of_request_types(document):
         "decrement",
         "group",
         "assign_group",
+        "replay",
     }
 
 

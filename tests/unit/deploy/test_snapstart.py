@@ -44,4 +44,4 @@ def test_the_track_function_warms_its_parser_and_clients_before_a_snapshot(monke
     # When the track function is initialised, then it registers the user-agent warm-up and its AWS clients
     load_track_function()
     names = [getattr(hook, "__name__", "") for hook in registered]
-    assert names == ["warm_up", "stores", "rejected_store", "enricher"]
+    assert names == ["warm_up", "stores", "rejected_store", "replays", "enricher"]

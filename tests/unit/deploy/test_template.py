@@ -194,7 +194,14 @@ def test_alarms_watch_5xx_throttling_authorizer_errors_and_outages(resources):
 
 def test_every_data_table_survives_stack_deletion_with_point_in_time_recovery(resources):
     tables = {name: resource for name, resource in resources.items() if resource["Type"] == "AWS::DynamoDB::Table"}
-    assert set(tables) == {"EventsTable", "EntitiesTable", "SessionsTable", "IdempotencyTable", "RejectedEventsTable"}
+    assert set(tables) == {
+        "EventsTable",
+        "EntitiesTable",
+        "SessionsTable",
+        "IdempotencyTable",
+        "RejectedEventsTable",
+        "ReplaysTable",
+    }
     for name, table in tables.items():
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
         assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name

@@ -26,7 +26,13 @@ PROJECT = "example-project"  # the committed event's authorizer context
 def read_app() -> ModuleType:
     return load_function(
         "read",
-        {"EVENTS_TABLE": "beacon-unit-events", "ENTITIES_TABLE": "beacon-unit-entities", "CURSOR_SECRET": "unit"},
+        {
+            "EVENTS_TABLE": "beacon-unit-events",
+            "ENTITIES_TABLE": "beacon-unit-entities",
+            "CURSOR_SECRET": "unit",
+            "REPLAYS_TABLE": "beacon-unit-replays",
+            "REPLAY_BUCKET": "beacon-unit-replays",
+        },
     )
 
 

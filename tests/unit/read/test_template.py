@@ -19,6 +19,9 @@ def test_the_read_function_may_only_query_events_get_entities_and_read_its_curso
         ),
         (["dynamodb:GetItem"], {"Fn::GetAtt": ["EntitiesTable", "Arn"]}),
         (["secretsmanager:GetSecretValue"], {"Ref": "CursorSecret"}),
+        # session replay: Query on its index (never Scan, never write), GetObject under replays/ (never list)
+        (["dynamodb:Query"], {"Fn::GetAtt": ["ReplaysTable", "Arn"]}),
+        (["s3:GetObject"], {"Fn::Sub": "${ReplayBucket.Arn}/replays/*"}),
     ]
     assert all(statement["Effect"] == "Allow" for statement in plain)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from beacon.domain.entities import (
 from beacon.domain.filters import NO_FILTERS, ProjectFilters
 from beacon.domain.ports import Stores
 from beacon.domain.rejections import RejectedEvent
+from beacon.domain.replays import ReplayChunk, ReplayPage
 from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
 from beacon.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 
@@ -336,3 +338,28 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class FakeReplayStore:
+    """An in-memory ReplayStore and ReplayReader: chunks by (project, session), ordered by position."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[tuple[str, str], dict[str, ReplayChunk]] = {}
+
+    def put_chunk(self, chunk: ReplayChunk) -> None:
+        self.chunks.setdefault((chunk.project_id, chunk.session_id), {})[chunk.position] = chunk
+
+    def session_chunks(
+        self, project_id: str, session_id: str, after: str | None, max_chunks: int, max_bytes: int
+    ) -> ReplayPage:
+        stored = self.chunks.get((project_id, session_id), {})
+        ordered = [stored[position] for position in sorted(stored) if after is None or position > after]
+        page: list[ReplayChunk] = []
+        size = 0
+        for chunk in ordered[:max_chunks]:
+            size += len(json.dumps(chunk.payload, ensure_ascii=False).encode())
+            if page and size > max_bytes:
+                break
+            page.append(chunk)
+        more = len(page) < len(ordered)
+        return ReplayPage(page, page[-1].position if more else None)

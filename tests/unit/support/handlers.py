@@ -73,6 +73,8 @@ TRACK_ENV = {
     "DEVICE_SALT_SECRET": "beacon-unit-salt",
     "IDEMPOTENCY_TABLE": "beacon-unit-idempotency",
     "REJECTED_EVENTS_TABLE": "beacon-unit-rejected",
+    "REPLAYS_TABLE": "beacon-unit-replays",
+    "REPLAY_BUCKET": "beacon-unit-replays",
 }
 
 

@@ -63,6 +63,7 @@ def test_an_event_time_before_2000_in_a_batch_is_the_receipt_time_and_stores_the
 @pytest.fixture(scope="module")
 def read_app() -> ModuleType:
     env = {"EVENTS_TABLE": "beacon-unit-events", "ENTITIES_TABLE": "beacon-unit-entities", "CURSOR_SECRET": "unit"}
+    env |= {"REPLAYS_TABLE": "beacon-unit-replays", "REPLAY_BUCKET": "beacon-unit-replays"}
     return load_function("read", env)
 
 

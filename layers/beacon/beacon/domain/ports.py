@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the authorizer's path imports this module: keep its runtime
     from beacon.domain.auth import ClientRecord
     from beacon.domain.geo import Geo
     from beacon.domain.rejections import RejectedEvent
+    from beacon.domain.replays import ReplayChunk, ReplayPage
 
 
 # -- the track function's stores --------------------------------------------------------------------------------
@@ -183,3 +184,21 @@ class ClientLookup(Protocol):
 
 class GeoIpLookup(Protocol):
     def lookup(self, ip: str) -> Geo | None: ...
+
+
+# -- session replay (beacon/domain/replays.py) ---------------------------------------------------------------------
+
+
+class ReplayStore(Protocol):
+    def put_chunk(self, chunk: ReplayChunk) -> None:
+        """Store the chunk and index it under its session; the same chunk again replaces itself."""
+        ...
+
+
+class ReplayReader(Protocol):
+    def session_chunks(
+        self, project_id: str, session_id: str, after: str | None, max_chunks: int, max_bytes: int
+    ) -> ReplayPage:
+        """The session's chunks after position `after`, in order: at most `max_chunks`, payloads of at most
+        `max_bytes` in all (at least one chunk)."""
+        ...

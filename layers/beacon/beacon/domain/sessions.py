@@ -80,13 +80,17 @@ class DeviceSessions:
                 return SessionAssignment(device_id, active.session_id, active.source)
         return None
 
-    def current(self) -> SessionAssignment:
-        """Read only: the active session, or the id a new one would get (not stored)."""
+    def active(self) -> SessionAssignment | None:
+        """Read only: the active session, None when none is active."""
         for device_id in self._devices():
             session_id = self.store.active_session(self.project_id, device_id, self.now)
             if session_id is not None:
                 return SessionAssignment(device_id, session_id)
-        return SessionAssignment(self.ids.today, new_session_id())
+        return None
+
+    def current(self) -> SessionAssignment:
+        """Read only: the active session, or the id a new one would get (not stored)."""
+        return self.active() or SessionAssignment(self.ids.today, new_session_id())
 
     def place_event(self, fingerprint: str | None = None) -> SessionAssignment | NewSession:
         """The session an event at `now` belongs to: the active one, continued, or a new one for the caller to

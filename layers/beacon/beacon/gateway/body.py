@@ -28,20 +28,24 @@ MAX_GZIP_MEMBERS = 32  # clients send one; `cat a.gz b.gz` makes a few
 M = TypeVar("M")
 
 
-def decode_body(body: str | None, is_base64: bool, content_encoding: str | None, limit: int) -> bytes:
-    """The request body's bytes, decompressed; PayloadTooLargeError past `limit` bytes either way."""
+def decode_body(
+    body: str | None, is_base64: bool, content_encoding: str | None, limit: int, stated_limit: int | None = None
+) -> bytes:
+    """The request body's bytes, decompressed; PayloadTooLargeError past `limit` bytes either way, naming
+    `stated_limit` when given (POST /track reads up to the replay limit, and names the limit of its other bodies)."""
+    stated = limit if stated_limit is None else stated_limit
     data = base64.b64decode(body or "") if is_base64 else (body or "").encode()
     if len(data) > limit:
-        raise PayloadTooLargeError(f"Request body exceeds {limit} bytes")
+        raise PayloadTooLargeError(f"Request body exceeds {stated} bytes")
     encoding = (content_encoding or "").strip().lower()
     if encoding in ("", "identity"):
         return data
     if encoding != "gzip":
         raise InvalidRequestError(f"Unsupported Content-Encoding '{encoding[:32]}' (use gzip)")
-    return gunzip(data, limit)
+    return gunzip(data, limit, stated)
 
 
-def gunzip(data: bytes, limit: int) -> bytes:
+def gunzip(data: bytes, limit: int, stated_limit: int | None = None) -> bytes:
     """Every gzip member of `data` decompressed (RFC 1952: a gzip body is one or more members back to back), at most
     `limit` bytes in all: a zip bomb, of one member or of many, stops at the limit instead of filling memory. Bytes
     after a member that do not start another are refused, never ignored; so are more than MAX_GZIP_MEMBERS members
@@ -57,7 +61,9 @@ def gunzip(data: bytes, limit: int) -> bytes:
             raise InvalidRequestError("Body is not valid gzip") from exc
         size += len(output)
         if size > limit or decompressor.unconsumed_tail:
-            raise PayloadTooLargeError(f"Decompressed body exceeds {limit} bytes")
+            raise PayloadTooLargeError(
+                f"Decompressed body exceeds {limit if stated_limit is None else stated_limit} bytes"
+            )
         if not decompressor.eof:
             raise InvalidRequestError("Body is not valid gzip (truncated)")
         parts.append(output)
@@ -81,9 +87,10 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def event_body(event: Mapping[str, Any], limit: int) -> bytes:
+def event_body(event: Mapping[str, Any], limit: int, stated_limit: int | None = None) -> bytes:
     """The decoded body of an API Gateway proxy event."""
-    return decode_body(event.get("body"), bool(event.get("isBase64Encoded")), header(event, "content-encoding"), limit)
+    encoding = header(event, "content-encoding")
+    return decode_body(event.get("body"), bool(event.get("isBase64Encoded")), encoding, limit, stated_limit)
 
 
 class BeaconEnvelope(BaseEnvelope):

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from beacon.domain.reads import EventsRead, GroupView, ProfileView
-from beacon.models.reads import EventsPageResponse, ExportEvent, GroupResponse, PageMeta, ProfileResponse
+from beacon.domain.replays import ReplayPage
+from beacon.models.reads import (
+    EventsPageResponse,
+    ExportEvent,
+    GroupResponse,
+    PageMeta,
+    ProfileResponse,
+    ReplayChunkView,
+    ReplayMeta,
+    ReplayResponse,
+)
 
 
 def events_page_response(page: EventsRead) -> EventsPageResponse:
@@ -49,3 +61,27 @@ def group_response(view: GroupView) -> GroupResponse:
         createdAt=view.created_at,
         updatedAt=view.updated_at,
     )
+
+
+def replay_response(session_id: str, project_id: str, page: ReplayPage) -> ReplayResponse:
+    return ReplayResponse(
+        sessionId=session_id,
+        projectId=project_id,
+        data=[
+            ReplayChunkView(
+                chunkIndex=chunk.chunk_index,
+                eventsCount=chunk.events_count,
+                isFullSnapshot=chunk.is_full_snapshot,
+                startedAt=isoformat_ms(chunk.started_at),
+                endedAt=isoformat_ms(chunk.ended_at),
+                payload=chunk.payload,
+            )
+            for chunk in page.chunks
+        ],
+        meta=ReplayMeta(count=len(page.chunks), next=page.next_after),
+    )
+
+
+def isoformat_ms(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"

@@ -9,18 +9,33 @@ from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
 
 from beacon.domain.batch import Batch, batch_digest, batch_key
-from beacon.errors import Rejection
-from beacon.gateway.body import envelope
+from beacon.errors import PayloadTooLargeError, Rejection
+from beacon.gateway.body import envelope, event_body
 from beacon.gateway.validation import validation_rejection
-from beacon.models.requests import TRACK_REQUEST_ADAPTER, BatchRequest, TrackRequest
+from beacon.models.requests import (
+    MAX_REPLAY_BODY_BYTES,
+    TRACK_REQUEST_ADAPTER,
+    TRACK_ROUTE_ADAPTER,
+    BatchRequest,
+    ReplayRequest,
+    TrackRequest,
+    TrackRouteRequest,
+)
+from beacon.text import well_formed_json
 
 
-def parse_track(event: dict[str, Any], limit: int) -> TrackRequest:
-    """`POST /track`'s body, decoded and validated in one pass (pydantic.ValidationError when invalid)."""
-    # The union's own adapter (built with the models): Powertools' parse() takes a TypeAdapter as the model, its
-    # overloads do not say so.
-    model: Any = TRACK_REQUEST_ADAPTER
-    return cast(TrackRequest, parse(event, model=model, envelope=envelope(limit)))
+def parse_track(event: dict[str, Any], limit: int, replay_limit: int = MAX_REPLAY_BODY_BYTES) -> TrackRouteRequest:
+    """`POST /track`'s body, decoded and validated in one pass (pydantic.ValidationError when invalid). A body over
+    `limit` bytes is accepted only as a replay chunk (up to `replay_limit`): any other is 413, as before."""
+    body = event_body(event, replay_limit, stated_limit=limit)  # a body over both: 413 naming /track's limit
+    if len(body) <= limit:
+        return TRACK_ROUTE_ADAPTER.validate_json(well_formed_json(body))
+    try:
+        return ReplayRequest.model_validate_json(well_formed_json(body))
+    except ValidationError as exc:
+        if any(error["loc"][:1] != ("payload",) for error in exc.errors()):  # not a replay chunk (or not JSON)
+            raise PayloadTooLargeError(f"Request body exceeds {limit} bytes") from exc
+        raise
 
 
 def parse_batch(event: dict[str, Any], limit: int) -> BatchRequest:

@@ -254,3 +254,47 @@ class GroupResponse(BaseModel):
     properties: dict[str, Any]
     createdAt: str | None
     updatedAt: str | None
+
+
+# -- session replay (GET /session/{sessionId}/replay) -------------------------------------------------------------
+SessionId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ReplayPosition = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9T:.Z_-]+$")]
+
+
+class SessionPath(BaseModel):
+    sessionId: SessionId = Field(description="The session's id, as `/track` answered it (`sessionId`).")
+
+
+class ReplayQuery(_Query):
+    """Query parameters of `GET /session/{sessionId}/replay`."""
+
+    after: Annotated[
+        ReplayPosition | None,
+        EmptyIsAbsent,
+        Field(description="`meta.next` of the previous page: the chunks after it."),
+    ] = None
+
+
+class ReplayChunkView(BaseModel):
+    """One recording chunk, its payload inline (the SDK's serialised rrweb events, as sent)."""
+
+    chunkIndex: int = Field(description="The recorder's chunk number (from 0 on every page load).")
+    eventsCount: int
+    isFullSnapshot: bool
+    startedAt: IsoTime
+    endedAt: IsoTime
+    payload: str
+
+
+class ReplayMeta(BaseModel):
+    count: int = Field(description="Chunks on this page.")
+    next: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
+
+
+class ReplayResponse(BaseModel):
+    """A session's recording: its chunks in (startedAt, chunkIndex) order, a page at a time."""
+
+    sessionId: str
+    projectId: str
+    data: list[ReplayChunkView]
+    meta: ReplayMeta

@@ -306,6 +306,67 @@ TrackRequest = Annotated[
     Field(discriminator="type"),
 ]
 
+# A session-replay chunk (rrweb events as the SDK serialised them) may be this long: OpenPanel's bound. Its body may be
+# longer than POST /track's other bodies (MAX_REPLAY_BODY_BYTES); everything else keeps its limit (docs/DESIGN.md).
+MAX_REPLAY_PAYLOAD_CHARS = 2 * 1024 * 1024
+# The body of a chunk at the bound: JSON escaping of the SDK's serialised events (quotes, backslashes) makes the body
+# longer than the payload; 3 MiB is 4.2 MB in base64, inside Lambda's 6 MB invocation with the rest of the event.
+MAX_REPLAY_BODY_BYTES = 3 * 1024 * 1024
+
+
+class ReplayPayload(BaseModel):
+    """One chunk of the web SDK's session recording (`sessionReplay: {enabled: true}`), as @openpanel/web sends it."""
+
+    chunk_index: int = Field(ge=0, le=65_535)
+    events_count: int = Field(ge=1, le=1_000_000)
+    is_full_snapshot: bool
+    started_at: datetime
+    ended_at: datetime
+    payload: str = Field(max_length=MAX_REPLAY_PAYLOAD_CHARS)
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (the SDK sends ISO-8601 UTC)")
+        try:
+            moment = value.astimezone(UTC)
+        except OverflowError:  # beyond year 1 or 9999 once in UTC
+            moment = None
+        if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_QUERY_TIME:
+            raise ValueError(f"must be from {EARLIEST_EVENT_TIME.date()} to before {LATEST_QUERY_TIME.date()} (UTC)")
+        return moment
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplayPayload:
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+
+class ReplayRequest(BaseModel):
+    """`POST /track` with `type: "replay"`: filed under the caller's active session (not part of a batch)."""
+
+    type: Literal["replay"]
+    payload: ReplayPayload
+
+
+# What POST /track accepts: every event type, and replay chunks.
+TrackRouteRequest = Annotated[
+    Union[
+        TrackEventRequest,
+        IdentifyRequest,
+        AliasRequest,
+        IncrementRequest,
+        DecrementRequest,
+        GroupRequest,
+        AssignGroupRequest,
+        ReplayRequest,
+    ],
+    Field(discriminator="type"),
+]
+TRACK_ROUTE_ADAPTER: TypeAdapter[TrackRouteRequest] = TypeAdapter(TrackRouteRequest)
+
 TRACK_REQUEST_ADAPTER: TypeAdapter[TrackRequest] = TypeAdapter(TrackRequest)
 TRACK_REQUEST_MODELS: tuple[type[BaseModel], ...] = get_args(get_args(TrackRequest)[0])
 # The discriminator's values, read off the union: a new request type is one model added to it.

@@ -73,6 +73,12 @@ def secretsmanager_client() -> SecretsManagerClient:
     return client
 
 
+@cache
+def s3_client() -> Any:
+    """Session replay's chunks (beacon/store/replays.py); typed Any: the S3 stubs are not a dependency."""
+    return _boto3_client("s3")
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 

@@ -3,7 +3,7 @@ shared client), and by the local stack, the benchmarks and the tests (on a clien
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from beacon.config import ReadSettings, TrackSettings
 from beacon.domain.ports import Readers, Stores
@@ -12,6 +12,7 @@ from beacon.store.idempotency import DynamoDBIdempotencyStore
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
+from beacon.store.replays import S3ReplayStore
 from beacon.store.sessions import DynamoDBSessionStore
 
 if TYPE_CHECKING:
@@ -34,6 +35,16 @@ def track_stores(settings: TrackSettings, client: DynamoDBClient | None = None) 
 
 def rejected_events_store(settings: TrackSettings, client: DynamoDBClient | None = None) -> DynamoDBRejectedEventStore:
     return DynamoDBRejectedEventStore(settings.rejected_events_table, client)
+
+
+def replay_store(
+    settings: TrackSettings | ReadSettings, client: DynamoDBClient | None = None, s3: Any | None = None
+) -> S3ReplayStore:
+    """Session replay's store: chunks in the replay bucket, indexed in ReplaysTable."""
+    store = S3ReplayStore(settings.replays_table, settings.replay_bucket, client, s3)
+    if isinstance(settings, TrackSettings):  # the writer: its index items expire with the bucket's objects
+        store.retention_days = settings.replay_retention_days
+    return store
 
 
 def read_stores(settings: ReadSettings, client: DynamoDBClient | None = None) -> Readers:
