@@ -85,7 +85,8 @@ class World:
             KeyConditionExpression="gsi1pk = :pk",
             ExpressionAttributeValues={":pk": {"S": f"{project}#{profile_id}"}},
         )
-        return response["Items"]
+        items: list[dict[str, Any]] = response["Items"]
+        return items
 
     def project_events(self, project: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -98,14 +99,16 @@ class World:
         return [deserialize_item(item) for item in items]
 
     def entity(self, project: str, key: str) -> dict[str, Any] | None:
-        return self.dynamodb.get_item(
+        item: dict[str, Any] | None = self.dynamodb.get_item(
             TableName=self.env["ENTITIES_TABLE"], Key={"pk": {"S": f"{project}#{key}"}}, ConsistentRead=True
         ).get("Item")
+        return item
 
     def session(self, project: str, device: str) -> dict[str, Any] | None:
-        return self.dynamodb.get_item(
+        item: dict[str, Any] | None = self.dynamodb.get_item(
             TableName=self.env["SESSIONS_TABLE"], Key=session_key(project, device), ConsistentRead=True
         ).get("Item")
+        return item
 
     def rejected_payloads(self, project: str) -> list[str]:
         return [entry["payload"] for entry in DynamoDBRejectedEventStore(self.tables.rejected_events, self.dynamodb)
@@ -113,7 +116,8 @@ class World:
 
     def lake_rows(self, project: str) -> list[tuple[Any, ...]]:
         source = events_source(self.lake, project)
-        return duckdb.sql(f"SELECT profile_id, device_id, identified FROM {source} ORDER BY ALL").fetchall()
+        with duckdb.connect() as connection:
+            return connection.execute(f"SELECT profile_id, device_id, identified FROM {source} ORDER BY ALL").fetchall()
 
 
 def make_event(project: str, number: int, device: str, profile: str | None, day: int = 0) -> Event:
@@ -289,3 +293,56 @@ def test_suppression_keeps_the_ids_blocked(world):
     assert "suppression" in done.done
     assert settings.get_filters(world.project).blocked_profile_ids == {"alice", "alice-old"}
     assert settings.get_filters(world.other).blocked_profile_ids == frozenset()
+
+
+# -- the operator's commands ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(state_dir: Path, world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("BEACON_LAKE_DIR", str(world.lake))
+    return world
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> Any:
+    from admin.__main__ import main as beacon
+
+    capsys.readouterr()
+    beacon(args)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_export_is_one_document_with_everything_stored_about_the_person(cli, capsys):
+    document = run_cli(["profiles", "export", "--project", cli.project, "--profile-id", "alice-old"], capsys)
+    assert [profile["profileId"] for profile in document["profiles"]] == ["alice"]
+    assert document["profiles"][0]["email"] == "alice@example.com"
+    assert [alias["alias"] for alias in document["aliases"]] == ["alice-old"]
+    assert sorted(session["sessionId"] for session in document["sessions"]) == ["session-d1", "session-d2"]
+    assert len(document["events"]) == 4 and {event["projectId"] for event in document["events"]} == {cli.project}
+
+
+def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, monkeypatch):
+    args = ["profiles", "erase", "--project", cli.project, "--profile-id", "alice"]
+    assert run_cli([*args, "--dry-run"], capsys)["counts"] == EXPECTED
+    # Without --yes it asks for the project id; another answer erases nothing
+    monkeypatch.setattr("builtins.input", lambda _question: "no")
+    with pytest.raises(SystemExit, match="aborted"):
+        run_cli(args, capsys)
+    assert cli.entity(cli.project, "profile#alice") is not None
+    receipt = run_cli([*args, "--yes"], capsys)
+    assert receipt["status"] == "done" and receipt["removed"] == EXPECTED
+    assert "alice" not in json.dumps(receipt)
+    shown = run_cli(["profiles", "erasure", "--project", cli.project, "--id", receipt["id"]], capsys)
+    assert shown == receipt
+
+
+def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys):
+    args = ["projects", "erase", "--project", cli.project]
+    counts = run_cli([*args, "--dry-run"], capsys)["counts"]
+    assert counts["events"] == 9 and counts["sessions"] == 3 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
+    receipt = run_cli([*args, "--yes"], capsys)
+    assert receipt["status"] == "done" and receipt["removed"]["events"] == 9
+    assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
+    assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
+    assert cli.rejected_payloads(cli.project) == []
+    assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None

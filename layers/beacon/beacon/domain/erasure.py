@@ -148,6 +148,21 @@ def run_erasure(
     return finished
 
 
+def receipt_document(receipt: ErasureReceipt) -> dict[str, object]:
+    """The receipt as the API and the CLI show it: never the scope (it names the person)."""
+    return {
+        "id": receipt.id,
+        "projectId": receipt.project_id,
+        "status": receipt.status,
+        "requestedAt": receipt.requested_at.isoformat(),
+        "finishedAt": receipt.finished_at.isoformat() if receipt.finished_at else None,
+        "linkedDevices": receipt.linked_devices,
+        "suppress": receipt.suppress,
+        "removed": dict(receipt.counts),
+        "storesDone": list(receipt.done),
+    }
+
+
 def count_erasure(scope: ErasureScope, erasers: Iterable[StoreEraser]) -> dict[str, int]:
     """The dry run: what each store would remove."""
     return {eraser.name: eraser.count(scope) for eraser in erasers}

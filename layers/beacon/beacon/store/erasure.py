@@ -236,7 +236,7 @@ class DynamoDBRejectedEventEraser(DynamoDBRepository):
         return sum(len(keys) for keys in self._matching(scope))
 
 
-def _names_one_of(payload: dict[str, Any], ids: frozenset[str]) -> bool:
+def _names_one_of(payload: Any, ids: frozenset[str]) -> bool:
     if "S" in payload:
         return payload_mentions(payload["S"], ids)
     return mentions(deserialize_item({"p": payload})["p"], ids) if payload else False
@@ -329,4 +329,159 @@ def dynamodb_erasers(tables: ErasureTables, client: DynamoDBClient | None = None
         DynamoDBSessionEraser(tables.sessions, client),
         DynamoDBRejectedEventEraser(tables.rejected_events, client),
         DynamoDBProfileEraser(tables.entities, client),
+    ]
+
+
+def _without_key(item: dict[str, Any]) -> dict[str, Any]:
+    plain = deserialize_item(item)
+    plain.pop("pk", None)
+    return plain
+
+
+class DynamoDBPersonalDataReader(DynamoDBRepository):
+    """Export (GDPR article 15): everything stored about the scope's person, read with GetItem and Query only.
+    Events are yielded one by one, page after page of the byProfile index, so a long history streams."""
+
+    def __init__(self, tables: ErasureTables, client: DynamoDBClient | None = None) -> None:
+        super().__init__(tables.entities, client)
+        self._tables = tables
+
+    def _get(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        with translate_errors():
+            item = self.client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        return item
+
+    def profiles(self, scope: ErasureScope) -> list[dict[str, Any]]:
+        from beacon.store.profiles import entity_from_item
+
+        found = (self._get(self._table, profile_key(scope.project_id, i)) for i in sorted(scope.profile_ids))
+        return [entity_from_item(item) for item in found if item]
+
+    def aliases(self, scope: ErasureScope) -> list[dict[str, Any]]:
+        found = (self._get(self._table, alias_key(scope.project_id, i)) for i in sorted(scope.profile_ids))
+        return [_without_key(item) for item in found if item]
+
+    def groups(self, scope: ErasureScope, group_ids: set[str]) -> list[dict[str, Any]]:
+        from beacon.store.profiles import entity_from_item, group_key
+
+        found = (self._get(self._table, group_key(scope.project_id, g)) for g in sorted(group_ids))
+        return [entity_from_item(item) for item in found if item]
+
+    def sessions(self, scope: ErasureScope) -> list[dict[str, Any]]:
+        found = (self._get(self._tables.sessions, session_key(scope.project_id, d)) for d in sorted(scope.device_ids))
+        return [_without_key(item) for item in found if item]
+
+    def events(self, scope: ErasureScope) -> Iterator[dict[str, Any]]:
+        from beacon.store.reads import event_from_item
+
+        for profile_id in sorted(scope.profile_ids):
+            arguments: dict[str, Any] = {
+                "TableName": self._tables.events,
+                "IndexName": PROFILE_INDEX,
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"{scope.project_id}#{profile_id}"}},
+            }
+            while True:
+                with translate_errors():
+                    response = self.client.query(**arguments)
+                for item in response["Items"]:
+                    yield event_from_item(item)
+                if "LastEvaluatedKey" not in response:
+                    break
+                arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+# -- a whole project (`beacon projects erase`) --------------------------------------------------------------------
+
+
+class DynamoDBProjectPartitionEraser(DynamoDBRepository):
+    """Every item of the project in a table keyed `<project>` or `<project>#<shard>` (events, rejected events): a
+    Query per partition, keys only."""
+
+    def __init__(self, name: str, table: str, partitions: int | None, client: DynamoDBClient | None = None) -> None:
+        super().__init__(table, client)
+        self.name = name
+        self._partitions = partitions
+
+    def _pages(self, scope: ErasureScope, select_count: bool) -> Iterator[dict[str, Any]]:
+        keys = (
+            [scope.project_id]
+            if self._partitions is None
+            else [f"{scope.project_id}#{shard}" for shard in range(self._partitions)]
+        )
+        for partition in keys:
+            arguments: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": partition}},
+                **({"Select": "COUNT"} if select_count else {"ProjectionExpression": "pk, sk"}),
+            }
+            while True:
+                with translate_errors():
+                    response = self.client.query(**arguments)
+                yield dict(response)
+                if "LastEvaluatedKey" not in response:
+                    break
+                arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def erase(self, scope: ErasureScope) -> Iterator[int]:
+        for page in self._pages(scope, select_count=False):
+            if page["Items"]:
+                yield delete_keys(self.client, self._table, [_only_keys(item) for item in page["Items"]])
+
+    def count(self, scope: ErasureScope) -> int:
+        return sum(int(page["Count"]) for page in self._pages(scope, select_count=True))
+
+
+class DynamoDBProjectPrefixEraser(DynamoDBRepository):
+    """Every item whose hash key starts with `<project>#` in a table with a hash key only (entities, sessions,
+    idempotency keys). These tables have no index by project, so this is a Scan of the whole table: an operator's
+    command, run rarely, billed for the table's size (docs/PRIVACY.md). Items under `<project>#<keep>` are kept."""
+
+    def __init__(self, name: str, table: str, keep: str = "", client: DynamoDBClient | None = None) -> None:
+        super().__init__(table, client)
+        self.name = name
+        self._keep = keep
+
+    def _pages(self, scope: ErasureScope, select_count: bool) -> Iterator[dict[str, Any]]:
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(pk, :prefix)",
+            "ExpressionAttributeValues": {":prefix": {"S": f"{scope.project_id}#"}},
+            **({"Select": "COUNT"} if select_count else {"ProjectionExpression": "pk"}),
+        }
+        if self._keep:
+            arguments["FilterExpression"] += " AND NOT begins_with(pk, :keep)"
+            arguments["ExpressionAttributeValues"][":keep"] = {"S": f"{scope.project_id}#{self._keep}"}
+        while True:
+            with translate_errors():
+                response = self.client.scan(**arguments)
+            yield dict(response)
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def erase(self, scope: ErasureScope) -> Iterator[int]:
+        for page in self._pages(scope, select_count=False):
+            if page["Items"]:
+                yield delete_keys(self.client, self._table, [{"pk": item["pk"]} for item in page["Items"]])
+
+    def count(self, scope: ErasureScope) -> int:
+        return sum(int(page["Count"]) for page in self._pages(scope, select_count=True))
+
+
+PROJECT_ERASURE = "\x00project"  # the "profile id" of a project's erasure: no profile id holds a NUL
+
+
+def project_erasers(
+    tables: ErasureTables, idempotency_table: str, client: DynamoDBClient | None = None
+) -> list[StoreEraser]:
+    """The registry of a whole project's erasure (the lake and the clients are added by the caller). Erasure
+    receipts are kept: they hold counts and times, no person, and prove what was done."""
+    return [
+        DynamoDBProjectPartitionEraser("events", tables.events, EVENT_SHARDS, client),
+        DynamoDBProjectPartitionEraser("rejected", tables.rejected_events, None, client),
+        DynamoDBProjectPrefixEraser("sessions", tables.sessions, client=client),
+        DynamoDBProjectPrefixEraser("idempotency", idempotency_table, client=client),
+        DynamoDBProjectPrefixEraser("entities", tables.entities, keep="erasure#", client=client),
     ]
