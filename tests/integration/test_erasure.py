@@ -236,6 +236,7 @@ def test_without_the_link_rule_anonymous_events_stay(world):
 def test_the_dry_run_counts_what_erasure_removes_and_removes_nothing(world):
     scope = world.resolver().resolve(ErasureRequest(world.project, "alice"))
     assert scope.profile_ids == {"alice", "alice-old"} and scope.device_ids == {"d1", "d2"}
+    assert scope.session_ids == {"session-d1", "session-d2"}
     assert count_erasure(scope, world.erasers()) == EXPECTED
     assert len(world.project_events(world.project)) == 9
     assert world.log().load(world.project, "nothing") is None
@@ -279,6 +280,7 @@ def test_an_erasure_killed_halfway_completes_when_resumed(world):
     saved = log.load(world.project, receipt.id)
     assert saved is not None and saved.status == RUNNING and 0 < saved.counts["events"] < 6
     assert saved.scope is not None and saved.scope.device_ids == {"d1", "d2"}
+    assert saved.scope.session_ids == {"session-d1", "session-d2"}
     # When it is started again (as a new request would), Then it resumes from the checkpoint and completes
     resumed = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
     done = run_erasure(resumed, world.erasers(), log, lambda: NOW)

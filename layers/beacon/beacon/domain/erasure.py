@@ -55,6 +55,9 @@ class ErasureScope:
     profile_ids: frozenset[str]
     device_ids: frozenset[str] = frozenset()
     linked_devices: bool = True
+    # The sessions of the profile's events: what session records and replay chunks are found by, kept because the
+    # events that name them are erased first.
+    session_ids: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -59,11 +59,14 @@ class DynamoDBScopeResolver(DynamoDBRepository):
         aliases = self._get(profile_key(project, canonical), "aliases").get("aliases", set())
         ids = frozenset({request.profile_id, canonical, *aliases})
         devices: set[str] = set()
+        sessions: set[str] = set()
         for profile_id in sorted(ids):
-            for item in profile_event_keys(self.client, self._events, project, profile_id, "deviceId"):
+            for item in profile_event_keys(self.client, self._events, project, profile_id, "deviceId, sessionId"):
                 if item.get("deviceId", {}).get("S"):
                     devices.add(item["deviceId"]["S"])
-        return ErasureScope(project, ids, frozenset(devices), request.linked_devices)
+                if item.get("sessionId", {}).get("S"):
+                    sessions.add(item["sessionId"]["S"])
+        return ErasureScope(project, ids, frozenset(devices), request.linked_devices, frozenset(sessions))
 
 
 def profile_event_keys(
@@ -270,6 +273,7 @@ class DynamoDBErasureLog(DynamoDBRepository):
                 frozenset(scope.get("profileIds", [])),
                 frozenset(scope.get("deviceIds", [])),
                 bool(scope["linkedDevices"]),
+                frozenset(scope.get("sessionIds", [])),
             ),
             finished_at=datetime.fromisoformat(item["finishedAt"]) if item.get("finishedAt") else None,
         )
@@ -293,6 +297,8 @@ class DynamoDBErasureLog(DynamoDBRepository):
                 scope["profileIds"] = set(receipt.scope.profile_ids)
             if receipt.scope.device_ids:
                 scope["deviceIds"] = set(receipt.scope.device_ids)
+            if receipt.scope.session_ids:
+                scope["sessionIds"] = set(receipt.scope.session_ids)
             item["scope"] = scope
         if receipt.finished_at is not None:
             item["finishedAt"] = receipt.finished_at.isoformat()
