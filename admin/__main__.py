@@ -2,6 +2,8 @@
 
 beacon clients create|list|show|rotate|revoke|legacy-ids    (see `beacon clients --help`)
 beacon projects filters --project P [...]        blocked IPs and profile ids
+beacon projects erase --project P [--dry-run]    every item and lake row of a project
+beacon profiles erase|export --project P --profile-id X   a person's data (docs/PRIVACY.md)
 beacon rejected list --project P                 events refused for validation (14 days)
 beacon smoke [--stack-name S]                    every request type against a stack, read back
 beacon --version                                 the release (CHANGELOG.md)
@@ -15,7 +17,8 @@ import sys
 
 GROUPS = {
     "clients": "the client lifecycle: create, list, show, rotate, revoke",
-    "projects": "a project's filters: blocked IPs/networks and profile ids",
+    "projects": "a project's filters (blocked IPs/networks and profile ids), erasure of a project",
+    "profiles": "a person's data: erase, export, an erasure's receipt (docs/PRIVACY.md)",
     "rejected": "events refused for validation, kept 14 days",
     "smoke": "every request type against a stack, read back, with throwaway clients",
     "query": "SQL over one project's events and sessions in the lake (DuckDB locally, Athena with --stack-name)",
@@ -49,6 +52,10 @@ def main(argv: list[str] | None = None) -> None:
         from admin.projects import main as projects_main
 
         projects_main(args[1:])
+    elif args[0] == "profiles":
+        from admin.privacy import profiles_main
+
+        profiles_main(args[1:])
     elif args[0] == "smoke":
         from admin.smoke import main as smoke_main
 

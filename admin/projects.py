@@ -41,10 +41,17 @@ def main(argv: list[str] | None = None) -> None:
     filters.add_argument("--unblock-ip", type=_network, action="append", default=[], metavar="IP_OR_CIDR")
     filters.add_argument("--block-profile", action="append", default=[], metavar="PROFILE_ID")
     filters.add_argument("--unblock-profile", action="append", default=[], metavar="PROFILE_ID")
+    from admin.privacy import add_project_erase, erase_project
+
+    add_project_erase(sub)
     args = parser.parse_args(argv)
     use_aws_options(args)
     if not PROJECT_ID_PATTERN.fullmatch(args.project):
         raise SystemExit("error: not a project id")
+    if args.command == "erase":
+        json.dump(erase_project(args), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return
     table = table_name("ENTITIES_TABLE", "EntitiesTableName", args.stack_name)
     store = DynamoDBProjectSettingsStore(table, cache_seconds=0)
     current = store.change_filters(

@@ -77,3 +77,57 @@ def test_no_function_is_configured_to_log_its_incoming_event() -> None:
     # Nor is any handler decorated to log it
     for handler in ROOT.glob("functions/*/app.py"):
         assert "log_event=True" not in handler.read_text(), handler
+
+
+CANARY_PERSON = "canary-person-5d1e"
+CANARY_EMAIL = "canary.person.5d1e@example.com"
+
+
+def test_an_erasure_logs_no_personal_data(
+    dynamodb: object,
+    template_env: dict[str, str],
+    tmp_path: Path,
+    project_id: str,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Given a person with a profile, an alias and events on a device (the log canaries)
+    import logging
+    from datetime import UTC, datetime
+
+    from admin.lake_erasure import DirectoryLakeFiles, ParquetLakeEraser
+    from beacon.domain.entities import ProfileUpdate
+    from beacon.domain.erasure import ErasureRequest, receipt_document, run_erasure, start_erasure
+    from beacon.store.erasure import DynamoDBErasureLog, DynamoDBScopeResolver, ErasureTables, dynamodb_erasers
+    from beacon.store.events import DynamoDBEventStore
+    from beacon.store.profiles import DynamoDBProfileStore
+    from tests.integration.test_erasure import make_event
+
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    profiles = DynamoDBProfileStore(template_env["ENTITIES_TABLE"], dynamodb)  # type: ignore[arg-type]
+    profiles.identify(project_id, ProfileUpdate(CANARY_PERSON, email=CANARY_EMAIL), now)
+    DynamoDBEventStore(template_env["EVENTS_TABLE"], 35, dynamodb).put_event(  # type: ignore[arg-type]
+        make_event(project_id, 1, f"{CANARY_PERSON}-device", CANARY_PERSON)
+    )
+    tables = ErasureTables(
+        template_env["EVENTS_TABLE"],
+        template_env["ENTITIES_TABLE"],
+        template_env["SESSIONS_TABLE"],
+        template_env["REJECTED_EVENTS_TABLE"],
+    )
+    log = DynamoDBErasureLog(tables.entities, dynamodb)  # type: ignore[arg-type]
+    # When it is erased, every logger recording from INFO up
+    with caplog.at_level(logging.INFO):
+        receipt = start_erasure(
+            ErasureRequest(project_id, CANARY_PERSON),
+            DynamoDBScopeResolver(tables.entities, tables.events, dynamodb),  # type: ignore[arg-type]
+            log,
+            now,
+        )
+        erasers = [*dynamodb_erasers(tables, dynamodb), ParquetLakeEraser(DirectoryLakeFiles(tmp_path))]  # type: ignore[arg-type]
+        done = run_erasure(receipt, erasers, log, lambda: now)
+    # Then it removed them, and neither a log record, the process' output, nor the receipt names the person
+    assert done.counts["events"] == 1 and done.counts["profiles"] == 1
+    printed = capfd.readouterr()
+    for text in (caplog.text, printed.out, printed.err, json.dumps(receipt_document(done))):
+        assert CANARY_PERSON not in text and CANARY_EMAIL not in text

@@ -1,0 +1,121 @@
+"""End to end: a person tracked over HTTP (identify, alias, events on two devices, a refused event) reaches every
+store and the lake; `beacon profiles erase` removes them; afterwards the read API, the rejected list and the lake
+return none of it, while another profile of the project and another project are untouched."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from admin.__main__ import main as beacon
+from tests.e2e.test_lake_http import lake_rows, running_lake  # noqa: F401 - the fixture
+from tests.e2e.test_read_api import call, credentials
+
+pytestmark = pytest.mark.e2e
+
+SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.0 Safari/605"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def post(url: str, client: dict[str, str], body: dict[str, Any], agent: str, ip: str) -> int:
+    headers = {**credentials(client), "Content-Type": "application/json", "User-Agent": agent, "x-client-ip": ip}
+    return call(f"{url}/track", "POST", json.dumps(body), headers).status
+
+
+def populate(url: str, writer: dict[str, str]) -> None:
+    def view(profile: str | None, n: int) -> dict[str, Any]:
+        payload: dict[str, Any] = {"name": "screen_view", "properties": {"__path": f"https://shop.test/p/{n}"}}
+        return {"type": "track", "payload": {**payload, **({"profileId": profile} if profile else {})}}
+
+    alice_laptop, alice_phone, bob = (SAFARI, "203.0.113.10"), (FIREFOX, "203.0.113.11"), (FIREFOX, "198.51.100.9")
+    sent = [
+        post(url, writer, {"type": "identify", "payload": {"profileId": "alice", "email": "a@example.com"}}, *bob),
+        post(url, writer, {"type": "alias", "payload": {"profileId": "alice", "alias": "alice-old"}}, *alice_laptop),
+        post(url, writer, {"type": "identify", "payload": {"profileId": "bob", "email": "b@example.com"}}, *bob),
+        post(url, writer, view(None, 1), *alice_laptop),  # before logging in: the link rule's
+        post(url, writer, view("alice", 2), *alice_laptop),
+        post(url, writer, view("alice-old", 3), *alice_phone),
+        post(url, writer, view("bob", 4), *bob),
+        post(url, writer, view(None, 5), *bob),
+        post(url, writer, {"type": "track", "payload": {"name": "", "profileId": "alice"}}, *alice_phone),
+    ]
+    assert sent == [200] * 8 + [400]
+
+
+def printed(out: str, start: str) -> Any:
+    """The command's indented JSON in stdout, which the lake function's log lines (JSON, one a line) share here."""
+    return json.JSONDecoder().raw_decode(out[out.index(start) :])[0]
+
+
+def wait_for_lake(lake: Path, project: str, rows: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if lake_rows(lake, project, "SELECT count(*) AS n FROM events")[0]["n"] >= rows:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the lake did not get {rows} rows of {project}")
+
+
+def test_an_erased_person_is_gone_from_every_answer_and_nobody_else_is(
+    gateway_url: str,
+    create_client: Callable[..., dict[str, str]],
+    running_lake: Any,  # noqa: F811 - the fixture
+    state_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two projects with the same people, tracked over HTTP, every event in the lake
+    suffix = time.monotonic_ns() % 10**9
+    project, other = f"test-erase-{suffix}", f"test-keep-{suffix}"
+    readers = {}
+    for name in (project, other):
+        populate(gateway_url, create_client(name, "write"))
+        readers[name] = create_client(name, "read")
+    # 5 page views + alice's session_start on 2 devices + bob's (the anonymous one shares his device's session)
+    for name in (project, other):
+        wait_for_lake(running_lake.root, name, 5)
+    monkeypatch.setenv("BEACON_LAKE_DIR", str(running_lake.root))
+
+    def read(name: str, path: str, **params: str) -> Any:
+        query = "&".join(f"{key}={value}" for key, value in {"projectId": name, **params}.items())
+        return call(f"{gateway_url}{path}?{query}", headers=credentials(readers[name]))
+
+    before = [event["profileId"] for event in read(project, "/export/events").body["data"]]
+    assert "alice" in before
+
+    # When the operator erases alice
+    capsys.readouterr()
+    beacon(["profiles", "erase", "--project", project, "--profile-id", "alice", "--yes"])
+    receipt = printed(capsys.readouterr().out, '{\n  "id"')
+
+    # Then the receipt counts every store, and no answer holds alice any more
+    assert receipt["status"] == "done"
+    assert receipt["removed"]["profiles"] == 2 and receipt["removed"]["rejected"] == 1
+    assert receipt["removed"]["events"] >= 3 and receipt["removed"]["lake"] == receipt["removed"]["events"]
+    assert read(project, "/profile/alice").status == 404 and read(project, "/profile/alice-old").status == 404
+    assert read(project, "/profile/alice/events").body["data"] == []
+    left = read(project, "/export/events").body["data"]
+    assert left and {event["profileId"] for event in left} <= {"bob"} | {e["deviceId"] for e in left}
+    assert all(event["properties"].get("__path") != "https://shop.test/p/1" for event in left)
+    lake = lake_rows(running_lake.root, project, "SELECT profile_id, path FROM events")
+    assert {row["profile_id"] for row in lake}.isdisjoint({"alice", "alice-old"})
+    assert {row["path"] for row in lake if row["path"]} == {"/p/4", "/p/5"}
+    capsys.readouterr()
+    beacon(["rejected", "list", "--project", project])
+    assert "alice" not in capsys.readouterr().out  # the list, and no log line either
+    # bob, and the other project's alice, are untouched
+    assert read(project, "/profile/bob").status == 200
+    assert read(other, "/profile/alice").status == 200
+    assert (
+        len(lake_rows(running_lake.root, other, "SELECT id FROM events"))
+        == len(lake_rows(running_lake.root, project, "SELECT id FROM events")) + receipt["removed"]["lake"]
+    )
+
+    # And a second erasure is a no-op with the same receipt
+    beacon(["profiles", "erase", "--project", project, "--profile-id", "alice", "--yes"])
+    assert printed(capsys.readouterr().out, '{\n  "id"') == receipt

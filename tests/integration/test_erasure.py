@@ -1,0 +1,350 @@
+"""Erasure of a person's data against DynamoDB Local and the local lake: every store, store by store, and nothing
+of another profile or project (docs/PRIVACY.md)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from admin.lake_erasure import DirectoryLakeFiles, ParquetLakeEraser
+from beacon.domain.entities import Event, ProfileUpdate
+from beacon.domain.erasure import (
+    DONE,
+    RUNNING,
+    ErasureRequest,
+    ErasureScope,
+    StoreEraser,
+    count_erasure,
+    run_erasure,
+    start_erasure,
+)
+from beacon.domain.lake import event_row
+from beacon.domain.rejections import RejectedEvent
+from beacon.store.dynamodb import deserialize_item
+from beacon.store.erasure import (
+    DynamoDBErasureLog,
+    DynamoDBScopeResolver,
+    ErasureTables,
+    ProjectSettingsSuppressor,
+    dynamodb_erasers,
+)
+from beacon.store.events import DynamoDBEventStore, event_to_item
+from beacon.store.profiles import DynamoDBProfileStore
+from beacon.store.projects import DynamoDBProjectSettingsStore
+from beacon.store.rejected import DynamoDBRejectedEventStore
+from beacon.store.sessions import session_key
+from local.lake import ParquetLakeSink, events_source
+
+pytestmark = pytest.mark.integration
+
+DAY = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    """Two projects holding the same ids: `alice` (alias `alice-old`, devices d1 and d2) and `bob` (device d3, and an
+    event of his own on alice's device d1)."""
+
+    project: str
+    other: str
+    dynamodb: Any
+    env: dict[str, str]
+    lake: Path
+
+    @property
+    def tables(self) -> ErasureTables:
+        return ErasureTables(
+            events=self.env["EVENTS_TABLE"],
+            entities=self.env["ENTITIES_TABLE"],
+            sessions=self.env["SESSIONS_TABLE"],
+            rejected_events=self.env["REJECTED_EVENTS_TABLE"],
+        )
+
+    def erasers(self) -> list[StoreEraser]:
+        return [*dynamodb_erasers(self.tables, self.dynamodb), ParquetLakeEraser(DirectoryLakeFiles(self.lake))]
+
+    def log(self) -> DynamoDBErasureLog:
+        return DynamoDBErasureLog(self.env["ENTITIES_TABLE"], self.dynamodb)
+
+    def resolver(self) -> DynamoDBScopeResolver:
+        return DynamoDBScopeResolver(self.env["ENTITIES_TABLE"], self.env["EVENTS_TABLE"], self.dynamodb)
+
+    def profile_events(self, project: str, profile_id: str) -> list[dict[str, Any]]:
+        response = self.dynamodb.query(
+            TableName=self.env["EVENTS_TABLE"],
+            IndexName="byProfile",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"{project}#{profile_id}"}},
+        )
+        items: list[dict[str, Any]] = response["Items"]
+        return items
+
+    def project_events(self, project: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for shard in range(8):
+            items += self.dynamodb.query(
+                TableName=self.env["EVENTS_TABLE"],
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"{project}#{shard}"}},
+            )["Items"]
+        return [deserialize_item(item) for item in items]
+
+    def entity(self, project: str, key: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.dynamodb.get_item(
+            TableName=self.env["ENTITIES_TABLE"], Key={"pk": {"S": f"{project}#{key}"}}, ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def session(self, project: str, device: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.dynamodb.get_item(
+            TableName=self.env["SESSIONS_TABLE"], Key=session_key(project, device), ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def rejected_payloads(self, project: str) -> list[str]:
+        return [entry["payload"] for entry in DynamoDBRejectedEventStore(self.tables.rejected_events, self.dynamodb)
+                .list_rejected(project, 1000)]  # fmt: skip
+
+    def lake_rows(self, project: str) -> list[tuple[Any, ...]]:
+        source = events_source(self.lake, project)
+        with duckdb.connect() as connection:
+            return connection.execute(f"SELECT profile_id, device_id, identified FROM {source} ORDER BY ALL").fetchall()
+
+
+def make_event(project: str, number: int, device: str, profile: str | None, day: int = 0) -> Event:
+    created = DAY + timedelta(days=day, minutes=number)
+    return Event(
+        id=f"{int(created.timestamp() * 1000):012x}{uuid.uuid4().hex[:16]}",
+        project_id=project,
+        client_id="client-1",
+        name="screen_view",
+        properties={"n": number},
+        profile_id=profile,
+        groups=None,
+        device_id=device,
+        session_id=f"session-{device}",
+        created_at=created,
+        received_at=created,
+        path="/pricing",
+    )
+
+
+def populate(world: World, project: str) -> None:
+    env, dynamodb = world.env, world.dynamodb
+    profiles = DynamoDBProfileStore(env["ENTITIES_TABLE"], dynamodb)
+    profiles.identify(project, ProfileUpdate("alice", email="alice@example.com"), NOW)
+    profiles.add_alias(project, "alice", "alice-old", NOW)
+    profiles.identify(project, ProfileUpdate("bob", email="bob@example.com"), NOW)
+    events = [
+        make_event(project, 1, "d1", "alice", day=0),
+        make_event(project, 2, "d2", "alice", day=1),
+        make_event(project, 3, "d2", "alice", day=2),
+        make_event(project, 4, "d1", "alice-old", day=0),  # stored before the alias existed
+        make_event(project, 5, "d1", None, day=0),  # anonymous, on alice's device: the link rule
+        make_event(project, 6, "d2", None, day=2),
+        make_event(project, 7, "d3", None, day=0),  # anonymous, on bob's device
+        make_event(project, 8, "d3", "bob", day=1),
+        make_event(project, 9, "d1", "bob", day=2),  # bob, on alice's device: his, kept
+    ]
+    store = DynamoDBEventStore(env["EVENTS_TABLE"], 35, dynamodb)
+    for event in events:
+        store.put_event(event)
+    ParquetLakeSink(world.lake).write(
+        [event_row(deserialize_item(event_to_item(event, 35))) for event in events], f"batch-{project}"
+    )
+    for device in ("d1", "d2", "d3"):
+        dynamodb.put_item(
+            TableName=env["SESSIONS_TABLE"],
+            Item={**session_key(project, device), "sessionId": {"S": f"session-{device}"}},
+        )
+    DynamoDBRejectedEventStore(env["REJECTED_EVENTS_TABLE"], dynamodb).put_rejected(
+        [
+            RejectedEvent(project, "client-1", "bad", 400, NOW, json.dumps({"profileId": "alice", "x": "a@b.c"})),
+            RejectedEvent(project, "client-1", "bad", 400, NOW, '{"type": "identify", "payload": {"profileId": "ali'),
+            RejectedEvent(project, "client-1", "bad", 400, NOW, '{"payload": {"profileId": "alice-old", "cut'),
+            RejectedEvent(project, "client-1", "bad", 400, NOW, json.dumps({"profileId": "bob"})),
+        ]
+    )
+
+
+@pytest.fixture
+def world(dynamodb: Any, template_env: dict[str, str], tmp_path: Path) -> Iterator[World]:
+    suffix = uuid.uuid4().hex[:10]
+    built = World(f"erase-{suffix}", f"keep-{suffix}", dynamodb, template_env, tmp_path / "lake")
+    populate(built, built.project)
+    populate(built, built.other)
+    yield built
+
+
+EXPECTED = {"events": 6, "sessions": 2, "rejected": 2, "profiles": 2, "lake": 6}
+
+
+def erase(world: World, **options: Any) -> Any:
+    receipt = start_erasure(ErasureRequest(world.project, "alice", **options), world.resolver(), world.log(), NOW)
+    return run_erasure(receipt, world.erasers(), world.log(), lambda: NOW + timedelta(minutes=1))
+
+
+def test_an_erased_profile_is_gone_from_every_store_and_nothing_else_is(world):
+    # When alice is erased with the link rule (the default)
+    receipt = erase(world)
+    # Then the receipt counts what each store removed, and names no one
+    assert receipt.status == DONE and receipt.counts == EXPECTED and receipt.scope is None
+    p = world.project
+    # entities: the profile and the alias are gone, bob's profile is kept
+    assert world.entity(p, "profile#alice") is None and world.entity(p, "alias#alice-old") is None
+    assert world.entity(p, "profile#bob") is not None
+    # events: none under either id, none anonymous on d1/d2; bob's two and d3's anonymous one are kept
+    assert world.profile_events(p, "alice") == [] and world.profile_events(p, "alice-old") == []
+    left = sorted((item["deviceId"], item.get("profileId", "")) for item in world.project_events(p))
+    assert left == [("d1", "bob"), ("d3", ""), ("d3", "bob")]
+    # sessions of alice's devices are gone
+    assert world.session(p, "d1") is None and world.session(p, "d2") is None and world.session(p, "d3") is not None
+    # rejected events naming alice (parsed, or cut short) are gone
+    assert sorted(world.rejected_payloads(p)) == sorted(
+        ['{"type": "identify", "payload": {"profileId": "ali', json.dumps({"profileId": "bob"})]
+    )
+    # the lake: the same rows as the table
+    assert world.lake_rows(p) == [("bob", "d1", True), ("bob", "d3", True), ("d3", "d3", False)]
+    # and the other project, with the same ids, is untouched
+    assert world.entity(world.other, "profile#alice") is not None
+    assert len(world.project_events(world.other)) == 9 and len(world.lake_rows(world.other)) == 9
+    assert world.session(world.other, "d1") is not None and len(world.rejected_payloads(world.other)) == 4
+
+
+def test_a_cut_payload_naming_only_a_prefix_of_an_id_is_kept(world):
+    # A payload cut inside `"ali` cannot be told to be alice's: it is kept (and expires in 14 days).
+    erase(world)
+    assert '{"type": "identify", "payload": {"profileId": "ali' in world.rejected_payloads(world.project)
+
+
+def test_without_the_link_rule_anonymous_events_stay(world):
+    receipt = erase(world, linked_devices=False)
+    assert receipt.counts == {**EXPECTED, "events": 4, "lake": 4}
+    anonymous = sorted(item["deviceId"] for item in world.project_events(world.project) if "profileId" not in item)
+    assert anonymous == ["d1", "d2", "d3"]
+
+
+def test_the_dry_run_counts_what_erasure_removes_and_removes_nothing(world):
+    scope = world.resolver().resolve(ErasureRequest(world.project, "alice"))
+    assert scope.profile_ids == {"alice", "alice-old"} and scope.device_ids == {"d1", "d2"}
+    assert scope.session_ids == {"session-d1", "session-d2"}
+    assert count_erasure(scope, world.erasers()) == EXPECTED
+    assert len(world.project_events(world.project)) == 9
+    assert world.log().load(world.project, "nothing") is None
+
+
+def test_erasing_through_an_alias_erases_the_profile(world):
+    receipt = start_erasure(ErasureRequest(world.project, "alice-old"), world.resolver(), world.log(), NOW)
+    assert receipt.scope is not None and receipt.scope.profile_ids == {"alice", "alice-old"}
+
+
+def test_a_second_erasure_is_a_no_op_with_the_same_receipt(world):
+    first = erase(world)
+    second = erase(world)
+    assert second == first
+    assert world.log().load(world.project, first.id) == first
+
+
+class KilledAfter:
+    """Fault injection: the wrapped eraser dies after removing its first batch."""
+
+    def __init__(self, inner: StoreEraser) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def erase(self, scope: ErasureScope) -> Iterator[int]:
+        for removed in self.inner.erase(scope):
+            yield removed
+            raise RuntimeError("killed")
+
+    def count(self, scope: ErasureScope) -> int:
+        return self.inner.count(scope)
+
+
+def test_an_erasure_killed_halfway_completes_when_resumed(world):
+    # Given an erasure killed after the events' first batch (the profile's own events), its progress saved
+    log = world.log()
+    receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    erasers = world.erasers()
+    with pytest.raises(RuntimeError):
+        run_erasure(receipt, [KilledAfter(erasers[0]), *erasers[1:]], log, lambda: NOW)
+    saved = log.load(world.project, receipt.id)
+    assert saved is not None and saved.status == RUNNING and 0 < saved.counts["events"] < 6
+    assert saved.scope is not None and saved.scope.device_ids == {"d1", "d2"}
+    assert saved.scope.session_ids == {"session-d1", "session-d2"}
+    # When it is started again (as a new request would), Then it resumes from the checkpoint and completes
+    resumed = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    done = run_erasure(resumed, world.erasers(), log, lambda: NOW)
+    assert done.status == DONE and done.counts == EXPECTED
+    assert world.profile_events(world.project, "alice") == [] and world.entity(world.project, "profile#alice") is None
+
+
+def test_suppression_keeps_the_ids_blocked(world):
+    settings = DynamoDBProjectSettingsStore(world.env["ENTITIES_TABLE"], world.dynamodb, cache_seconds=0)
+    receipt = start_erasure(ErasureRequest(world.project, "alice", suppress=True), world.resolver(), world.log(), NOW)
+    done = run_erasure(receipt, world.erasers(), world.log(), lambda: NOW, ProjectSettingsSuppressor(settings))
+    assert "suppression" in done.done
+    assert settings.get_filters(world.project).blocked_profile_ids == {"alice", "alice-old"}
+    assert settings.get_filters(world.other).blocked_profile_ids == frozenset()
+
+
+# -- the operator's commands ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(state_dir: Path, world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("BEACON_LAKE_DIR", str(world.lake))
+    return world
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> Any:
+    from admin.__main__ import main as beacon
+
+    capsys.readouterr()
+    beacon(args)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_export_is_one_document_with_everything_stored_about_the_person(cli, capsys):
+    document = run_cli(["profiles", "export", "--project", cli.project, "--profile-id", "alice-old"], capsys)
+    assert [profile["profileId"] for profile in document["profiles"]] == ["alice"]
+    assert document["profiles"][0]["email"] == "alice@example.com"
+    assert [alias["alias"] for alias in document["aliases"]] == ["alice-old"]
+    assert sorted(session["sessionId"] for session in document["sessions"]) == ["session-d1", "session-d2"]
+    assert len(document["events"]) == 4 and {event["projectId"] for event in document["events"]} == {cli.project}
+
+
+def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, monkeypatch):
+    args = ["profiles", "erase", "--project", cli.project, "--profile-id", "alice"]
+    assert run_cli([*args, "--dry-run"], capsys)["counts"] == EXPECTED
+    # Without --yes it asks for the project id; another answer erases nothing
+    monkeypatch.setattr("builtins.input", lambda _question: "no")
+    with pytest.raises(SystemExit, match="aborted"):
+        run_cli(args, capsys)
+    assert cli.entity(cli.project, "profile#alice") is not None
+    receipt = run_cli([*args, "--yes"], capsys)
+    assert receipt["status"] == "done" and receipt["removed"] == EXPECTED
+    assert "alice" not in json.dumps(receipt)
+    shown = run_cli(["profiles", "erasure", "--project", cli.project, "--id", receipt["id"]], capsys)
+    assert shown == receipt
+
+
+def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys):
+    args = ["projects", "erase", "--project", cli.project]
+    counts = run_cli([*args, "--dry-run"], capsys)["counts"]
+    assert counts["events"] == 9 and counts["sessions"] == 3 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
+    receipt = run_cli([*args, "--yes"], capsys)
+    assert receipt["status"] == "done" and receipt["removed"]["events"] == 9
+    assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
+    assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
+    assert cli.rejected_payloads(cli.project) == []
+    assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None
