@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from beacon.errors import DependencyUnavailableError
 from beacon.store.aws import TRANSPORT_ERRORS, _boto3_client, unavailable
+from beacon.text import well_formed
 
 if TYPE_CHECKING:
     from mypy_boto3_firehose import FirehoseClient
@@ -41,7 +42,11 @@ def _default(value: Any) -> Any:
 
 def encode_row(row: dict[str, Any]) -> bytes:
     present = {name: value for name, value in row.items() if value is not None}
-    return (json.dumps(present, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    line = json.dumps(present, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return line.encode()
+    except UnicodeEncodeError:  # a lone surrogate in an item stored before beacon/text.py's rule: U+FFFD, as reads do
+        return well_formed(line).encode()
 
 
 def pack_records(rows: list[dict[str, Any]]) -> list[bytes]:
