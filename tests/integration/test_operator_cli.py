@@ -21,7 +21,25 @@ def test_filters_are_changed_and_shown(state_dir, project_id, capsys):
     beacon(["projects", "filters", "--project", project_id, "--unblock-profile", "u1"])
     # Then the filters as stored now are printed (networks normalized)
     shown = json.loads(capsys.readouterr().out)
-    assert shown == {"projectId": project_id, "blockedIps": ["203.0.113.0/24"], "blockedProfileIds": []}
+    assert shown == {
+        "projectId": project_id,
+        "blockedIps": ["203.0.113.0/24"],
+        "blockedProfileIds": [],
+        "allowUnsafeRevenueTracking": False,
+    }
+
+
+def test_unsafe_revenue_tracking_is_switched_on_and_off(state_dir, project_id, capsys):
+    # When an operator allows browser revenue for a project
+    beacon(["projects", "filters", "--project", project_id, "--allow-unsafe-revenue-tracking"])
+    # Then the switch is shown on, and the filters are untouched
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["allowUnsafeRevenueTracking"], shown["blockedIps"]) == (True, [])
+    # And switching it off shows it off; a command without the option leaves it as it is
+    beacon(["projects", "filters", "--project", project_id, "--no-allow-unsafe-revenue-tracking"])
+    assert json.loads(capsys.readouterr().out)["allowUnsafeRevenueTracking"] is False
+    beacon(["projects", "filters", "--project", project_id])
+    assert json.loads(capsys.readouterr().out)["allowUnsafeRevenueTracking"] is False
 
 
 def test_a_malformed_network_is_refused(state_dir, project_id):
