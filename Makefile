@@ -28,7 +28,7 @@ FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap browser run test test-unit test-py313 smoke soak lint lock referrers format build invoke client deploy bench clean
+.PHONY: help bootstrap browser run test test-unit test-py313 smoke soak lint lock referrers format build invoke events client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
@@ -120,6 +120,9 @@ build: $(SAM_VENV)/.installed ## sam build (python3.13 arm64 layer via the makef
 
 invoke: bootstrap ## run one function on one event in-process: make invoke FN=track EVENT=events/track.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
+
+events: bootstrap ## for sam local invoke (make run running): env.json with its ports, .local/events/authorizer.json with a new client
+	$(PY) -m local.sam_events
 
 client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name [REGION=r] [PROFILE=p]] [FORMAT=env]
 	@$(PY) -m admin clients create --project "$(PROJECT)" --type "$(TYPE)" \

@@ -92,3 +92,30 @@ def test_invoking_the_authorizer_with_an_unknown_client_says_to_create_one(state
     # Then the error explains the 401 and how to get a client, instead of a traceback ending in "Unauthorized"
     message = str(stopped.value.code)
     assert "401 Unauthorized" in message and "make client" in message
+
+
+def test_make_events_writes_an_authorizer_event_the_running_stack_allows(state_dir, tmp_path, capsys):
+    # Given the running (test) stack
+    import os
+
+    import local.invoke
+    import local.sam_events
+
+    env_file, event_file = tmp_path / "env.json", tmp_path / "events" / "authorizer.json"
+    saved = dict(os.environ)
+    # When `make events` runs, and the authorizer is invoked on the event it wrote
+    try:
+        local.sam_events.main(["--env-file", str(env_file), "--event-out", str(event_file)])
+        capsys.readouterr()
+        local.invoke.main(["authorizer", str(event_file)])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    # Then the new client is allowed, and env.json points each function at this stack's services
+    policy = json.loads(capsys.readouterr().out)
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    state = json.loads((state_dir / "run.json").read_text())
+    assert json.loads(env_file.read_text())["TrackFunction"]["AWS_ENDPOINT_URL_DYNAMODB"] == (
+        f"http://127.0.0.1:{state['dynamodbPort']}"
+    )
+    assert oct(event_file.stat().st_mode & 0o777) == "0o600"  # it holds a secret
