@@ -156,8 +156,8 @@ query: bootstrap ## SQL over a project's lake tables: make query PROJECT=p SQL="
 	@$(PY) -m admin query --project "$(PROJECT)" "$(SQL)" $(if $(FORMAT),--format "$(FORMAT)") \
 		$(if $(STACK),--stack-name "$(STACK)")
 
-openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
-	$(PY) -m admin.openapi docs/openapi.json
+openapi: bootstrap ## regenerate docs/openapi.json (and the copy the API serves, in the layer) from the pydantic models
+	$(PY) -m admin.openapi docs/openapi.json layers/beacon/beacon/data/openapi.json
 
 # The first deploy is guided (stack name, region, parameters, saved in samconfig.toml); later ones reuse them.
 deploy: build ## sam deploy (the first time --guided; needs AWS credentials)
