@@ -36,7 +36,7 @@ help: ## list the verbs
 
 # Two stages in one .venv: what running needs (`make run`, `make client`, …), then the development tools on top
 # (`make test`, `make lint`). pip's progress shows one line per package, so a first install is never silent.
-PIP_PROGRESS := awk '/^(Collecting|Successfully installed)/ { print "    " $$0; fflush() }'
+PIP_PROGRESS := awk '/^(Collecting|Installing collected|Successfully installed)/ { print "    " substr($$0, 1, 160); fflush() }'
 
 $(VENV)/.run-installed: requirements-run.txt layers/beacon/requirements.txt
 	@echo "==> .venv: creating it with $$($(PYTHON_SYS) --version)"
