@@ -28,17 +28,29 @@ FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap browser run test test-unit test-py313 smoke soak lint lock referrers format build invoke client deploy bench clean
+.PHONY: help bootstrap bootstrap-run browser run test test-unit test-py313 smoke soak lint lock referrers format build invoke events client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
 		| sed 's/\$$(PORT)/$(PORT)/g'
 
-$(VENV)/.installed: requirements-dev.txt layers/beacon/requirements.txt
-	$(PYTHON_SYS) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+# Two stages in one .venv: what running needs (`make run`, `make client`, …), then the development tools on top
+# (`make test`, `make lint`). pip's progress shows one line per package, so a first install is never silent.
+PIP_PROGRESS := awk '/^(Collecting|Installing collected|Successfully installed)/ { print "    " substr($$0, 1, 160); fflush() }'
+
+$(VENV)/.run-installed: requirements-run.txt layers/beacon/requirements.txt
+	@echo "==> .venv: creating it with $$($(PYTHON_SYS) --version)"
+	@$(PYTHON_SYS) -m venv $(VENV)
+	@echo "==> .venv: upgrading pip"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "==> .venv: installing what running Beacon needs (requirements-run.txt)"
+	@set -o pipefail; $(PY) -m pip install --progress-bar off -r requirements-run.txt | $(PIP_PROGRESS)
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt
+	@echo "==> .venv: adding the development and test tools (requirements-dev.txt)"
+	@set -o pipefail; $(PY) -m pip install --progress-bar off -r requirements-dev.txt | $(PIP_PROGRESS)
+	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON_SYS) -m venv $(SAM_VENV)
@@ -46,11 +58,14 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
-	touch $@
+	@echo "==> node_modules: DynamoDB Local and the browser SDK (npm ci)"
+	@npm ci --no-audit --no-fund --silent
+	@touch $@
 
-bootstrap: $(VENV)/.installed node_modules/.installed ## install Python deps (.venv) and DynamoDB Local (node_modules)
+bootstrap-run: $(VENV)/.run-installed node_modules/.installed ## install only what running needs (make run, make client, ./beacon)
 	@command -v java >/dev/null || { echo "error: Java 17+ is needed to run DynamoDB Local"; exit 1; }
+
+bootstrap: bootstrap-run $(VENV)/.installed ## install everything: what running needs, then the dev and test tools
 
 # Debian's chromium for tests/browser. Nothing when it is there; installed when root with apt-get; otherwise the
 # browser tests skip with a message, except under CI=true, where a missing browser fails here (and in the tests).
@@ -68,7 +83,7 @@ browser: ## install Debian's chromium for the browser tests (tests/browser), whe
 		echo "note: no chromium and not root: tests/browser will be skipped (sudo make browser installs it)"; \
 	fi
 
-run: bootstrap ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator
+run: bootstrap-run ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator
 	$(PY) -m local.stack run --port $(PORT)
 
 test: bootstrap browser ## run every test (unit, integration, end-to-end, browser); starts and stops what it needs
@@ -118,17 +133,20 @@ format: bootstrap ## apply ruff's fixes and formatting
 build: $(SAM_VENV)/.installed ## sam build (python3.13 arm64 layer via the makefile build method)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build
 
-invoke: bootstrap ## run one function on one event in-process: make invoke FN=track EVENT=events/track.json
+invoke: bootstrap-run ## run one function on one event in-process: make invoke FN=track EVENT=events/track.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
-client: bootstrap ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name [REGION=r] [PROFILE=p]] [FORMAT=env]
+events: bootstrap-run ## for sam local invoke (make run running): env.json with its ports, .local/events/authorizer.json with a new client
+	$(PY) -m local.sam_events
+
+client: bootstrap-run ## create a client: make client PROJECT=demo [TYPE=write|read|root] [ORIGIN=o] [RATE=r BURST=b] [STACK=name [REGION=r] [PROFILE=p]] [FORMAT=env]
 	@$(PY) -m admin clients create --project "$(PROJECT)" --type "$(TYPE)" \
 		$(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) \
 		$(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)") \
 		$(if $(FORMAT),--format "$(FORMAT)")
 
 .PHONY: clients
-clients: bootstrap ## the client lifecycle: make clients [CMD="list|show ID|rotate ID|revoke ID"] [STACK=name] (or ./beacon clients)
+clients: bootstrap-run ## the client lifecycle: make clients [CMD="list|show ID|rotate ID|revoke ID"] [STACK=name] (or ./beacon clients)
 	@$(PY) -m admin clients $(or $(CMD),list) $(if $(STACK),--stack-name "$(STACK)") \
 		$(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)")
 
@@ -150,12 +168,12 @@ smoke: bootstrap ## every request type against a deployed stack, read back: make
 	@$(PY) -m admin smoke $(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") \
 		$(if $(PROFILE),--profile "$(PROFILE)") $(if $(STACK),,--url http://127.0.0.1:$(PORT))
 .PHONY: query
-query: bootstrap ## SQL over a project's lake tables: make query PROJECT=p SQL="SELECT count(*) FROM events" [FORMAT=table] [STACK=name]
+query: bootstrap-run ## SQL over a project's lake tables: make query PROJECT=p SQL="SELECT count(*) FROM events" [FORMAT=table] [STACK=name]
 	@$(PY) -m admin query --project "$(PROJECT)" "$(SQL)" $(if $(FORMAT),--format "$(FORMAT)") \
 		$(if $(STACK),--stack-name "$(STACK)")
 
-openapi: bootstrap ## regenerate docs/openapi.json from the pydantic models
-	$(PY) -m admin.openapi docs/openapi.json
+openapi: bootstrap ## regenerate docs/openapi.json (and the copy the API serves, in the layer) from the pydantic models
+	$(PY) -m admin.openapi docs/openapi.json layers/beacon/beacon/data/openapi.json
 
 # The first deploy is guided (stack name, region, parameters, saved in samconfig.toml); later ones reuse them.
 deploy: build ## sam deploy (the first time --guided; needs AWS credentials)

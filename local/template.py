@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 LOCAL_STACK_NAME = "local"
 LOCAL_REGION = "us-east-1"
+ENDPOINT_VARIABLE_PREFIX = "AWS_ENDPOINT_URL_"
+
+
+def is_endpoint_variable(name: str) -> bool:
+    return name.startswith(ENDPOINT_VARIABLE_PREFIX)
+
+
 LOCAL_ACCOUNT = "123456789012"
 
 
@@ -251,6 +258,15 @@ class Template:
             return name  # tables (and other resources) are named after their logical id locally
         raise ValueError(f"unknown Ref {name}")
 
+    def endpoint_variables(self) -> dict[str, list[str]]:
+        """The AWS_ENDPOINT_URL_* variables each function declares (for `sam local invoke --env-vars env.json`)."""
+        declared = {}
+        for logical_id, resource in self.resources.items():
+            if resource["Type"] == "AWS::Serverless::Function":
+                variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+                declared[logical_id] = sorted(name for name in variables if is_endpoint_variable(name))
+        return declared
+
     def functions(self) -> dict[str, FunctionSpec]:
         globals_env = self.data.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         specs = {}
@@ -259,11 +275,13 @@ class Template:
                 continue
             props = resource["Properties"]
             env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+            resolved = {key: str(self.resolve(value)) for key, value in env.items()}
             specs[logical_id] = FunctionSpec(
                 logical_id=logical_id,
                 code_dir=self.root / props["CodeUri"],
                 handler=props["Handler"],
-                environment={key: str(self.resolve(value)) for key, value in env.items()},
+                # An endpoint declared empty is "AWS's own" (botocore ignores it): locally the stack's endpoint stays.
+                environment={key: value for key, value in resolved.items() if value or not is_endpoint_variable(key)},
             )
         return specs
 

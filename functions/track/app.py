@@ -1,5 +1,5 @@
 """Track function: POST /track (events and session replay chunks), POST /track/batch, GET /track/device-id, and
-the unauthenticated GET /healthcheck.
+the unauthenticated GET /healthcheck, GET /openapi.json and GET /docs.
 
 Each route: parse (the Beacon envelope) → request context → domain → response model. Errors are answered in
 the API's JSON shape by the shared handlers (beacon/gateway/responses.py).
@@ -28,6 +28,7 @@ from beacon.domain.rejections import RejectedEvent, truncated_payload
 from beacon.domain.replays import store_replay_chunk
 from beacon.domain.useragent import warm_up
 from beacon.errors import BeaconError, DependencyUnavailableError, FieldError, Rejection
+from beacon.gateway.api_docs import DOCS_PAGE_HEADERS, DOCUMENT_HEADERS, docs_page, openapi_text
 from beacon.gateway.body import event_body
 from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
@@ -251,6 +252,18 @@ def device_id() -> Response[str]:
 def healthcheck() -> Response[str]:
     """OpenPanel's uptime check. No authorizer runs on this route: nothing here may read the caller or a store."""
     return json_response(200, HealthcheckResponse())
+
+
+@app.get("/openapi.json")
+def openapi_document() -> Response[str]:
+    """The API's OpenAPI document. No authorizer runs on this route either: it reads only the layer's file."""
+    return Response(200, content_type="application/json", body=openapi_text(), headers=dict(DOCUMENT_HEADERS))
+
+
+@app.get("/docs")
+def docs() -> Response[str]:
+    """A small HTML page of the operations, linking to /openapi.json."""
+    return Response(200, content_type="text/html; charset=utf-8", body=docs_page(), headers=dict(DOCS_PAGE_HEADERS))
 
 
 @logger.inject_lambda_context

@@ -45,10 +45,14 @@ def call(url: str, method: str = "POST", body: Any = None, headers: dict[str, st
 
 
 def track(
-    gateway_url: str, client: dict[str, str], headers: dict[str, str], properties: dict[str, Any] | None = None
+    gateway_url: str,
+    client: dict[str, str],
+    headers: dict[str, str],
+    properties: dict[str, Any] | None = None,
+    name: str = "page_view",
 ) -> Answer:
     """An event as @openpanel/web sends it: the client id, no secret (unless given in headers)."""
-    body = {"type": "track", "payload": {"name": "page_view", "properties": properties or {}}}
+    body = {"type": "track", "payload": {"name": name, "properties": properties or {}}}
     sent = {
         "Content-Type": "application/json",
         "openpanel-client-id": client["clientId"],
@@ -251,6 +255,38 @@ def test_a_page_cannot_pass_the_ip_filter_by_naming_another_address(
     answer = track(gateway_url, client, {"Origin": "https://app.example.com", **forged})
     # Then the address the gateway saw is filtered: refused, nothing stored
     assert (answer.status, answer.body) == (401, {"error": "Blocked by the project's IP filter", "status": 401})
+    assert stored_events(project_id) == []
+
+
+def test_a_project_that_allows_unsafe_revenue_tracking_stores_a_pages_revenue(
+    gateway_url, create_browser_client, project_settings, project_id, stored_events
+):
+    # Given a project whose operator allowed revenue from browsers (`beacon projects filters
+    # --allow-unsafe-revenue-tracking`)
+    project_settings.set_unsafe_revenue_tracking(project_id, True)
+    client = create_browser_client(project_id)
+    # When the page sends a `revenue` event and another event with __revenue, without a secret
+    origin = {"Origin": "https://app.example.com"}
+    revenue = track(gateway_url, client, origin, {"__revenue": 1999, "plan": "pro"}, name="revenue")
+    other = track(gateway_url, client, origin, {"__revenue": 500}, name="checkout")
+    # Then both are stored; only the event named `revenue` counts revenue, as OpenPanel does
+    assert (revenue.status, other.status) == (200, 200), (revenue.body, other.body)
+    by_name = {event["name"]: event for event in stored_events(project_id) if event["name"] != "session_start"}
+    assert by_name["revenue"]["revenue"] == 1999 and by_name["revenue"]["properties"] == {"plan": "pro"}
+    assert by_name["checkout"].get("revenue") is None and by_name["checkout"]["properties"] == {}
+
+
+def test_switching_unsafe_revenue_tracking_off_refuses_a_pages_revenue_again(
+    gateway_url, create_browser_client, project_settings, project_id, stored_events
+):
+    # Given a project that allowed browser revenue and then turned it off
+    project_settings.set_unsafe_revenue_tracking(project_id, True)
+    project_settings.set_unsafe_revenue_tracking(project_id, False)
+    client = create_browser_client(project_id)
+    # When the page sends revenue without a secret
+    answer = track(gateway_url, client, {"Origin": "https://app.example.com"}, {"__revenue": 1}, name="revenue")
+    # Then it is a 401 again and nothing is stored
+    assert answer.status == 401 and "secret" in answer.body["error"], answer.body
     assert stored_events(project_id) == []
 
 

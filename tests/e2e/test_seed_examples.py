@@ -422,11 +422,23 @@ def test_identify_property_on_a_track_event_merges_into_an_existing_profile(send
 
 def test_revenue_sent_with_a_secret_is_stored_as_the_events_revenue(send, project_id, stored_events):
     # Given a client authenticating with its secret (as every request here does)
-    body = {"type": "track", "payload": {"name": "purchase", "properties": {"__revenue": 100, "sku": "a"}}}
-    # When an event with __revenue is tracked
+    body = {"type": "track", "payload": {"name": "revenue", "properties": {"__revenue": 100, "sku": "a"}}}
+    # When a `revenue` event with __revenue is tracked
     status, _ = send(json.dumps(body))
     # Then the revenue is the event's own attribute, not one of its properties
     assert status == 200
     [event] = stored_events(project_id)
     assert event["revenue"] == 100
+    assert event["properties"] == {"sku": "a"}
+
+
+def test_revenue_on_an_event_not_named_revenue_is_not_counted(send, project_id, stored_events):
+    # Given a server sending __revenue on an event of another name (OpenPanel counts only `revenue` events)
+    body = {"type": "track", "payload": {"name": "purchase", "properties": {"__revenue": 100, "sku": "a"}}}
+    # When it is tracked
+    status, _ = send(json.dumps(body))
+    # Then the event is stored without revenue, and __revenue is not kept as a property either
+    assert status == 200
+    [event] = stored_events(project_id)
+    assert event.get("revenue") is None
     assert event["properties"] == {"sku": "a"}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from admin.openapi import build_openapi, render
+from admin.openapi import LAYER_COPY, build_openapi, render
 from local.template import read_template
 from tests.constants import ROOT
 
@@ -24,6 +24,11 @@ def document() -> dict[str, Any]:
 def test_the_committed_document_is_the_generated_one():
     # When the models change, the document is regenerated: python -m admin.openapi docs/openapi.json
     assert DOCUMENT.read_text() == render(), "docs/openapi.json is stale: regenerate it"
+
+
+def test_the_copy_the_api_serves_is_the_committed_document():
+    # The layer ships beacon/ only, so GET /openapi.json serves a copy that `make openapi` writes beside docs/
+    assert LAYER_COPY.read_text() == DOCUMENT.read_text(), "the layer's openapi.json is stale: run make openapi"
 
 
 def test_the_document_is_valid_openapi_3_1(document):
@@ -44,7 +49,7 @@ def test_every_operation_answers_errors_in_the_apis_error_shape(document):
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             statuses = {int(status) for status in operation["responses"]}
-            # GET /healthcheck alone takes no credentials and calls no dependency: it can be throttled, nothing else
+            # GET /healthcheck, /openapi.json and /docs take no credentials and call no dependency: throttled only
             expected = {401, 429, 503} if operation["security"] else {429}
             assert expected <= statuses, (method, path)
             for status, response in operation["responses"].items():
@@ -84,13 +89,14 @@ def test_the_track_body_is_the_discriminated_union_of_request_types(document):
     }
 
 
-def test_only_the_healthcheck_takes_no_credentials(document):
+def test_only_the_healthcheck_and_the_apis_description_take_no_credentials(document):
     open_operations = [
         (method, path)
         for path, operations in document["paths"].items()
         for method, operation in operations.items()
         if not operation["security"]
     ]
-    assert open_operations == [("get", "/healthcheck")]
+    assert open_operations == [("get", "/docs"), ("get", "/healthcheck"), ("get", "/openapi.json")]
+    assert list(document["paths"]["/docs"]["get"]["responses"]["200"]["content"]) == ["text/html"]
     schema = document["components"]["schemas"]["HealthcheckResponse"]
     assert {"ok", "ready", "version"} <= set(schema["properties"])

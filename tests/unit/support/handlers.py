@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 from types import ModuleType
@@ -48,9 +49,14 @@ def load_function(name: str, env: dict[str, str]) -> ModuleType:
     return module
 
 
-def load_event(name: str) -> dict[str, Any]:
-    """A fresh copy of a committed events/<name>.json (tests may change it)."""
+def load_event(name: str, as_sent: bool = False) -> dict[str, Any]:
+    """A fresh copy of a committed events/<name>.json (tests may change it). The committed proxy events carry base64
+    bodies, as API Gateway sends them; unless `as_sent`, the body is given as text (`isBase64Encoded` false, which
+    API Gateway also sends for a non-binary type), so a test can replace it with JSON text."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    if not as_sent and event.get("isBase64Encoded") and isinstance(event.get("body"), str):
+        event["body"] = base64.b64decode(event["body"]).decode()
+        event["isBase64Encoded"] = False
     return event
 
 

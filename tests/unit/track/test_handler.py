@@ -54,6 +54,19 @@ def track_body_of_size(size: int) -> str:
         chunks.append("x" * MAX_STRING_LENGTH)
 
 
+@pytest.mark.parametrize("name", ["track", "identify", "increment", "group"])
+def test_a_committed_event_as_api_gateway_sends_it_base64_is_answered_200(
+    track_app: ModuleType, store: FakeEventStore, name: str
+) -> None:
+    # Given a committed proxy event exactly as it is in events/ (a base64 body, isBase64Encoded true)
+    event = load_event(name, as_sent=True)
+    assert event["isBase64Encoded"] is True
+    # When the function handles it
+    response = invoke(track_app, event)
+    # Then it is decoded and handled like any request
+    assert response["statusCode"] == 200, response["body"]
+
+
 def test_track_event_is_stored_and_answered_with_device_and_session(
     track_app: ModuleType, store: FakeEventStore
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from beacon.domain.entities import Caller, ClientType, RequestContext, RequestMeta
+from beacon.domain.filters import ProjectFilters
 from beacon.domain.ingest import ingest
 from beacon.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError, SecretRequiredError
 from beacon.models.requests import parse_track_request
@@ -18,6 +19,7 @@ from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
     FakeEventStore,
     FakeProfileStore,
+    FakeProjectSettingsStore,
     accepted,
     fake_stores,
     tracked,
@@ -141,13 +143,34 @@ def test_track_stores_groups_exactly_as_sent_never_from_the_profile(world: World
 def test_reserved_properties_are_consumed_not_stored(world: World) -> None:
     # Given a track event with reserved properties beside ordinary ones (including an SDK's __path)
     properties = {"plan": "pro", "__path": "/home", "__os": "iOS", "__model": "iPhone15,2", "__revenue": 499}
-    world.send("track", name="purchase", properties=properties)
+    world.send("track", name="revenue", properties=properties)
     # Then only ordinary properties stay properties; overrides and revenue have their own place
     [event] = tracked(world.events)
     assert event.properties == {"plan": "pro"}
     assert event.path == "/home"  # __path is the event's path (domain/page.py)
     assert (event.device["os"], event.device["model"]) == ("iOS", "iPhone15,2")  # overrides beat the user-agent
     assert event.revenue == 499
+
+
+@pytest.mark.parametrize("name", ["purchase", "Revenue", "revenue_refund"])
+def test_revenue_counts_only_on_events_named_revenue(world: World, name: str) -> None:
+    # Given a server sending __revenue on an event of another name (OpenPanel's rule: only `revenue` events)
+    world.send("track", name=name, properties={"__revenue": 499, "plan": "pro"})
+    # Then the event is stored without revenue, and __revenue is consumed, not kept as a property
+    [event] = tracked(world.events)
+    assert (event.revenue, event.properties) == (None, {"plan": "pro"})
+
+
+def test_a_project_allowing_unsafe_revenue_tracking_takes_a_browsers_revenue() -> None:
+    # Given a project whose operator allowed revenue without the client secret
+    browser = World(secret_auth=False)
+    assert isinstance(browser.stores.projects, FakeProjectSettingsStore)
+    browser.stores.projects.filters[PROJECT] = ProjectFilters(allow_unsafe_revenue=True)
+    # When a browser sends a revenue event
+    browser.send("track", name="revenue", properties={"__revenue": 100})
+    # Then it is stored with its revenue
+    [event] = tracked(browser.events)
+    assert event.revenue == 100
 
 
 def test_revenue_without_a_secret_is_a_401_and_stores_nothing() -> None:

@@ -89,7 +89,7 @@ class CheckedTrack:
             created_at=event_time,
             received_at=received_at,
             from_past=from_past,
-            revenue=reserved.revenue,
+            revenue=reserved.revenue if payload.name == REVENUE_EVENT else None,
             device=device,
             geo=geo,
             ip=ingestion.enrichment.ip.address if ingestion.request.store_ip else None,
@@ -104,6 +104,8 @@ class CheckedTrack:
         )
 
 
+# OpenPanel counts `__revenue` only on events of this name; on any other it is consumed and not stored.
+REVENUE_EVENT = "revenue"
 MAX_SOURCE_NAME = 256  # an unknown utm_source is its own name: bounded like a device override
 
 
@@ -153,7 +155,8 @@ def check_track_event(request: TrackEventRequest, ingestion: Ingestion) -> Check
     its profile id resolved; a batch runs it for all its items before writing anything."""
     payload = request.payload
     reserved = payload.properties
-    if reserved.revenue is not None and not ingestion.request.trusted:
+    # Checked on every event that sends it, whatever its name, as OpenPanel does.
+    if reserved.revenue is not None and not (ingestion.request.trusted or ingestion.filters.allow_unsafe_revenue):
         raise RevenueRequiresSecretError()
     identify = _event_identify(reserved.identify, payload.profileId)
     # An event that identifies its user is that user's event (OpenPanel): the identify's profile id wins.

@@ -1,4 +1,5 @@
-"""Project settings in the entities table (pk "<project>#settings"): the project's filters.
+"""Project settings in the entities table (pk "<project>#settings"): the project's filters and its
+`allowUnsafeRevenueTracking` switch.
 
 Read on every request, so cached per container for a minute: a filter change takes effect within
 SETTINGS_CACHE_SECONDS on warm containers.
@@ -47,10 +48,12 @@ class DynamoDBProjectSettingsStore(DynamoDBRepository):
             item = self.client.get_item(
                 TableName=self._table,
                 Key=settings_key(project_id),
-                ProjectionExpression="blockedIps, blockedProfileIds",
+                ProjectionExpression="blockedIps, blockedProfileIds, allowUnsafeRevenueTracking",
             ).get("Item", {})
         filters = ProjectFilters.parse(
-            list(item.get("blockedIps", {}).get("SS", [])), list(item.get("blockedProfileIds", {}).get("SS", []))
+            list(item.get("blockedIps", {}).get("SS", [])),
+            list(item.get("blockedProfileIds", {}).get("SS", [])),
+            item.get("allowUnsafeRevenueTracking", {}).get("BOOL", False),
         )
         with self._lock:
             self._cache[project_id] = (now + self._cache_seconds, filters)
@@ -84,5 +87,21 @@ class DynamoDBProjectSettingsStore(DynamoDBRepository):
                             ":values": {"SS": sorted(set(values))},
                         },
                     )
+        self._cache.pop(project_id, None)
+        return self.get_filters(project_id)
+
+    def set_unsafe_revenue_tracking(self, project_id: str, allow: bool) -> ProjectFilters:
+        """Let requests without the client secret send `__revenue` (OpenPanel's `allowUnsafeRevenueTracking`)."""
+        with translate_errors():
+            self.client.update_item(
+                TableName=self._table,
+                Key=settings_key(project_id),
+                UpdateExpression="SET kind = :kind, projectId = :project, allowUnsafeRevenueTracking = :allow",
+                ExpressionAttributeValues={
+                    ":kind": {"S": "settings"},
+                    ":project": {"S": project_id},
+                    ":allow": {"BOOL": allow},
+                },
+            )
         self._cache.pop(project_id, None)
         return self.get_filters(project_id)
