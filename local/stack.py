@@ -317,6 +317,10 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             functions["TrackFunction"].environment["EVENTS_TABLE"],
             functions["LakeFunction"].environment,
         )
+        from local.reaper import LocalReaper, reaper_seconds
+
+        local_reaper = LocalReaper()
+        local_reaper.start(functions["ReaperFunction"].environment)
         server = serve(gateway_port)
         RUN_FILE.write_text(
             json.dumps(
@@ -334,6 +338,8 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             f"Secrets Manager emulator on 127.0.0.1:{secrets_port}\n"
             f"  The lake: {lake} (events queryable within {flush_seconds():.0f}s: "
             './beacon query --project P "SQL")\n'
+            f"  Sessions end after {os.environ.get('SESSION_TIMEOUT_SECONDS', '1800')}s of silence "
+            f"(the reaper runs every {reaper_seconds():.0f}s)\n"
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
             flush=True,
         )
@@ -346,6 +352,7 @@ def run(gateway_port: int, dynamodb_port: int, secrets_port: int) -> None:
             print("\nStopping Beacon…", flush=True)
         finally:
             server.server_close()
+            local_reaper.close()
             local_lake.close()
     finally:
         RUN_FILE.unlink(missing_ok=True)
