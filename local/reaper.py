@@ -49,7 +49,7 @@ class LocalReaper:
             while not self.stop.wait(interval):
                 try:
                     module.run_reaper()
-                except Exception:  # the next run repeats what this one did not finish, as in AWS
+                except Exception:  # noqa: BLE001 - the next run repeats what this one did not finish, as in AWS
                     logger.exception("session reaper run failed")
 
         self.thread = threading.Thread(target=loop, name="session-reaper", daemon=True)
