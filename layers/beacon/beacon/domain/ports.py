@@ -179,6 +179,20 @@ class EntityReader(Protocol):
 class Readers:
     events: EventReader
     entities: EntityReader
+    sessions: SessionReader | None = None  # None: a stack without the sessions table in the read function
+
+
+class SessionReader(Protocol):
+    """Ended sessions' records (store/sessions.py), in the wire shape of models/reads.py's SessionResponse."""
+
+    def get_session(self, project_id: str, session_id: str) -> dict[str, Any] | None: ...
+
+    def project_sessions(
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` sessions started in `window`, newest first, from after the position `after`; and the
+        position to resume from (None: no more)."""
+        ...
 
 
 # -- the authorizer's store and enrichment's lookups ------------------------------------------------------------

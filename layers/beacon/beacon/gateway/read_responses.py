@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from beacon.domain.reads import EventsRead, GroupView, ProfileView
-from beacon.models.reads import EventsPageResponse, ExportEvent, GroupResponse, PageMeta, ProfileResponse
+from beacon.domain.reads import EventsRead, GroupView, ProfileView, SessionsRead
+from beacon.models.reads import (
+    EventsPageResponse,
+    ExportEvent,
+    GroupResponse,
+    PageMeta,
+    ProfileResponse,
+    SessionResponse,
+    SessionsPageResponse,
+)
 
 
 def events_page_response(page: EventsRead) -> EventsPageResponse:
@@ -48,4 +56,11 @@ def group_response(view: GroupView) -> GroupResponse:
         properties=view.properties,
         createdAt=view.created_at,
         updatedAt=view.updated_at,
+    )
+
+
+def sessions_page_response(page: SessionsRead) -> SessionsPageResponse:
+    return SessionsPageResponse(
+        data=[SessionResponse.model_validate(session) for session in page.sessions],
+        meta=PageMeta(count=len(page.sessions), next=page.next_cursor),
     )

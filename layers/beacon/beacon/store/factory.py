@@ -57,8 +57,10 @@ def rejected_events_store(settings: TrackSettings, client: DynamoDBClient | None
 
 def read_stores(settings: ReadSettings, client: DynamoDBClient | None = None) -> Readers:
     from beacon.store.reads import DynamoDBEntityReader, DynamoDBEventReader  # the track function never reads
+    from beacon.store.sessions import DynamoDBSessionReader
 
     return Readers(
         events=DynamoDBEventReader(settings.events_table, client),
         entities=DynamoDBEntityReader(settings.entities_table, client),
+        sessions=DynamoDBSessionReader(settings.sessions_table, client) if settings.sessions_table else None,
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from beacon.domain.entities import ActiveSession, Event, TrafficSource
+from beacon.domain.entities import ActiveSession, Event, TimeWindow, TrafficSource
 from beacon.domain.sessions import (
     DUPLICATE_WINDOW,
     SESSION_TIMEOUT,
@@ -505,3 +505,71 @@ def record_item(record: SessionRecord, expires_at: int) -> dict[str, Any]:
     if record.geo:
         item["geo"] = serialize(dict(record.geo))
     return item
+
+
+class DynamoDBSessionReader(DynamoDBRepository):
+    """The read API's view of ended sessions: their record items, by id and by project and start time."""
+
+    def get_session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        with translate_errors():
+            item = self.client.get_item(TableName=self._table, Key=record_key(project_id, session_id)).get("Item")
+        return None if item is None else session_view(project_id, item)
+
+    def project_sessions(
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RECORD_INDEX,
+            "KeyConditionExpression": "recordProject = :project AND recordStart BETWEEN :start AND :end",
+            "ExpressionAttributeValues": {
+                ":project": {"S": project_id},
+                ":start": {"S": isoformat_ms(window.start)},
+                ":end": {"S": isoformat_ms(window.end) + "~"},
+            },
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after:
+            session_id = after.rsplit("#", 1)[-1]
+            arguments["ExclusiveStartKey"] = {
+                **record_key(project_id, session_id),
+                "recordProject": {"S": project_id},
+                "recordStart": {"S": after},
+            }
+        with translate_errors():
+            page = self.client.query(**arguments)
+        items = page.get("Items", [])
+        resume = str(page["LastEvaluatedKey"]["recordStart"]["S"]) if "LastEvaluatedKey" in page else None
+        return [session_view(project_id, item) for item in items], resume
+
+
+def session_view(project_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A record item in the wire shape of SessionResponse (docs/API.md, Sessions)."""
+    plain = deserialize_item(item)
+    return {
+        "id": plain["sessionId"],
+        "projectId": project_id,
+        "deviceId": plain.get("deviceId"),
+        "profileId": plain.get("profileId") or plain.get("deviceId"),
+        "startedAt": plain.get("startedAt"),
+        "endedAt": plain.get("endedAt"),
+        "firstEventAt": plain.get("firstEventAt"),
+        "lastEventAt": plain.get("lastEventAt"),
+        "duration": int(plain.get("duration") or 0),
+        "bounce": bool(plain.get("bounce")),
+        "eventCount": int(plain.get("eventCount") or 0),
+        "screenViewCount": int(plain.get("screenViews") or 0),
+        "revenue": int(plain.get("revenue") or 0),
+        "entryPath": plain.get("entryPath"),
+        "entryOrigin": plain.get("entryOrigin"),
+        "exitPath": plain.get("exitPath"),
+        "exitOrigin": plain.get("exitOrigin"),
+        "referrer": plain.get("referrer"),
+        "referrerName": plain.get("referrerName"),
+        "referrerType": plain.get("referrerType"),
+        "utm": dict(plain.get("utm") or {}),
+        "groups": sorted(plain.get("groupsSeen") or ()),
+        "device": dict(plain.get("device") or {}),
+        "geo": dict(plain.get("geo") or {}),
+    }
