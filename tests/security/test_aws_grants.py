@@ -338,7 +338,12 @@ def _idle_for_an_hour(dynamodb: Any, project_id: str, device_id: str) -> None:
 
 @pytest.mark.aws_grants_driver
 def test_driver_track_function_boundary_case_and_reaper_function_ending_a_session(
-    gateway_url: str, writer: dict[str, str], dynamodb: Any, project_id: str, local_stack: Any
+    gateway_url: str,
+    writer: dict[str, str],
+    dynamodb: Any,
+    project_id: str,
+    local_stack: Any,
+    create_client: Callable[..., dict[str, str]],
 ) -> None:
     # A session idle for an hour that no reaper ended: the next event's start writes its session_end and record
     # (GetItem of the old session, then a transaction Putting the record in the sessions table)
@@ -363,6 +368,11 @@ def test_driver_track_function_boundary_case_and_reaper_function_ending_a_sessio
     reaper = load_reaper_function(environment)
     store = reaper_store(ReaperSettings.from_env(environment), local_stack.boto3_client("dynamodb"))
     assert reaper.run_reaper(store=store).ended >= 1
+    # The read function's session routes: a record by id (GetItem), a project's (the byProjectStart index)
+    reader = create_client(project_id, "root")
+    status, page = http(f"{gateway_url}/export/sessions?projectId={project_id}", headers=credentials(reader))
+    assert status == 200 and page["data"], page
+    assert http(f"{gateway_url}/session/{page['data'][0]['id']}", headers=credentials(reader))[0] == 200
 
 
 # -- the checks, over the whole run ---------------------------------------------------------------------------------
