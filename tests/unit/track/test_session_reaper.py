@@ -141,3 +141,13 @@ def test_activities_of_a_batch_combine_into_one_record_update() -> None:
         groups=("g1", "g2"),
         first_at=T0,
     )
+
+
+def test_the_timeout_is_the_templates_minutes_unless_seconds_are_given() -> None:
+    from beacon.config import ReaperSettings
+
+    env = {"SESSIONS_TABLE": "s", "EVENTS_TABLE": "e"}
+    assert ReaperSettings.from_env(env).session_timeout_seconds == 1800
+    assert ReaperSettings.from_env({**env, "SESSION_TIMEOUT_MINUTES": "45"}).session_timeout_seconds == 2700
+    both = {**env, "SESSION_TIMEOUT_MINUTES": "45", "SESSION_TIMEOUT_SECONDS": "5"}
+    assert ReaperSettings.from_env(both).session_timeout_seconds == 5
