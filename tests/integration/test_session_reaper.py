@@ -179,3 +179,20 @@ def test_events_racing_a_reaper_at_the_boundary_end_the_old_session_once(
     assert [end["sessionId"] for end in ends(stored_events, project_id)] == [first.session_id]
     news = {event["sessionId"] for event in stored_events(project_id) if event["name"].startswith("e")}
     assert len(news) == 1 and first.session_id not in news
+
+
+def test_repeated_group_ids_are_counted_once_in_the_record(stores, reaper, project_id, base):
+    # Given events whose groups repeat an id (stored as sent), continuing and starting a session
+    track(stores, project_id, base, path="/a")
+    body_groups = ["org", "org", "team"]
+    request = {"type": "track", "payload": {"name": "click", "groups": body_groups}}
+    caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
+    answer = ingest(
+        parse_track_request(json.dumps(request)),
+        RequestContext(caller, META, base + timedelta(seconds=1)),
+        stores,
+        UNIT_TEST_ENRICHER,
+    )
+    # Then the record's string set holds each id once
+    record = reaper.read_record(project_id, answer.device_id)
+    assert record is not None and record.groups == ("org", "team")

@@ -92,7 +92,7 @@ def event_activity(event: Event) -> SessionActivity:
         screen_views=1 if event.name == SCREEN_VIEW else 0,
         revenue=event.revenue or 0,
         profile_id=event.profile_id,
-        groups=tuple(event.groups or ()),
+        groups=tuple(sorted(set(event.groups or ()))),
     )
 
 

@@ -68,7 +68,7 @@ class CheckedTrack:
             screen_views=1 if payload.name == SCREEN_VIEW else 0,
             revenue=payload.properties.revenue or 0,
             profile_id=self.profile_id,
-            groups=tuple(payload.groups or ()),
+            groups=tuple(sorted(set(payload.groups or ()))),  # a string set: duplicates are refused
         )
 
     def build(
