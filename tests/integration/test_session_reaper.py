@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from beacon.config import ReaperSettings, TrackSettings
-from beacon.domain.entities import Caller, ClientType, RequestContext
+from beacon.domain.entities import Caller, ClientType, RequestContext, TrackResult
 from beacon.domain.ingest import ingest
 from beacon.domain.ports import Stores
 from beacon.domain.sessions import ReapOutcome, reap_sessions, session_end_event
@@ -194,5 +194,6 @@ def test_repeated_group_ids_are_counted_once_in_the_record(stores, reaper, proje
         UNIT_TEST_ENRICHER,
     )
     # Then the record's string set holds each id once
+    assert isinstance(answer, TrackResult)
     record = reaper.read_record(project_id, answer.device_id)
     assert record is not None and record.groups == ("org", "team")
