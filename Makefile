@@ -158,6 +158,7 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m bench.package
 	$(PY) -m bench.ingest
 	$(PY) -m bench.reads
+	$(PY) -m bench.sessions
 	$(PY) -m bench.useragent
 	$(PY) -m bench.lake
 	$(PY) -m bench.erasure

@@ -33,6 +33,7 @@ from beacon.models.reads import (
     EntityQuery,
     EventsPageResponse,
     ExportEventsQuery,
+    ExportSessionsQuery,
     GroupPath,
     GroupResponse,
     ProfileEventsQuery,
@@ -41,6 +42,8 @@ from beacon.models.reads import (
     ReplayQuery,
     ReplayResponse,
     SessionPath,
+    SessionResponse,
+    SessionsPageResponse,
 )
 from beacon.models.requests import BatchRequest, TrackRouteRequest
 from beacon.models.responses import BatchResponse, BotResponse, ErrorResponse, HealthcheckResponse, TrackResponse
@@ -223,6 +226,17 @@ OPERATIONS = [
     ),
     Operation(
         "get",
+        "/session/{sessionId}",
+        "read",
+        "An ended session's record",
+        "Entry and exit page, source, counts, revenue, duration and bounce, device, geo. A live session is 404 "
+        "until it ends (its record is written with its session_end).",
+        {200: ("The session", SessionResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=EntityQuery,
+        path_model=SessionPath,
+    ),
+    Operation(
+        "get",
         "/session/{sessionId}/replay",
         "read",
         "A session's replay chunks, in order, a page at a time",
@@ -232,6 +246,16 @@ OPERATIONS = [
         {200: ("A page of the session's chunks", ReplayResponse), **errors(400, 401, 403, 404, 429, 503)},
         query=ReplayQuery,
         path_model=SessionPath,
+    ),
+    Operation(
+        "get",
+        "/export/sessions",
+        "read",
+        "A project's ended sessions, newest start first, a page at a time",
+        "Read and root clients with their secret only. The range (of start times) is at most 31 days; page with "
+        "`meta.next`.",
+        {200: ("A page of sessions", SessionsPageResponse), **errors(400, 401, 403, 429, 503)},
+        query=ExportSessionsQuery,
     ),
     Operation(
         "get",

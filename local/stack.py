@@ -349,6 +349,10 @@ def run(
             functions["LakeFunction"].environment,
             firehose_port,
         )
+        from local.reaper import LocalReaper, reaper_seconds
+
+        local_reaper = LocalReaper()
+        local_reaper.start(functions["ReaperFunction"].environment)
         server = serve(gateway_port)
         RUN_FILE.write_text(
             json.dumps(
@@ -368,6 +372,8 @@ def run(
             f"moto (Secrets Manager, and S3 for session replay) on 127.0.0.1:{secrets_port}\n"
             f"  The lake: {lake} (events queryable within {flush_seconds():.0f}s: "
             './beacon query --project P "SQL")\n'
+            f"  Sessions end after {os.environ.get('SESSION_TIMEOUT_SECONDS', '1800')}s of silence "
+            f"(the reaper runs every {reaper_seconds():.0f}s)\n"
             "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
             flush=True,
         )
@@ -380,6 +386,7 @@ def run(
             print("\nStopping Beacon…", flush=True)
         finally:
             server.server_close()
+            local_reaper.close()
             local_lake.close()
     finally:
         RUN_FILE.unlink(missing_ok=True)

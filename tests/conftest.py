@@ -125,11 +125,11 @@ def create_client(
 @pytest.fixture
 def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[..., list[dict[str, Any]]]:
     """The event items of a project, read straight from DynamoDB Local (all write shards), oldest first.
-    The session_start events Beacon adds itself are left out unless asked for."""
+    The session_start and session_end events Beacon adds itself are left out unless asked for."""
     from beacon.store.dynamodb import deserialize_item as item_to_dict
     from beacon.store.events import EVENT_SHARDS
 
-    def read(project: str, with_session_starts: bool = False) -> list[dict[str, Any]]:
+    def read(project: str, with_session_starts: bool = False, with_session_ends: bool = False) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for shard in range(EVENT_SHARDS):
             response = dynamodb.query(
@@ -140,7 +140,9 @@ def stored_events(dynamodb: Any, template_env: dict[str, str]) -> Callable[..., 
             )
             items += [item_to_dict(item) for item in response["Items"]]
         items = sorted(items, key=lambda item: item["sk"])
-        return items if with_session_starts else [item for item in items if item["name"] != "session_start"]
+        left_out = {"session_start"} - ({"session_start"} if with_session_starts else set())
+        left_out |= set() if with_session_ends else {"session_end"}
+        return [item for item in items if item["name"] not in left_out]
 
     return read
 

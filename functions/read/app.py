@@ -1,6 +1,6 @@
 """Read function: GET /export/events, /profile/{profileId}, /profile/{profileId}/events, /group/{groupId},
-/session/{sessionId}/replay, and the
-insights over the lake: /insights/overview, /insights/top, /insights/funnel, /insights/retention.
+/session/{sessionId}, /session/{sessionId}/replay, /export/sessions, and the insights over the lake:
+/insights/overview, /insights/top, /insights/funnel, /insights/retention.
 
 Parse → domain → response; errors mapped in one place. Only read and root clients with their secret get
 through (domain/reads.py); pages are gzip-compressed for callers that accept it.
@@ -25,7 +25,13 @@ from beacon.domain import insights, reads, replays
 from beacon.domain.entities import Caller
 from beacon.domain.ports import Readers, ReplayReader
 from beacon.errors import NotFoundError
-from beacon.gateway.read_responses import events_page_response, group_response, profile_response, replay_response
+from beacon.gateway.read_responses import (
+    events_page_response,
+    group_response,
+    profile_response,
+    replay_response,
+    sessions_page_response,
+)
 from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import event_caller
 from beacon.gateway.responses import ErrorPolicy, register_error_handlers
@@ -43,11 +49,13 @@ from beacon.models.insights import (
 from beacon.models.reads import (
     EntityQuery,
     ExportEventsQuery,
+    ExportSessionsQuery,
     GroupPath,
     ProfileEventsQuery,
     ProfilePath,
     ReplayQuery,
     SessionPath,
+    SessionResponse,
 )
 from beacon.observability import logger, metrics
 from beacon.store.device_salt import SecretsManagerStackSecret
@@ -167,6 +175,27 @@ def group(groupId: str) -> Response[str]:
     answer = group_response(reads.read_group(current_caller(), path.groupId, query, readers()))
     metrics.add_metric(name="GroupsRead", unit=MetricUnit.Count, value=1)
     return json_response(200, answer.model_dump_json())
+
+
+@app.get("/session/<sessionId>")
+@tracer.capture_method(capture_response=False)
+def session(sessionId: str) -> Response[str]:
+    path = SessionPath(sessionId=path_parameter(sessionId))
+    query = EntityQuery.model_validate(query_parameters())
+    answer = SessionResponse.model_validate(reads.read_session(current_caller(), path.sessionId, query, readers()))
+    metrics.add_metric(name="SessionsRead", unit=MetricUnit.Count, value=1)
+    return model_response(200, answer)
+
+
+@app.get("/export/sessions", compress=True)
+@tracer.capture_method(capture_response=False)
+def export_sessions() -> Response[str]:
+    query = ExportSessionsQuery.model_validate(query_parameters())
+    read = reads.export_sessions(current_caller(), query, readers(), cursors(), datetime.now(UTC))
+    page = sessions_page_response(read)
+    metrics.add_metric(name="SessionsRead", unit=MetricUnit.Count, value=page.meta.count)
+    request_counts["sessions"] = page.meta.count
+    return json_response(200, page.model_dump_json())
 
 
 @app.get("/session/<sessionId>/replay", compress=True)

@@ -344,6 +344,66 @@ def test_driver_read_function_insights_through_athena(
         assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
 
 
+def _idle_for_an_hour(dynamodb: Any, project_id: str, device_id: str) -> None:
+    """Make the device's session look last seen an hour ago (a test's own write, no function's)."""
+    from datetime import UTC, datetime, timedelta
+
+    from beacon.domain.sessions import idle_bucket
+    from beacon.store.events import isoformat_ms
+    from beacon.store.sessions import bucket_value
+
+    pk = f"{project_id}#{device_id}"
+    old = datetime.now(UTC) - timedelta(hours=1)
+    dynamodb.update_item(
+        TableName=TEMPLATE.functions()["TrackFunction"].environment["SESSIONS_TABLE"],
+        Key={"pk": {"S": pk}},
+        UpdateExpression="SET lastSeenAt = :old, idleBucket = :bucket",
+        ExpressionAttributeValues={
+            ":old": {"S": isoformat_ms(old)},
+            ":bucket": {"S": bucket_value(pk, idle_bucket(old))},
+        },
+    )
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_track_function_boundary_case_and_reaper_function_ending_a_session(
+    gateway_url: str,
+    writer: dict[str, str],
+    dynamodb: Any,
+    project_id: str,
+    local_stack: Any,
+    create_client: Callable[..., dict[str, str]],
+) -> None:
+    # A session idle for an hour that no reaper ended: the next event's start writes its session_end and record
+    # (GetItem of the old session, then a transaction Putting the record in the sessions table)
+    def send(device: str) -> None:
+        body = {"type": "track", "payload": {"name": "screen_view", "properties": {"__deviceId": device}}}
+        status, answer = http(f"{gateway_url}/track", "POST", json.dumps(body).encode(), credentials(writer))
+        assert status == 200, answer
+
+    send("boundary-device")
+    _idle_for_an_hour(dynamodb, project_id, "boundary-device")
+    send("boundary-device")
+    # The reaper (its own handler, as the schedule invokes it): the index Query, the reads, the end's transaction
+    # (UpdateItem and the record's PutItem on the sessions table, session_end's PutItem on the events table), and
+    # the cursor's UpdateItem
+    from beacon.config import ReaperSettings
+    from beacon.store.factory import reaper_store
+    from local.reaper import load_reaper_function
+
+    send("reaped-device")
+    _idle_for_an_hour(dynamodb, project_id, "reaped-device")
+    environment = TEMPLATE.functions()["ReaperFunction"].environment
+    reaper = load_reaper_function(environment)
+    store = reaper_store(ReaperSettings.from_env(environment), local_stack.boto3_client("dynamodb"))
+    assert reaper.run_reaper(store=store).ended >= 1
+    # The read function's session routes: a record by id (GetItem), a project's (the byProjectStart index)
+    reader = create_client(project_id, "root")
+    status, page = http(f"{gateway_url}/export/sessions?projectId={project_id}", headers=credentials(reader))
+    assert status == 200 and page["data"], page
+    assert http(f"{gateway_url}/session/{page['data'][0]['id']}", headers=credentials(reader))[0] == 200
+
+
 # -- the checks, over the whole run ---------------------------------------------------------------------------------
 @pytest.mark.session_end
 def test_every_aws_call_a_function_made_in_this_run_is_granted_by_its_policy() -> None:

@@ -28,6 +28,7 @@ class TrackSettings(BaseModel):
     max_batch_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     geoip_database_path: str | None = None  # optional .mmdb (GeoLite2 / DB-IP City), e.g. from a layer under /opt
     store_ip_projects: frozenset[str] = frozenset()  # projects that opted in to storing raw client IPs
+    session_timeout_seconds: int = Field(default=1800, ge=1)  # idle time that ends a session (OpenPanel: 30 min)
 
     def stores_ip(self, project_id: str) -> bool:
         return project_id in self.store_ip_projects
@@ -52,6 +53,35 @@ class TrackSettings(BaseModel):
                 "store_ip_projects": frozenset(
                     project for project in env.get("STORE_IP_PROJECTS", "").split(",") if project.strip()
                 ),
+                "session_timeout_seconds": session_timeout_seconds(env),
+            }
+        )
+
+
+def session_timeout_seconds(env: Mapping[str, str]) -> int | str:
+    """SESSION_TIMEOUT_SECONDS (make run, tests) wins over SESSION_TIMEOUT_MINUTES (the template's parameter)."""
+    if env.get("SESSION_TIMEOUT_SECONDS"):
+        return env["SESSION_TIMEOUT_SECONDS"]
+    minutes = env.get("SESSION_TIMEOUT_MINUTES", "")
+    return int(minutes) * 60 if minutes.isdigit() else minutes or 1800
+
+
+class ReaperSettings(BaseModel):
+    """Typed settings of the session reaper (functions/reaper), read once per container."""
+
+    sessions_table: str = Field(min_length=1)
+    events_table: str = Field(min_length=1)
+    event_retention_days: int = Field(default=400, ge=1)
+    session_timeout_seconds: int = Field(default=1800, ge=1)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ReaperSettings:
+        return cls.model_validate(
+            {
+                "sessions_table": env.get("SESSIONS_TABLE", ""),
+                "events_table": env.get("EVENTS_TABLE", ""),
+                "event_retention_days": env.get("EVENT_RETENTION_DAYS", 400),
+                "session_timeout_seconds": session_timeout_seconds(env),
             }
         )
 
@@ -64,6 +94,7 @@ class ReadSettings(BaseModel):
     cursor_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret that signs page cursors
     replays_table: str = Field(min_length=1)  # session replay's index and chunks (GET /session/{id}/replay)
     replay_bucket: str = Field(min_length=1)
+    sessions_table: str = ""  # ended sessions' records (GET /session/{id}, /export/sessions)
     # The lake's Athena workgroup and Glue database (docs/LAKE.md); empty when the stack has no lake.
     lake_workgroup: str = ""
     lake_database: str = ""
@@ -81,6 +112,7 @@ class ReadSettings(BaseModel):
                 "cursor_secret": env.get("CURSOR_SECRET", ""),
                 "replays_table": env.get("REPLAYS_TABLE", ""),
                 "replay_bucket": env.get("REPLAY_BUCKET", ""),
+                "sessions_table": env.get("SESSIONS_TABLE", ""),
                 "lake_workgroup": env.get("LAKE_WORKGROUP", ""),
                 "lake_database": env.get("LAKE_DATABASE", ""),
             }

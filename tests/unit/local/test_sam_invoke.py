@@ -43,6 +43,7 @@ def test_every_function_declares_the_endpoints_of_the_services_it_calls_empty() 
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
         ],
         "LakeFunction": ["AWS_ENDPOINT_URL_FIREHOSE"],
+        "ReaperFunction": ["AWS_ENDPOINT_URL_DYNAMODB"],
     }
     assert all(
         variables[name] == ""

@@ -26,7 +26,7 @@ from beacon.domain.filters import NO_FILTERS, ProjectFilters
 from beacon.domain.ports import Stores
 from beacon.domain.rejections import RejectedEvent
 from beacon.domain.replays import ReplayChunk, ReplayPage
-from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT
+from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT, SessionActivity
 from beacon.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 
 IDEMPOTENCY_WINDOW = timedelta(days=7)  # as beacon/store/idempotency.py keeps claims
@@ -227,7 +227,12 @@ class FakeSessionStore:
         return session[0] if session is not None and session[1] >= now - SESSION_TIMEOUT else None
 
     def continue_session(
-        self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
+        self,
+        project_id: str,
+        device_id: str,
+        now: datetime,
+        fingerprint: str | None = None,
+        activity: SessionActivity | None = None,
     ) -> ActiveSession | None:
         key = (project_id, device_id)
         session_id = self._active(key, now)
@@ -253,6 +258,7 @@ class FakeSessionStore:
         events: list[Event],
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
+        activity: SessionActivity | None = None,
     ) -> bool:
         self.events.claim(events[-1], idempotency_key)
         if self._active((project_id, device_id), now) is not None:

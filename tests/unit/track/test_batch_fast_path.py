@@ -11,6 +11,7 @@ from beacon.domain.batch import BatchOutcome, ingest_batch
 from beacon.domain.entities import ActiveSession, BatchClaim, Event, RequestContext, RequestMeta, TrackResult
 from beacon.domain.filters import ProjectFilters
 from beacon.domain.ports import Stores
+from beacon.domain.sessions import SessionActivity
 from beacon.errors import DependencyUnavailableError
 from tests.constants import CALLER, CLIENT_ID, NOW
 from tests.unit.support.batches import batch_of
@@ -52,10 +53,15 @@ class CountingSessionStore(FakeSessionStore):
         self.started: list[str] = []
 
     def continue_session(
-        self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
+        self,
+        project_id: str,
+        device_id: str,
+        now: datetime,
+        fingerprint: str | None = None,
+        activity: SessionActivity | None = None,
     ) -> ActiveSession | None:
         self.continued.append(device_id)
-        return super().continue_session(project_id, device_id, now, fingerprint)
+        return super().continue_session(project_id, device_id, now, fingerprint, activity)
 
     def start_session(
         self,
@@ -66,9 +72,12 @@ class CountingSessionStore(FakeSessionStore):
         events: list[Event],
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
+        activity: SessionActivity | None = None,
     ) -> bool:
         self.started.append(device_id)
-        return super().start_session(project_id, device_id, session_id, now, events, idempotency_key, fingerprint)
+        return super().start_session(
+            project_id, device_id, session_id, now, events, idempotency_key, fingerprint, activity
+        )
 
 
 def counting_stores(store: FakeEventStore) -> tuple[Stores, CountingSessionStore]:

@@ -132,12 +132,16 @@ class RacedSessionStore(FakeSessionStore):
         super().__init__(events)
         self.raced = False
 
-    def start_session(self, project_id, device_id, session_id, now, events, idempotency_key=None, fingerprint=None):
+    def start_session(
+        self, project_id, device_id, session_id, now, events, idempotency_key=None, fingerprint=None, activity=None
+    ):
         if not self.raced:
             self.raced = True
             twin = [replace(event, id=f"twin-{index}", session_id="s-winner") for index, event in enumerate(events)]
-            super().start_session(project_id, device_id, "s-winner", now, twin, idempotency_key, fingerprint)
-        return super().start_session(project_id, device_id, session_id, now, events, idempotency_key, fingerprint)
+            super().start_session(project_id, device_id, "s-winner", now, twin, idempotency_key, fingerprint, activity)
+        return super().start_session(
+            project_id, device_id, session_id, now, events, idempotency_key, fingerprint, activity
+        )
 
 
 def test_a_double_send_that_loses_the_session_race_is_answered_as_the_winner_and_not_stored_again():

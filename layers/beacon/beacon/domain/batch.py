@@ -50,7 +50,7 @@ from beacon.domain.ingest import ingest, request_bot
 from beacon.domain.keys import batch_claim_key, batch_item_key
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import identify_profile
-from beacon.domain.sessions import DeviceSessions, NewSession, SessionAssignment, session_start_event
+from beacon.domain.sessions import DeviceSessions, NewSession, SessionActivity, SessionAssignment, session_start_event
 from beacon.domain.track import CheckedTrack, DeviceAndGeo, check_track_event, enrichment_items, open_track
 from beacon.errors import BeaconError, DependencyUnavailableError, Rejection
 from beacon.models.requests import TrackEventRequest, TrackRequest
@@ -282,13 +282,17 @@ class FastBatch:
             """The device's session: the active one continued, or a new one started with its session_start (built
             from the device's earliest event in the batch); a lost race joins the winner's session."""
             sessions = DeviceSessions(self.stores.sessions, self.project_id, ids, self.now)
+            # the device's events of the batch, counted in its session's record on the same write
+            activity = SessionActivity.combine(
+                item.checked.activity(item.event_time(draft, self.sent_at)[0]) for item in devices[ids]
+            )
             try:
-                placed = sessions.place_event()
+                placed = sessions.place_event(None, activity)
                 if not isinstance(placed, NewSession):
                     return placed
                 first = min(devices[ids], key=lambda item: item.event_time(draft, self.sent_at)[0])
                 start = session_start_event(first.event(draft, self.sent_at, placed))
-                return sessions.start_or_join(placed, [start])[0]
+                return sessions.start_or_join(placed, [start], activity=activity)[0]
             except BeaconError as exc:
                 return exc
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the authorizer's path imports this module: keep its runtime
     from beacon.domain.geo import Geo
     from beacon.domain.rejections import RejectedEvent
     from beacon.domain.replays import ReplayChunk, ReplayPage
+    from beacon.domain.sessions import SessionActivity
 
 
 # -- the track function's stores --------------------------------------------------------------------------------
@@ -55,10 +56,15 @@ class SessionStore(Protocol):
     its events (session_start and the event) and the event's idempotency claim, in one transaction."""
 
     def continue_session(
-        self, project_id: str, device_id: str, now: datetime, fingerprint: str | None = None
+        self,
+        project_id: str,
+        device_id: str,
+        now: datetime,
+        fingerprint: str | None = None,
+        activity: SessionActivity | None = None,
     ) -> ActiveSession | None:
-        """The active session (its id and traffic source) after recording activity at `now`; None when no session
-        is active.
+        """The active session (its id and traffic source) after recording activity at `now` (and `activity` in its
+        record); None when no session is active.
         DuplicateEventError when the session's last event had the same fingerprint within DUPLICATE_WINDOW."""
         ...
 
@@ -71,9 +77,12 @@ class SessionStore(Protocol):
         events: list[Event],
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
+        activity: SessionActivity | None = None,
     ) -> bool:
         """Start a session and store `events` (claiming the last one's idempotency key), atomically, unless a
-        session is active; False if one is. The session records the last event's traffic source.
+        session is active; False if one is. The session records the last event's traffic source, and opens its
+        record with `activity`. A previous session of the device that is idle but not ended gets its session_end
+        in the same transaction (the boundary case).
         DuplicateEventError when the key was already used."""
         ...
 
@@ -171,6 +180,20 @@ class EntityReader(Protocol):
 class Readers:
     events: EventReader
     entities: EntityReader
+    sessions: SessionReader | None = None  # None: a stack without the sessions table in the read function
+
+
+class SessionReader(Protocol):
+    """Ended sessions' records (store/sessions.py), in the wire shape of models/reads.py's SessionResponse."""
+
+    def get_session(self, project_id: str, session_id: str) -> dict[str, Any] | None: ...
+
+    def project_sessions(
+        self, project_id: str, window: TimeWindow, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` sessions started in `window`, newest first, from after the position `after`; and the
+        position to resume from (None: no more)."""
+        ...
 
 
 # -- the authorizer's store and enrichment's lookups ------------------------------------------------------------

@@ -31,6 +31,7 @@ from beacon.models.reads import (
     MAX_WINDOW_DAYS,
     EntityQuery,
     ExportEventsQuery,
+    ExportSessionsQuery,
     ProfileEventsQuery,
 )
 
@@ -126,7 +127,7 @@ def invalid_query(field: str, message: str, kind: str) -> InvalidRequestError:
 
 # -- cursors -------------------------------------------------------------------------------------------------
 
-CursorKind = Literal["export", "profile"]
+CursorKind = Literal["export", "profile", "sessions"]
 CURSOR_VERSION = 1
 
 
@@ -350,3 +351,45 @@ def read_group(caller: Caller, group_id: str, query: EntityQuery, readers: Reade
         created_at=group.get("createdAt"),
         updated_at=group.get("updatedAt"),
     )
+
+
+# -- sessions (issue 17) ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionsRead:
+    sessions: list[dict[str, Any]]  # wire shape of SessionResponse, newest start first
+    next_cursor: str | None
+
+
+def _session_reader(readers: Readers) -> Any:
+    if readers.sessions is None:
+        raise NotFoundError("Sessions are not readable in this stack")
+    return readers.sessions
+
+
+def read_session(caller: Caller, session_id: str, query: EntityQuery, readers: Readers) -> dict[str, Any]:
+    """An ended session's record; 404 for a session still live (its record is written when it ends) or unknown."""
+    project = readable_project(caller, query.projectId)
+    found: dict[str, Any] | None = _session_reader(readers).get_session(project, session_id)
+    if found is None:
+        raise NotFoundError("Session not found (a live session's record is readable once it has ended)")
+    return found
+
+
+def export_sessions(
+    caller: Caller, query: ExportSessionsQuery, readers: Readers, cursors: CursorCodec, now: datetime
+) -> SessionsRead:
+    project = readable_project(caller, query.projectId)
+    reader = _session_reader(readers)
+    if query.cursor is not None:
+        state = cursors.decode(query.cursor, project, "sessions")
+        for field, value in (("start", query.start), ("end", query.end)):
+            if value is not None and _iso(utc_ms(value)) != getattr(state, field):
+                raise invalid_query(field, "differs from the query the cursor was issued for", "cursor_mismatch")
+    else:
+        window = resolve_window(query.start, query.end, now)
+        state = CursorState(project, "sessions", _iso(window.start), _iso(window.end), None, None, None, "")
+    sessions, resume = reader.project_sessions(project, state.window, query.limit, state.after or None)
+    next_cursor = None if resume is None else cursors.encode(replace(state, after=resume))
+    return SessionsRead(sessions, next_cursor)

@@ -12,12 +12,20 @@ moves a live session backwards. These functions decide; the caller builds its ev
 
 A batch's fast path (beacon/domain/batch.py) does the same once per device, starting a session with its
 `session_start` alone; the batch's events follow under the batch's claim.
+
+Each continue or start also carries the event's `SessionActivity` (its page, counts, revenue): the session item is
+the session record (entry and exit page, counts, first and last event time), kept on the same write. A session ends
+when idle for the timeout: the reaper (`reap_sessions`) or the next session's start (the boundary case) writes its
+`session_end` (`session_end_event`) exactly once, conditional on the item being unchanged since it was read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from typing import Any, Protocol
 
 from beacon.domain.entities import NO_SOURCE, Event, TrafficSource
 from beacon.domain.ids import DeviceIds, new_event_id, new_session_id
@@ -27,6 +35,194 @@ from beacon.errors import DependencyUnavailableError, DuplicateEventError
 SESSION_TIMEOUT = timedelta(minutes=30)
 # The same payload from the same client and device again within this window is an accidental double send.
 DUPLICATE_WINDOW = timedelta(seconds=2)
+
+
+# A session's idle time is counted in whole minutes ("buckets") by the reaper's index: see DATA_MODEL.md.
+BUCKET_SECONDS = 60
+# OpenPanel writes session_end one second after the session's last event.
+SESSION_END_OFFSET = timedelta(seconds=1)
+SCREEN_VIEW = "screen_view"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionActivity:
+    """What one event (or one device's events of a batch) adds to its session's record."""
+
+    at: datetime  # the (latest) event time
+    path: str = ""
+    origin: str = ""
+    events: int = 1
+    screen_views: int = 0
+    revenue: int = 0
+    profile_id: str | None = None
+    groups: tuple[str, ...] = ()
+
+    first_at: datetime | None = None  # the earliest event time, when several events are counted (else `at`)
+
+    @property
+    def earliest(self) -> datetime:
+        return self.first_at or self.at
+
+    @classmethod
+    def combine(cls, activities: Iterable[SessionActivity]) -> SessionActivity | None:
+        """The activity of several events of one session: the latest one with a page gives the exit page."""
+        ordered = sorted(activities, key=lambda activity: activity.at)
+        if not ordered:
+            return None
+        paged = [activity for activity in ordered if activity.path]
+        profiles = [activity.profile_id for activity in ordered if activity.profile_id is not None]
+        return cls(
+            at=ordered[-1].at,
+            path=paged[-1].path if paged else "",
+            origin=paged[-1].origin if paged else "",
+            events=sum(activity.events for activity in ordered),
+            screen_views=sum(activity.screen_views for activity in ordered),
+            revenue=sum(activity.revenue for activity in ordered),
+            profile_id=profiles[-1] if profiles else None,
+            groups=tuple(sorted({group for activity in ordered for group in activity.groups})),
+            first_at=min(activity.earliest for activity in ordered),
+        )
+
+
+def event_activity(event: Event) -> SessionActivity:
+    return SessionActivity(
+        at=event.created_at,
+        path=event.path,
+        origin=event.origin,
+        screen_views=1 if event.name == SCREEN_VIEW else 0,
+        revenue=event.revenue or 0,
+        profile_id=event.profile_id,
+        groups=tuple(sorted(set(event.groups or ()))),
+    )
+
+
+def idle_bucket(last_seen: datetime) -> int:
+    """The reaper's bucket of a session last seen at `last_seen`: its epoch minute."""
+    return int(last_seen.timestamp()) // BUCKET_SECONDS
+
+
+def due_bucket(now: datetime, timeout: timedelta) -> int:
+    """The newest bucket all of whose sessions have been idle for `timeout` at `now`."""
+    return (int((now - timeout).timestamp()) // BUCKET_SECONDS) - 1
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One session as its item records it (docs/API.md, Sessions)."""
+
+    project_id: str
+    device_id: str
+    session_id: str
+    client_id: str
+    started_at: datetime  # receipt time of its first event
+    last_seen_at: datetime  # receipt time of its latest event: what the timeout counts from
+    first_event_at: datetime
+    last_event_at: datetime
+    entry_path: str = ""
+    entry_origin: str = ""
+    exit_path: str = ""
+    exit_origin: str = ""
+    source: TrafficSource = NO_SOURCE
+    event_count: int = 0
+    screen_view_count: int = 0
+    revenue: int = 0
+    profile_id: str | None = None
+    groups: tuple[str, ...] = ()
+    device: dict[str, str] = field(default_factory=dict)
+    geo: dict[str, Any] = field(default_factory=dict)
+    ended_at: datetime | None = None
+
+    @property
+    def duration_ms(self) -> int:
+        return max(0, int((self.last_event_at - self.first_event_at).total_seconds() * 1000))
+
+    @property
+    def bounce(self) -> bool:
+        """OpenPanel's bounce: at most one screen view (the lake's `sessions.bounce` is the same rule)."""
+        return self.screen_view_count <= 1
+
+    def idle(self, now: datetime, timeout: timedelta) -> bool:
+        return self.ended_at is None and self.last_seen_at < now - timeout
+
+
+def session_end_event(record: SessionRecord) -> Event:
+    """OpenPanel's session_end: one second after the session's last event, with its duration (ms), exit page and
+    bounce flag. Its id is derived from the session id, so a second writer can never store a second one."""
+    moment = record.last_event_at + SESSION_END_OFFSET
+    millis = int(moment.timestamp() * 1000)
+    digest = hashlib.blake2b(f"session_end#{record.session_id}".encode(), digest_size=8).hexdigest()
+    return Event(
+        id=f"{millis:012x}{digest}",
+        project_id=record.project_id,
+        client_id=record.client_id,
+        name="session_end",
+        properties={"__duration": record.duration_ms, "__bounce": record.bounce},
+        profile_id=record.profile_id,
+        groups=list(record.groups) or None,
+        device_id=record.device_id,
+        session_id=record.session_id,
+        created_at=moment,
+        received_at=record.ended_at or moment,
+        device=dict(record.device),
+        geo=dict(record.geo),
+        path=record.exit_path,
+        origin=record.exit_origin,
+        referrer=record.source.referrer,
+        referrer_name=record.source.referrer_name,
+        referrer_type=record.source.referrer_type,
+    )
+
+
+class SessionReaperStore(Protocol):
+    """The reaper's view of the sessions table (store/sessions.py)."""
+
+    def reaped_through(self) -> int | None:
+        """The newest bucket a reaper run finished, None before the first run."""
+        ...
+
+    def idle_in_bucket(self, bucket: int) -> Iterable[tuple[str, str]]:
+        """(project, device) of every session not ended whose last activity fell in `bucket`."""
+        ...
+
+    def read_record(self, project_id: str, device_id: str) -> SessionRecord | None: ...
+
+    def end_session(self, record: SessionRecord, end: Event) -> bool:
+        """Store `end` and close `record`, atomically, unless the session changed since it was read; whether it
+        did."""
+        ...
+
+    def mark_reaped(self, bucket: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReapOutcome:
+    buckets: int
+    ended: int
+    extended: int  # found active again (or ended by another writer) when read or written
+
+
+def reap_sessions(store: SessionReaperStore, now: datetime, timeout: timedelta, max_buckets: int = 120) -> ReapOutcome:
+    """End every session idle for `timeout` at `now`: the buckets from the last finished run's to the newest due one
+    (at most `max_buckets` a run, oldest first; the first run starts `max_buckets` back). A bucket is marked done
+    only after each of its sessions was ended or found extended, so a failed run is repeated by the next."""
+    due = due_bucket(now, timeout)
+    done = store.reaped_through()
+    first = done + 1 if done is not None else due - max_buckets + 1
+    last = min(due, first + max_buckets - 1)  # a reaper far behind catches up over several runs, skipping none
+    ended = extended = 0
+    for bucket in range(first, last + 1):
+        for project_id, device_id in store.idle_in_bucket(bucket):
+            record = store.read_record(project_id, device_id)
+            if record is None or not record.idle(now, timeout):
+                extended += 1
+                continue
+            closed = replace(record, ended_at=now)
+            if store.end_session(closed, session_end_event(closed)):
+                ended += 1
+            else:
+                extended += 1
+        store.mark_reaped(bucket)
+    return ReapOutcome(max(0, last + 1 - first), ended, extended)
 
 
 @dataclass(frozen=True)
@@ -68,11 +264,13 @@ class DeviceSessions:
             return (self.ids.today, self.ids.yesterday)  # a visit begun before midnight keeps yesterday's id
         return (self.ids.today,)
 
-    def continue_active(self, fingerprint: str | None = None) -> SessionAssignment | None:
+    def continue_active(
+        self, fingerprint: str | None = None, activity: SessionActivity | None = None
+    ) -> SessionAssignment | None:
         """The active session, its activity recorded at `now`; None when none is active."""
         for device_id in self._devices():
             try:
-                active = self.store.continue_session(self.project_id, device_id, self.now, fingerprint)
+                active = self.store.continue_session(self.project_id, device_id, self.now, fingerprint, activity)
             except DuplicateEventError as duplicate:
                 duplicate.device_id = device_id
                 raise
@@ -92,24 +290,33 @@ class DeviceSessions:
         """Read only: the active session, or the id a new one would get (not stored)."""
         return self.active() or SessionAssignment(self.ids.today, new_session_id())
 
-    def place_event(self, fingerprint: str | None = None) -> SessionAssignment | NewSession:
+    def place_event(
+        self, fingerprint: str | None = None, activity: SessionActivity | None = None
+    ) -> SessionAssignment | NewSession:
         """The session an event at `now` belongs to: the active one, continued, or a new one for the caller to
         start with the event. DuplicateEventError when the event is a double send."""
-        active = self.continue_active(fingerprint)
+        active = self.continue_active(fingerprint, activity)
         return active if active is not None else NewSession(self.ids.today, new_session_id())
 
     def start_or_join(
-        self, new: NewSession, events: list[Event], idempotency_key: str | None = None, fingerprint: str | None = None
+        self,
+        new: NewSession,
+        events: list[Event],
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        activity: SessionActivity | None = None,
     ) -> tuple[SessionAssignment, bool]:
         """Start `new` with `events` (one transaction); whether this call started it. When another request started
-        a session first, its session is joined and `events` were not stored: the caller stores its event there."""
+        a session first, its session is joined and `events` were not stored: the caller stores its event there.
+        `activity` (default: the last event's) opens the session's record."""
+        opened = activity or event_activity(events[-1])
         if self.store.start_session(
-            self.project_id, new.device_id, new.session_id, self.now, events, idempotency_key, fingerprint
+            self.project_id, new.device_id, new.session_id, self.now, events, idempotency_key, fingerprint, opened
         ):
             return SessionAssignment(new.device_id, new.session_id, events[-1].source), True
         # Lost the race: join the winner's session, still as this event (its fingerprint): the winner may be this
         # very event sent twice at once, and then this copy is a double send.
-        active = self.continue_active(fingerprint)
+        active = self.continue_active(fingerprint, activity)
         if active is None:
             raise DependencyUnavailableError("Session contention; retry")
         return active, False

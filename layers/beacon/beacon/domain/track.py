@@ -31,7 +31,7 @@ from beacon.domain.page import (
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
 from beacon.domain.referrers import classify_referrer
-from beacon.domain.sessions import NewSession, SessionAssignment, session_start_event
+from beacon.domain.sessions import SCREEN_VIEW, NewSession, SessionActivity, SessionAssignment, session_start_event
 from beacon.errors import (
     DependencyUnavailableError,
     DuplicateEventError,
@@ -56,6 +56,20 @@ class CheckedTrack:
     ingestion: Ingestion
     profile_id: str | None  # canonical
     identify: IdentifyPayload | None
+
+    def activity(self, event_time: datetime) -> SessionActivity:
+        """What the event adds to its session's record (page, counts, revenue), known before it is built."""
+        payload = self.request.payload
+        page = parse_page(payload.properties.ordinary.get(PATH_PROPERTY))
+        return SessionActivity(
+            at=event_time,
+            path=page.path,
+            origin=page.origin,
+            screen_views=1 if payload.name == SCREEN_VIEW else 0,
+            revenue=payload.properties.revenue or 0,
+            profile_id=self.profile_id,
+            groups=tuple(sorted(set(payload.groups or ()))),  # a string set: duplicates are refused
+        )
 
     def build(
         self,
@@ -179,11 +193,14 @@ def track_event(
     key = event_key(context.caller.client_id, reserved.id) if reserved.id else context.idempotency_key
     fingerprint = None if key else _fingerprint(context.caller.client_id, request)
     sessions = ingestion.sessions
+    activity = checked.activity(event_time)
     try:
-        placed = sessions.place_event(fingerprint)
+        placed = sessions.place_event(fingerprint, activity)
         event = checked.build(new_event_id(event_time), event_time, from_past, ingestion.now, placed)
         if isinstance(placed, NewSession):
-            session, started = sessions.start_or_join(placed, [session_start_event(event), event], key, fingerprint)
+            session, started = sessions.start_or_join(
+                placed, [session_start_event(event), event], key, fingerprint, activity
+            )
             if started:
                 return session
             joined = inherited_source(event.source, session)  # the winner's session: its source

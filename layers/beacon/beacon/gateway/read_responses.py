@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from beacon.domain.reads import EventsRead, GroupView, ProfileView
+from beacon.domain.reads import EventsRead, GroupView, ProfileView, SessionsRead
 from beacon.domain.replays import ReplayPage
 from beacon.models.reads import (
     EventsPageResponse,
@@ -15,6 +15,8 @@ from beacon.models.reads import (
     ReplayChunkView,
     ReplayMeta,
     ReplayResponse,
+    SessionResponse,
+    SessionsPageResponse,
 )
 
 
@@ -85,3 +87,10 @@ def replay_response(session_id: str, project_id: str, page: ReplayPage) -> Repla
 def isoformat_ms(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def sessions_page_response(page: SessionsRead) -> SessionsPageResponse:
+    return SessionsPageResponse(
+        data=[SessionResponse.model_validate(session) for session in page.sessions],
+        meta=PageMeta(count=len(page.sessions), next=page.next_cursor),
+    )

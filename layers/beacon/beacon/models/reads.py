@@ -154,6 +154,39 @@ class ExportEventsQuery(ProfileEventsQuery):
     ] = None
 
 
+class ExportSessionsQuery(_Query):
+    """Query parameters of `GET /export/sessions`."""
+
+    start: Annotated[
+        datetime | None,
+        EmptyIsAbsent,
+        QueryTime,
+        Field(
+            description=f"Oldest session start, inclusive (ISO 8601). Default: {DEFAULT_WINDOW_HOURS} h before `end`."
+        ),
+    ] = None
+    end: Annotated[
+        datetime | None,
+        BeforeValidator(_whole_day_end),
+        QueryTime,
+        Field(
+            description=f"Newest session start, inclusive. Default: now. At most {MAX_WINDOW_DAYS} days after `start`."
+        ),
+    ] = None
+    cursor: Annotated[
+        Cursor | None,
+        EmptyIsAbsent,
+        Field(description="`meta.next` of the previous page; any other parameter given must equal the first page's."),
+    ] = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Sessions per page.")
+
+
+class SessionPath(BaseModel):
+    sessionId: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = Field(
+        description="The session's id (an event's `sessionId`)."
+    )
+
+
 class ProfilePath(BaseModel):
     profileId: ProfileId = Field(description="A profile id or one of its aliases.")
 
@@ -257,12 +290,7 @@ class GroupResponse(BaseModel):
 
 
 # -- session replay (GET /session/{sessionId}/replay) -------------------------------------------------------------
-SessionId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ReplayPosition = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9T:.Z_-]+$")]
-
-
-class SessionPath(BaseModel):
-    sessionId: SessionId = Field(description="The session's id, as `/track` answered it (`sessionId`).")
 
 
 class ReplayQuery(_Query):
@@ -298,3 +326,37 @@ class ReplayResponse(BaseModel):
     projectId: str
     data: list[ReplayChunkView]
     meta: ReplayMeta
+
+
+class SessionResponse(BaseModel):
+    """An ended session's record (docs/API.md, Sessions): what its session_end summarised, and more."""
+
+    id: str
+    projectId: str
+    deviceId: str | None
+    profileId: str | None = Field(description="The session's latest profile id; for an anonymous one its deviceId.")
+    startedAt: IsoTime | None = Field(description="Receipt time of its first event.")
+    endedAt: IsoTime | None = Field(description="When its session_end was written (by the reaper or the next start).")
+    firstEventAt: IsoTime | None
+    lastEventAt: IsoTime | None
+    duration: int = Field(description="Milliseconds from the first to the last event (session_end's `__duration`).")
+    bounce: bool = Field(description="At most one screen_view (OpenPanel's `__bounce`).")
+    eventCount: int = Field(description="Events of the session, session_start and session_end not counted.")
+    screenViewCount: int
+    revenue: int = Field(description="Sum of its events' `__revenue`.")
+    entryPath: str | None
+    entryOrigin: str | None
+    exitPath: str | None
+    exitOrigin: str | None
+    referrer: str | None
+    referrerName: str | None
+    referrerType: str | None
+    utm: dict[str, str] = Field(description="The entry page's utm_* parameters.")
+    groups: list[str] = Field(description="Every group id its events carried.")
+    device: dict[str, Any]
+    geo: dict[str, Any]
+
+
+class SessionsPageResponse(BaseModel):
+    data: list[SessionResponse] = Field(description="Newest start first.")
+    meta: PageMeta

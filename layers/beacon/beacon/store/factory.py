@@ -3,9 +3,10 @@ shared client), and by the local stack, the benchmarks and the tests (on a clien
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from beacon.config import ReadSettings, TrackSettings
+from beacon.config import ReadSettings, ReaperSettings, TrackSettings
 from beacon.domain.ports import Readers, Stores
 from beacon.store.events import DynamoDBEventStore
 from beacon.store.idempotency import DynamoDBIdempotencyStore
@@ -27,9 +28,27 @@ def track_stores(settings: TrackSettings, client: DynamoDBClient | None = None) 
     return Stores(
         events=events,
         profiles=DynamoDBProfileStore(settings.entities_table, client, idempotency_table=settings.idempotency_table),
-        sessions=DynamoDBSessionStore(settings.sessions_table, events, client),
+        sessions=DynamoDBSessionStore(
+            settings.sessions_table,
+            events,
+            client,
+            timedelta(seconds=settings.session_timeout_seconds),
+            settings.event_retention_days,
+        ),
         projects=DynamoDBProjectSettingsStore(settings.entities_table, client),
         idempotency=DynamoDBIdempotencyStore(settings.idempotency_table, client),
+    )
+
+
+def reaper_store(settings: ReaperSettings, client: DynamoDBClient | None = None) -> DynamoDBSessionStore:
+    """The session reaper's store: the sessions table, writing session_end into the events table."""
+    events = DynamoDBEventStore(settings.events_table, settings.event_retention_days, client)
+    return DynamoDBSessionStore(
+        settings.sessions_table,
+        events,
+        client,
+        timedelta(seconds=settings.session_timeout_seconds),
+        settings.event_retention_days,
     )
 
 
@@ -49,8 +68,10 @@ def replay_store(
 
 def read_stores(settings: ReadSettings, client: DynamoDBClient | None = None) -> Readers:
     from beacon.store.reads import DynamoDBEntityReader, DynamoDBEventReader  # the track function never reads
+    from beacon.store.sessions import DynamoDBSessionReader
 
     return Readers(
         events=DynamoDBEventReader(settings.events_table, client),
         entities=DynamoDBEntityReader(settings.entities_table, client),
+        sessions=DynamoDBSessionReader(settings.sessions_table, client) if settings.sessions_table else None,
     )
