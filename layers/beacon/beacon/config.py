@@ -56,6 +56,7 @@ class ReadSettings(BaseModel):
     events_table: str = Field(min_length=1)
     entities_table: str = Field(min_length=1)
     cursor_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret that signs page cursors
+    sessions_table: str = ""  # /insights/live counts its index byProjectLastSeen; empty: the route answers 404
     # The lake's Athena workgroup and Glue database (docs/LAKE.md); empty when the stack has no lake.
     lake_workgroup: str = ""
     lake_database: str = ""
@@ -71,6 +72,7 @@ class ReadSettings(BaseModel):
                 "events_table": env.get("EVENTS_TABLE", ""),
                 "entities_table": env.get("ENTITIES_TABLE", ""),
                 "cursor_secret": env.get("CURSOR_SECRET", ""),
+                "sessions_table": env.get("SESSIONS_TABLE", ""),
                 "lake_workgroup": env.get("LAKE_WORKGROUP", ""),
                 "lake_database": env.get("LAKE_DATABASE", ""),
             }

@@ -13,6 +13,7 @@ from beacon.errors import DuplicateEventError
 from beacon.store.aws import error_code
 from beacon.store.dynamodb import DynamoDBRepository, cancellation_codes, transact, translate_errors
 from beacon.store.events import DynamoDBEventStore, isoformat_ms
+from beacon.store.live import live_shard_attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -95,12 +96,13 @@ class DynamoDBSessionStore(DynamoDBRepository):
                 "Key": session_key(project_id, device_id),
                 "UpdateExpression": (
                     "SET sessionId = :session, startedAt = :now, lastSeenAt = :now, expiresAt = :expires, "
-                    "lastFingerprint = :fingerprint" + source
+                    "lastFingerprint = :fingerprint, liveShard = :liveShard" + source
                 ),
                 "ConditionExpression": "attribute_not_exists(pk) OR lastSeenAt < :cutoff",
                 "ExpressionAttributeValues": {
                     **self._times(now, fingerprint),
                     ":session": {"S": session_id},
+                    ":liveShard": live_shard_attribute(project_id, device_id),  # /insights/live's index
                     **values,
                 },
             }
