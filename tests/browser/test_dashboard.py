@@ -102,7 +102,11 @@ def tracked(
 
 def login_url(gateway_url: str, client: dict[str, str], secret: str | None = None) -> str:
     fragment = urllib.parse.urlencode(
-        {"projectId": client["projectId"], "clientId": client["clientId"], "clientSecret": secret or client["clientSecret"]}
+        {
+            "projectId": client["projectId"],
+            "clientId": client["clientId"],
+            "clientSecret": secret or client["clientSecret"],
+        }
     )
     return f"{gateway_url}/dashboard/#{fragment}"
 

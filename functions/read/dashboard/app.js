@@ -1,5 +1,5 @@
 // Beacon's dashboard: a static page over the read API's insight routes (docs/DASHBOARD.md).
-// The client's id and secret live in sessionStorage only (never localStorage, cookies or logs); the page calls the
+// The client's id and secret live in sessionStorage only (no persistent storage, no cookie, no log); the page calls the
 // API relative to its own URL (…/dashboard/ → …/insights/*), same origin, so no CORS and a CSP of 'self'.
 "use strict";
 
@@ -183,7 +183,7 @@
     avgSessionDuration: formatDuration,
   };
 
-  function showOverview(answer) {
+  function showOverview(answer, range) {
     for (const [key, format] of Object.entries(FIGURES)) {
       const figure = $("fig-" + key);
       figure.textContent = format(answer[key]);
@@ -203,14 +203,14 @@
         if (ratio !== 0) change.classList.add(good ? "up" : "down");
       }
     }
-    showChart(answer.series);
+    showChart(answer.series, range);
   }
 
   function color(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
   }
 
-  function showChart(series) {
+  function showChart(series, range) {
     const box = $("chart");
     $("chart-empty").hidden = series.length > 0;
     box.hidden = series.length === 0;
@@ -237,7 +237,11 @@
           { label: "Page views", stroke: color("--s3"), width: 2, value: (_, v) => (v == null ? "–" : numbers.format(v)) },
         ],
         axes: [axis, { ...axis, values: (_, ticks) => ticks.map((v) => numbers.format(v)) }],
-        scales: { y: { range: (_, min, max) => [0, Math.max(1, max)] } },
+        scales: {
+          // The asked range, whole: a lone point sits where it happened, not in a scale of its own
+          x: { time: true, range: () => [Date.parse(range.start + "Z") / 1000, Date.parse(range.end + "Z") / 1000] },
+          y: { range: (_, min, max) => [0, Math.max(1, max)] },
+        },
       },
       data,
       box,
@@ -311,7 +315,7 @@
     try {
       const overview = await api("insights/overview", range);
       if (mine !== generation) return;
-      showOverview(overview);
+      showOverview(overview, range);
       window.beaconOverviewRenderMs = performance.now() - started; // read by the browser test (a figure, not a gate)
       document.body.dataset.overviewRendered = String(mine);
       const tops = await Promise.all(
