@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
         response = connection.getresponse()
@@ -55,7 +55,7 @@ def test_live_visitors_for_a_read_client_and_a_write_client_refused(
     track = json.dumps({"type": "track", "payload": {"name": "screen_view"}}).encode()
     auth = {"openpanel-client-id": writer["clientId"], "openpanel-client-secret": writer["clientSecret"]}
     parts = urllib.parse.urlsplit(gateway_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     connection.request(
         "POST",
         "/track",
