@@ -216,7 +216,8 @@ def static_response(file: StaticFile) -> Response[str]:
 def dashboard_page() -> Response[str]:
     if not app.current_event.path.endswith("/"):
         # The page's links and API calls are relative to /dashboard/ (under any stage prefix)
-        return Response(status_code=301, body="", headers={"Location": "dashboard/", "Cache-Control": "no-cache"})
+        headers = {"Location": "dashboard/", "Cache-Control": "no-cache"}
+        return Response(status_code=301, content_type="text/plain", body="", headers=headers)
     return static_response(dashboard().index)
 
 
