@@ -252,7 +252,7 @@ OPERATIONS = [
         "Visitors active in the last 5 minutes",
         "From DynamoDB's sessions table, not the lake, so it is live: devices whose last event was received in the "
         "last 5 minutes.",
-        {200: ("The live count", LiveResponse), **errors(401, 403, 404, 429, 503)},
+        {200: ("The live count", LiveResponse), **errors(400, 401, 403, 404, 429, 503)},
         query=LiveQuery,
     ),
     Operation(
