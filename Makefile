@@ -145,6 +145,7 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	$(PY) -m bench.reads
 	$(PY) -m bench.useragent
 	$(PY) -m bench.lake
+	$(PY) -m bench.dashboard
 	$(PY) -m bench.cost
 	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
 
