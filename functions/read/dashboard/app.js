@@ -113,8 +113,9 @@
     try {
       await api("insights/live"); // cheap (DynamoDB), and says whether this client may read the project
     } catch (error) {
+      // Wrong credentials or a client that may not read: back to the login. A 429 / 503 / network failure is
+      // not the person's fault: the dashboard opens and says so where the figures would be.
       if ([401, 403].includes(error.status)) return showLogin(explain(error));
-      if (error.status !== 404) return showLogin(explain(error));
     }
     sessionStorage.setItem(STORE, JSON.stringify(given));
     $("login").hidden = true;
