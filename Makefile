@@ -28,7 +28,7 @@ FORMAT  ?=
 FN      ?= track
 EVENT   ?= events/track.json
 
-.PHONY: help bootstrap bootstrap-run browser run test test-unit test-py313 smoke soak lint lock referrers format build invoke events client deploy bench clean
+.PHONY: help bootstrap bootstrap-run browser dashboard run test test-unit test-py313 smoke soak lint lock referrers format build invoke events client deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
@@ -83,10 +83,13 @@ browser: ## install Debian's chromium for the browser tests (tests/browser), whe
 		echo "note: no chromium and not root: tests/browser will be skipped (sudo make browser installs it)"; \
 	fi
 
-run: bootstrap-run ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator
+dashboard: node_modules/.installed ## copy the dashboard's pinned uPlot from node_modules next to the page (served at /dashboard/)
+	$(PY) -m admin.dashboard
+
+run: bootstrap-run dashboard ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator
 	$(PY) -m local.stack run --port $(PORT)
 
-test: bootstrap browser ## run every test (unit, integration, end-to-end, browser); starts and stops what it needs
+test: bootstrap browser dashboard ## run every test (unit, integration, end-to-end, browser); starts and stops what it needs
 	$(PY) -m pytest
 
 test-unit: bootstrap ## unit tests only (no sockets)
@@ -130,7 +133,7 @@ format: bootstrap ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-build: $(SAM_VENV)/.installed ## sam build (python3.13 arm64 layer via the makefile build method)
+build: $(SAM_VENV)/.installed dashboard ## sam build (python3.13 arm64 layer via the makefile build method)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build
 
 invoke: bootstrap-run ## run one function on one event in-process: make invoke FN=track EVENT=events/track.json
@@ -162,6 +165,7 @@ bench: bootstrap $(SAM_VENV)/.installed ## benchmarks: every ratio measured side
 	$(PY) -m bench.useragent
 	$(PY) -m bench.lake
 	$(PY) -m bench.erasure
+	$(PY) -m bench.dashboard
 	$(PY) -m bench.cost
 	@$(PY) -m bench.summary $$(cat .bench-started) && rm -f .bench-started
 

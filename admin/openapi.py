@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from beacon.models.insights import (
     FunnelQuery,
     FunnelResponse,
+    LiveQuery,
+    LiveResponse,
     OverviewQuery,
     OverviewResponse,
     RetentionQuery,
@@ -89,6 +91,17 @@ class Operation:
     path_model: type[BaseModel] | None = None
     headers: tuple[Header, ...] = ()
     content_type: str = "application/json"  # of the answers below 400 (errors are always the JSON error shape)
+
+
+@dataclass(frozen=True)
+class Media:
+    """A response that is not JSON: the dashboard's files (text, by media type)."""
+
+    types: tuple[str, ...]
+
+
+class DashboardAssetPath(BaseModel):
+    asset: str = Field(description="A file's content-hashed name, as the page references it (`app.<hash>.js`).")
 
 
 def errors(*statuses: int) -> dict[int, tuple[str, Any]]:
@@ -293,6 +306,41 @@ OPERATIONS = [
         {200: ("The cohorts", RetentionResponse), **errors(400, 401, 403, 404, 429, 503)},
         query=RetentionQuery,
     ),
+    Operation(
+        "get",
+        "/insights/live",
+        "read",
+        "Visitors active in the last 5 minutes",
+        "From DynamoDB's sessions table, not the lake, so it is live: devices whose last event was received in the "
+        "last 5 minutes.",
+        {200: ("The live count", LiveResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=LiveQuery,
+    ),
+    Operation(
+        "get",
+        "/dashboard",
+        "dashboard",
+        "The dashboard: a static page over the insights (docs/DASHBOARD.md)",
+        "No credentials and no API key: the page asks for a read client and calls the insights with it. `/dashboard` "
+        "redirects to `/dashboard/` (the page's URLs are relative to it). HTML revalidated on every load (no-cache), "
+        "strict Content-Security-Policy.",
+        {
+            200: ("The page", Media(("text/html",))),
+            301: ("To `dashboard/`", Media(("text/plain",))),
+            **errors(429),
+        },
+        security=[],
+    ),
+    Operation(
+        "get",
+        "/dashboard/{asset}",
+        "dashboard",
+        "One of the dashboard's scripts or style sheets",
+        "Named by content hash, so cached for a year (`immutable`). Any other name is a 404.",
+        {200: ("The file", Media(("text/javascript", "text/css"))), **errors(404, 429)},
+        security=[],
+        path_model=DashboardAssetPath,
+    ),
 ]
 
 
@@ -303,7 +351,7 @@ def build_openapi() -> dict[str, Any]:
         if operation.body is not None:
             shapes[_name(operation.body)] = operation.body
         for _, model in operation.responses.values():
-            if model is not None and not isinstance(model, dict):  # a dict: a schema written out (not a model)
+            if model is not None and not isinstance(model, (dict, Media)):  # a dict: a schema written out
                 shapes[_name(model)] = model
     mode: JsonSchemaMode = "validation"
     inputs = [(name, mode, TypeAdapter(shape)) for name, shape in shapes.items()]
@@ -336,6 +384,7 @@ def build_openapi() -> dict[str, Any]:
             {"name": "track", "description": "Sending data (write and root clients)"},
             {"name": "read", "description": "Reading data back (read and root clients, with their secret)"},
             {"name": "health", "description": "Uptime checks (no credentials)"},
+            {"name": "dashboard", "description": "The dashboard's static files (no credentials; docs/DASHBOARD.md)"},
         ],
         "paths": dict(sorted(paths.items())),
         "components": {
@@ -378,13 +427,17 @@ def _operation(operation: Operation, ref_of: dict[str, Any]) -> dict[str, Any]:
     document["responses"] = {
         str(status): {
             "description": description,
-            "content": {
-                (operation.content_type if status < 400 else "application/json"): {
-                    "schema": model
-                    if isinstance(model, dict)
-                    else ref_of[_name(model if model is not None else ErrorResponse)]
+            "content": (
+                {media: {"schema": {"type": "string"}} for media in model.types}
+                if isinstance(model, Media)
+                else {
+                    (operation.content_type if status < 400 else "application/json"): {
+                        "schema": model
+                        if isinstance(model, dict)
+                        else ref_of[_name(model if model is not None else ErrorResponse)]
+                    }
                 }
-            },
+            ),
         }
         for status, (description, model) in sorted(operation.responses.items())
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.report import RESULTS_DIR, print_ratios
 
-ORDER = ["cpu", "handler", "coldstart", "package", "ingest", "reads", "useragent", "lake", "cost"]
+ORDER = ["cpu", "handler", "coldstart", "package", "ingest", "reads", "useragent", "lake", "dashboard", "cost"]
 
 
 def main(argv: list[str]) -> int:

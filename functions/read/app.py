@@ -1,6 +1,7 @@
 """Read function: GET /export/events, /profile/{profileId}, /profile/{profileId}/events, /group/{groupId},
 /session/{sessionId}, /session/{sessionId}/replay, /export/sessions, and the insights over the lake:
-/insights/overview, /insights/top, /insights/funnel, /insights/retention.
+/insights/overview, /insights/top, /insights/funnel, /insights/retention; /insights/live from the sessions table;
+and the dashboard's static files under /dashboard/ (beacon/gateway/dashboard.py).
 
 Parse → domain → response; errors mapped in one place. Only read and root clients with their secret get
 through (domain/reads.py); pages are gzip-compressed for callers that accept it.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,6 +27,7 @@ from beacon.domain import insights, reads, replays
 from beacon.domain.entities import Caller
 from beacon.domain.ports import Readers, ReplayReader
 from beacon.errors import NotFoundError
+from beacon.gateway.dashboard import Dashboard, StaticFile
 from beacon.gateway.read_responses import (
     events_page_response,
     group_response,
@@ -39,6 +42,8 @@ from beacon.models.insights import (
     FunnelQuery,
     FunnelResponse,
     InsightsQuery,
+    LiveQuery,
+    LiveResponse,
     OverviewQuery,
     OverviewResponse,
     RetentionQuery,
@@ -90,6 +95,15 @@ def lake() -> insights.LakeReader:
     from beacon.store.athena import AthenaQueryRunner  # only the insights pay for its import
 
     return AthenaQueryRunner(settings.lake_workgroup, settings.lake_database)
+
+
+@cache
+def live_visitors() -> insights.LiveVisitors:
+    if not settings.sessions_table:
+        raise NotFoundError("Live visitors need the stack's sessions table")
+    from beacon.store.live import DynamoDBLiveVisitors
+
+    return DynamoDBLiveVisitors(settings.sessions_table)
 
 
 def insight_request(query: InsightsQuery) -> insights.InsightRequest:
@@ -242,6 +256,40 @@ def insights_retention() -> Response[str]:
     query = RetentionQuery.model_validate(query_parameters())
     answer = insights.retention(current_caller(), insight_request(query), query.period, lake(), datetime.now(UTC))
     return model_response(200, RetentionResponse.model_validate(answer))
+
+
+@cache
+def dashboard() -> Dashboard:
+    return Dashboard.load(Path(__file__).parent / "dashboard")
+
+
+def static_response(file: StaticFile) -> Response[str]:
+    return Response(status_code=200, content_type=file.content_type, body=file.body, headers=file.headers)
+
+
+@app.get("/dashboard", compress=True)
+def dashboard_page() -> Response[str]:
+    if not app.current_event.path.endswith("/"):
+        # The page's links and API calls are relative to /dashboard/ (under any stage prefix)
+        headers = {"Location": "dashboard/", "Cache-Control": "no-cache"}
+        return Response(status_code=301, content_type="text/plain", body="", headers=headers)
+    return static_response(dashboard().index)
+
+
+@app.get("/dashboard/<asset>", compress=True)
+def dashboard_asset(asset: str) -> Response[str]:
+    file = dashboard().asset(path_parameter(asset))
+    if file is None:
+        raise NotFoundError("No such dashboard file")
+    return static_response(file)
+
+
+@app.get("/insights/live")
+@tracer.capture_method(capture_response=False)
+def insights_live() -> Response[str]:
+    query = LiveQuery.model_validate(query_parameters())
+    answer = insights.live(current_caller(), query.projectId, live_visitors(), datetime.now(UTC))
+    return model_response(200, LiveResponse.model_validate(answer))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

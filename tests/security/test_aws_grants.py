@@ -263,7 +263,7 @@ def test_driver_read_function_every_route_and_a_signed_cursor(
     cursor = urllib.parse.quote(page["meta"]["next"])
     next_page = f"{gateway_url}/export/events?projectId={project_id}&cursor={cursor}"
     assert http(next_page, headers=credentials(reader))[0] == 200
-    for path in ("/profile/123", "/profile/user_123/events", "/group/org_acme"):
+    for path in ("/profile/123", "/profile/user_123/events", "/group/org_acme", "/insights/live"):
         assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
 
 

@@ -94,7 +94,8 @@ class ReadSettings(BaseModel):
     cursor_secret: str = Field(min_length=1)  # id or ARN of the per-stack secret that signs page cursors
     replays_table: str = Field(min_length=1)  # session replay's index and chunks (GET /session/{id}/replay)
     replay_bucket: str = Field(min_length=1)
-    sessions_table: str = ""  # ended sessions' records (GET /session/{id}, /export/sessions)
+    # Ended sessions' records (GET /session/{id}, /export/sessions) and /insights/live's count over byIdleBucket.
+    sessions_table: str = ""
     # The lake's Athena workgroup and Glue database (docs/LAKE.md); empty when the stack has no lake.
     lake_workgroup: str = ""
     lake_database: str = ""

@@ -89,14 +89,24 @@ def test_the_track_body_is_the_discriminated_union_of_request_types(document):
     }
 
 
-def test_only_the_healthcheck_and_the_apis_description_take_no_credentials(document):
+def test_only_the_healthcheck_the_apis_description_and_the_dashboards_static_files_take_no_credentials(document):
     open_operations = [
         (method, path)
         for path, operations in document["paths"].items()
         for method, operation in operations.items()
         if not operation["security"]
     ]
-    assert open_operations == [("get", "/docs"), ("get", "/healthcheck"), ("get", "/openapi.json")]
+    assert open_operations == [
+        ("get", "/dashboard"),
+        ("get", "/dashboard/{asset}"),
+        ("get", "/docs"),
+        ("get", "/healthcheck"),
+        ("get", "/openapi.json"),
+    ]
     assert list(document["paths"]["/docs"]["get"]["responses"]["200"]["content"]) == ["text/html"]
+    # The dashboard's open routes answer files, never data (the page reads the insights with a read client)
+    for path in ("/dashboard", "/dashboard/{asset}"):
+        success = document["paths"][path]["get"]["responses"]["200"]["content"]
+        assert "application/json" not in success and set(success) <= {"text/html", "text/javascript", "text/css"}
     schema = document["components"]["schemas"]["HealthcheckResponse"]
     assert {"ok", "ready", "version"} <= set(schema["properties"])

@@ -223,20 +223,21 @@ def test_snapstart_is_an_option_for_the_authorizer_and_track_function_and_api_ga
     assert authorizer["FunctionArn"] == {"Ref": "AuthorizerFunction.Alias"}
 
 
-PUBLIC_PATHS = ("/healthcheck", "/openapi.json", "/docs")
-
-
-def test_every_route_but_the_healthcheck_and_the_apis_description_needs_the_authorizer_and_an_api_key():
+def test_every_route_but_the_public_files_needs_the_authorizer_and_an_api_key():
     # Given the API's methods (CORS preflights aside, which API Gateway answers itself)
     routes = [route for route in read_template().routes() if route.function is not None]
-    # Then only GET /healthcheck, /openapi.json and /docs, answered by the track function without a dependency, are open
-    assert sorted((route.method, route.path, route.function) for route in routes if route.authorizer is None) == [
+    # Then only GET /healthcheck, /openapi.json and /docs, answered by the track function without a dependency, and the
+    # dashboard's static files (the read function answers them from memory, without a dependency or any data) are open
+    open_routes = {
         ("GET", "/docs", "TrackFunction"),
         ("GET", "/healthcheck", "TrackFunction"),
         ("GET", "/openapi.json", "TrackFunction"),
-    ]
+        ("GET", "/dashboard", "ReadFunction"),
+        ("GET", "/dashboard/{asset}", "ReadFunction"),
+    }
+    assert {(route.method, route.path, route.function) for route in routes if route.authorizer is None} == open_routes
     for route in routes:
-        if route.path not in PUBLIC_PATHS:
+        if (route.method, route.path, route.function) not in open_routes:
             assert route.authorizer == "BeaconAuthorizer" and route.api_key_required, route.path
         else:
             assert not route.api_key_required

@@ -165,6 +165,55 @@ def test_retention_cohorts_are_first_seen_visitors_and_the_share_that_returned(l
     assert first["retention"][1] == round(returned_next_day / first["visitors"], 4)
 
 
+def test_the_overview_compares_with_the_period_of_the_same_length_before_it(lake, events):
+    # When the second half of the week is asked, the first half is its previous period
+    middle = START + timedelta(days=3, hours=12)
+    answer = insights.overview(CALLER, insights.InsightRequest(PROJECT, start=middle, end=NOW), "day", lake, NOW)
+    before = insights.overview(CALLER, insights.InsightRequest(PROJECT, start=START, end=middle), "day", lake, NOW)
+    # Then `previous` holds exactly the figures the first half answers on its own, without a series
+    assert answer["previous"] == {key: value for key, value in before.items() if key not in ("series", "previous")}
+    earlier = [item for item in ours(events) if START <= at(item) < middle]
+    assert answer["previous"]["events"] == len(earlier) > 0
+
+
+def test_entry_and_exit_pages_are_the_first_and_last_screen_view_of_each_session(lake, events):
+    sessions: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(ours(events), key=at):
+        if item["name"] == "screen_view":
+            sessions.setdefault(item["sessionId"], []).append(item)
+    for dimension, pick in (("entryPath", 0), ("exitPath", -1)):
+        answer = insights.top(CALLER, insights.InsightRequest(PROJECT), dimension, 10, lake, NOW)
+        expected: dict[str, int] = {}
+        for views in sessions.values():
+            expected[views[pick]["path"]] = expected.get(views[pick]["path"], 0) + 1
+        assert {row["value"]: row["count"] for row in answer["data"]} == expected, dimension
+        assert sum(row["count"] for row in answer["data"]) == len(sessions)
+
+
+class CountingLiveVisitors:
+    def __init__(self, seen: dict[str, list[datetime]]) -> None:
+        self.seen = seen
+        self.asked: list[tuple[str, datetime]] = []
+
+    def count_seen_since(self, project_id: str, since: datetime, now: datetime) -> int:
+        self.asked.append((project_id, since))
+        return sum(1 for moment in self.seen.get(project_id, []) if moment >= since)
+
+
+def test_live_counts_the_callers_devices_seen_in_the_last_five_minutes():
+    now = NOW
+    store = CountingLiveVisitors(
+        {PROJECT: [now - timedelta(minutes=1), now - timedelta(minutes=4, seconds=59), now - timedelta(minutes=6)]}
+    )
+    assert insights.live(CALLER, None, store, now) == {"visitors": 2, "since": "2026-12-07T23:55:00Z"}
+    assert store.asked == [(PROJECT, now - timedelta(minutes=5))]
+    with pytest.raises(ForbiddenError):
+        insights.live(CALLER, "neighbour", store, now)
+    writer = Caller(client_id="w", project_id=PROJECT, client_type=ClientType.WRITE, secret_auth=True)
+    with pytest.raises(ForbiddenError):
+        insights.live(writer, None, store, now)
+
+
 def test_a_project_sees_only_its_own_rows(lake, events):
     neighbour = Caller(client_id="n", project_id="neighbour", client_type=ClientType.READ, secret_auth=True)
     answer = insights.overview(neighbour, insights.InsightRequest(None), "day", lake, NOW)
@@ -206,6 +255,9 @@ PERIOD = insights.TimeRange.of(START, NOW, NOW)
 ATHENA_FORMS = {
     "overview": insights.overview_sql(GLUE, PROJECT, PERIOD, "hour"),
     "top": insights.top_sql(GLUE, PROJECT, PERIOD, "utm_campaign", 10),
+    "top-entry": insights.top_sql(GLUE, PROJECT, PERIOD, "entryPath", 10),
+    "top-exit": insights.top_sql(GLUE, PROJECT, PERIOD, "exitPath", 10),
+    "overview-previous": insights.overview_sql(GLUE, PROJECT, PERIOD.previous(), "day", series=False),
     "funnel": insights.funnel_sql(GLUE, PROJECT, PERIOD, ["a", "it's"], 30),
     "retention": insights.retention_sql(GLUE, PROJECT, PERIOD, "week"),
 }

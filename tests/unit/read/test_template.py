@@ -5,19 +5,23 @@ from __future__ import annotations
 from local.template import read_template
 
 
-def test_the_read_function_may_only_query_events_get_entities_and_sessions_and_read_its_cursor_key(resources):
+def test_the_read_function_may_only_query_events_and_session_indexes_get_entities_and_sessions_and_read_its_cursor_key(
+    resources,
+):
     # Given the read function's inline policy
     [policy] = resources["ReadFunction"]["Properties"]["Policies"]
     plain = [statement for statement in policy["Statement"] if "Fn::If" not in statement]
     grants = [(statement["Action"], statement["Resource"]) for statement in plain]
-    # Then it may Query the events table and its profile index (never Scan, never write),
-    # GetItem on profiles/aliases/groups, GetItem of an ended session's record and Query of the sessions' record
-    # index (issue 17), and read the cursor-signing secret, and nothing else
+    # Then it may Query the events table and its profile index (never Scan, never write), Query the sessions
+    # table's keys-only byIdleBucket index (live visitors; not the table), GetItem on profiles/aliases/groups,
+    # GetItem of an ended session's record and Query of the sessions' record index (issue 17), and read the
+    # cursor-signing secret, and nothing else
     assert grants == [
         (
             ["dynamodb:Query"],
             [{"Fn::GetAtt": ["EventsTable", "Arn"]}, {"Fn::Sub": "${EventsTable.Arn}/index/byProfile"}],
         ),
+        (["dynamodb:Query"], {"Fn::Sub": "${SessionsTable.Arn}/index/byIdleBucket"}),
         (["dynamodb:GetItem"], {"Fn::GetAtt": ["EntitiesTable", "Arn"]}),
         (["dynamodb:GetItem"], {"Fn::GetAtt": ["SessionsTable", "Arn"]}),
         (["dynamodb:Query"], {"Fn::Sub": "${SessionsTable.Arn}/index/byProjectStart"}),

@@ -39,6 +39,8 @@ DIMENSIONS = {
     "browser": "browser",
     "name": "name",
 }
+# Dimensions of a session rather than of an event, ranked over the sessions view: count = sessions.
+SESSION_DIMENSIONS = {"entryPath": "entry_path", "exitPath": "exit_path"}
 MARKERS = ", ".join(f"'{name}'" for name in SESSION_MARKERS)
 
 
@@ -69,6 +71,10 @@ class TimeRange:
     def scope(self, project_id: str, from_first_day: bool = True) -> LakeScope:
         last = (self.end - timedelta(microseconds=1)).date()
         return LakeScope(project_id, self.start.date() if from_first_day else None, last)
+
+    def previous(self) -> TimeRange:
+        """The range of the same length just before this one (the overview's comparison)."""
+        return TimeRange(self.start - (self.end - self.start), self.start)
 
     def condition(self, column: str = "created_at") -> str:
         return f"{column} >= {_literal(self.start)} AND {column} < {_literal(self.end)}"
@@ -102,7 +108,8 @@ def _number(value: Any) -> float:
 
 
 # -- queries ------------------------------------------------------------------------------------------------------
-def overview_sql(source: str, project_id: str, period: TimeRange, interval: str) -> str:
+def overview_sql(source: str, project_id: str, period: TimeRange, interval: str, series: bool = True) -> str:
+    """The totals (the row whose `t` is NULL) and, with `series`, one row per interval."""
     if interval not in ("hour", "day"):
         raise invalid_query("interval", "must be hour or day", "enum")
     # `events` is read once (a CTE read twice is materialized whole), and only the columns the answer needs.
@@ -123,21 +130,34 @@ def overview_sql(source: str, project_id: str, period: TimeRange, interval: str)
         "SELECT CAST(NULL AS TIMESTAMP) AS t, count(DISTINCT device_id) AS visitors, "
         "count(DISTINCT session_id) AS sessions, count_if(name = 'screen_view') AS screen_views, count(*) AS events, "
         "(SELECT avg(CASE WHEN bounce THEN 1.0 ELSE 0.0 END) FROM range_sessions) AS bounce_rate, "
-        "(SELECT avg(duration) FROM range_sessions) AS avg_duration_ms FROM range_events "
-        "UNION ALL "
-        f"SELECT date_trunc('{interval}', created_at) AS t, count(DISTINCT device_id), count(DISTINCT session_id), "
-        "count_if(name = 'screen_view'), count(*), NULL, NULL FROM range_events "
-        f"GROUP BY date_trunc('{interval}', created_at)"
+        "(SELECT avg(duration) FROM range_sessions) AS avg_duration_ms FROM range_events"
     )
+    if series:
+        query += (
+            " UNION ALL "
+            f"SELECT date_trunc('{interval}', created_at) AS t, count(DISTINCT device_id), count(DISTINCT session_id), "
+            "count_if(name = 'screen_view'), count(*), NULL, NULL FROM range_events "
+            f"GROUP BY date_trunc('{interval}', created_at)"
+        )
     return with_lake_tables(source, period.scope(project_id), query, in_range)
 
 
 def top_sql(source: str, project_id: str, period: TimeRange, dimension: str, limit: int) -> str:
+    """Events per value of `dimension` (sessions per entry / exit page), with their distinct devices."""
     column = DIMENSIONS.get(dimension)
-    if column is None:
-        raise invalid_query("dimension", f"must be one of {', '.join(DIMENSIONS)}", "enum")
+    session_column = SESSION_DIMENSIONS.get(dimension)
+    if column is None and session_column is None:
+        raise invalid_query("dimension", f"must be one of {', '.join([*DIMENSIONS, *SESSION_DIMENSIONS])}", "enum")
     if not 1 <= limit <= 1000:
         raise invalid_query("limit", "must be between 1 and 1000", "range")
+    if session_column is not None:
+        # A session belongs to the range it started in; its entry / exit page is its first / last screen view.
+        query = (
+            f"SELECT {session_column} AS value, count(*) AS count, count(DISTINCT device_id) AS visitors "
+            f"FROM sessions WHERE {period.condition('started_at')} AND {session_column} IS NOT NULL "
+            f"GROUP BY {session_column} ORDER BY count(*) DESC, {session_column} LIMIT {limit}"
+        )
+        return with_lake_tables(source, period.scope(project_id), query)
     query = (
         f"SELECT {column} AS value, count(*) AS count, count(DISTINCT device_id) AS visitors FROM events "
         f"WHERE {period.condition()} AND name NOT IN ({MARKERS}) AND {column} IS NOT NULL "
@@ -266,6 +286,10 @@ def retention_answer(unit: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"period": unit, "cohorts": answer}
 
 
+def live_answer(visitors: int, since: datetime) -> dict[str, Any]:
+    return {"visitors": visitors, "since": _iso(since)}
+
+
 # -- entry points (the read function's routes) --------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class InsightRequest:
@@ -287,7 +311,13 @@ def _ask(
 
 
 def overview(caller: Caller, request: InsightRequest, interval: str, lake: LakeReader, now: datetime) -> dict[str, Any]:
-    return overview_answer(_ask(caller, request, lake, now, lambda s, p, r: overview_sql(s, p, r, interval)))
+    """The range's figures and series, and under `previous` the same figures over the range just before it."""
+    answer = overview_answer(_ask(caller, request, lake, now, lambda s, p, r: overview_sql(s, p, r, interval)))
+    project_id = readable_project(caller, request.project_id)
+    before = TimeRange.of(request.start, request.end, now).previous()
+    previous = overview_answer(lake.rows(overview_sql(lake.source(), project_id, before, interval, series=False)))
+    previous.pop("series")
+    return {**answer, "previous": previous}
 
 
 def top(
@@ -306,3 +336,19 @@ def funnel(
 
 def retention(caller: Caller, request: InsightRequest, unit: str, lake: LakeReader, now: datetime) -> dict[str, Any]:
     return retention_answer(unit, _ask(caller, request, lake, now, lambda s, p, r: retention_sql(s, p, r, unit)))
+
+
+LIVE_WINDOW = timedelta(minutes=5)
+
+
+class LiveVisitors(Protocol):
+    """Devices of a project seen since a moment: DynamoDB's sessions (store/live.py), not the lake."""
+
+    def count_seen_since(self, project_id: str, since: datetime, now: datetime) -> int: ...
+
+
+def live(caller: Caller, project_id: str | None, visitors: LiveVisitors, now: datetime) -> dict[str, Any]:
+    """Visitors (devices) active in the last 5 minutes: their session's last event was received since then."""
+    project = readable_project(caller, project_id)
+    since = _utc(now) - LIVE_WINDOW
+    return live_answer(visitors.count_seen_since(project, since, _utc(now)), since)

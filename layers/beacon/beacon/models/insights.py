@@ -1,5 +1,6 @@
 """Wire contract of the insights: `GET /insights/overview`, `/insights/top`, `/insights/funnel`,
-`/insights/retention` (docs/LAKE.md). Answered from the lake: Athena in AWS, DuckDB locally."""
+`/insights/retention` (docs/LAKE.md), answered from the lake (Athena in AWS, DuckDB locally); and `/insights/live`,
+answered from DynamoDB's sessions table."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ Dimension = Literal[
     "os",
     "browser",
     "name",
+    "entryPath",
+    "exitPath",
 ]
 
 
@@ -76,6 +79,15 @@ class OverviewPoint(BaseModel):
     screenViews: int
 
 
+class OverviewTotals(BaseModel):
+    visitors: int
+    sessions: int
+    screenViews: int
+    events: int
+    bounceRate: float
+    avgSessionDuration: float
+
+
 class OverviewResponse(BaseModel):
     visitors: int = Field(description="Distinct devices with an event in the range.")
     sessions: int
@@ -84,11 +96,14 @@ class OverviewResponse(BaseModel):
     bounceRate: float = Field(description="Share (0-1) of the sessions with at most one screen view.")
     avgSessionDuration: float = Field(description="Seconds from a session's first to its last event, on average.")
     series: list[OverviewPoint]
+    previous: OverviewTotals | None = Field(
+        default=None, description="The same figures over the range of the same length just before this one."
+    )
 
 
 class TopEntry(BaseModel):
     value: str
-    count: int = Field(description="Events with this value.")
+    count: int = Field(description="Events with this value (sessions, for entryPath and exitPath).")
     visitors: int = Field(description="Distinct devices among them.")
 
 
@@ -115,3 +130,12 @@ class RetentionCohort(BaseModel):
 class RetentionResponse(BaseModel):
     period: Literal["day", "week"]
     cohorts: list[RetentionCohort]
+
+
+class LiveQuery(_Query):
+    pass
+
+
+class LiveResponse(BaseModel):
+    visitors: int = Field(description="Devices whose session's last event was received in the last 5 minutes.")
+    since: str = Field(description="The window's start (ISO 8601, UTC).")
