@@ -83,7 +83,7 @@ browser: ## install Debian's chromium for the browser tests (tests/browser), whe
 		echo "note: no chromium and not root: tests/browser will be skipped (sudo make browser installs it)"; \
 	fi
 
-dashboard: node_modules/.installed ## copy the dashboard's pinned uPlot from node_modules next to the page (served at /dashboard/)
+dashboard: bootstrap-run ## copy the dashboard's pinned uPlot from node_modules next to the page (served at /dashboard/)
 	$(PY) -m admin.dashboard
 
 run: bootstrap-run dashboard ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator

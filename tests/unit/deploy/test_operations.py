@@ -172,3 +172,19 @@ def test_the_dashboard_shows_only_metrics_that_exist_and_covers_every_function_a
         if not isinstance(line[0], str)
     ]
     assert expressions and all(set(re.findall(r"[a-z]\w*", expression)) <= ids for expression in expressions)
+
+
+@pytest.mark.parametrize(("enable_lake", "names_the_lake"), [("true", True), ("false", False)])
+def test_the_dashboard_shows_the_lakes_delivery_lag_and_the_reaper(enable_lake, names_the_lake):
+    # Given the template as a stack with or without the lake sees it
+    data = copy.deepcopy(read_template().data)
+    data["Parameters"]["EnableLake"]["Default"] = enable_lake
+    template = Template(data)
+    body = json.loads(template.resolve(template.resources["BeaconDashboard"]["Properties"]["DashboardBody"]))
+    lines = [line for widget in body["widgets"] for line in widget["properties"]["metrics"] if isinstance(line[0], str)]
+    # Then the lag lines are the lake function's stream iterator age and the delivery stream's freshness
+    age = next(line for line in lines if line[:2] == ["AWS/Lambda", "IteratorAge"])
+    freshness = next(line for line in lines if line[:2] == ["AWS/Firehose", "DeliveryToS3.DataFreshness"])
+    assert (age[3] == "LakeFunction") is names_the_lake and (freshness[3] == "LakeDeliveryStream") is names_the_lake
+    # And the reaper's runs and errors are on it
+    assert ["AWS/Lambda", "Errors", "FunctionName", "ReaperFunction"] in lines
