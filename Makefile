@@ -89,7 +89,7 @@ dashboard: bootstrap-run ## copy the dashboard's pinned uPlot from node_modules 
 run: bootstrap-run dashboard ## serve the API on http://127.0.0.1:$(PORT) with DynamoDB Local and the Secrets Manager emulator
 	$(PY) -m local.stack run --port $(PORT)
 
-test: bootstrap browser dashboard ## run every test (unit, integration, end-to-end, browser); starts and stops what it needs
+test: bootstrap $(SAM_VENV)/.installed browser dashboard ## run every test (unit, integration, end-to-end, browser); starts and stops what it needs
 	$(PY) -m pytest
 
 test-unit: bootstrap ## unit tests only (no sockets)
