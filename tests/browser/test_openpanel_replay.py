@@ -26,12 +26,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PAGE_HOST = "localhost"
 
 
-def wait_for(page: Any, done: Callable[[], bool], what: str) -> None:
+def wait_for(page: Any, done: Callable[[], bool], what: str, meanwhile: Callable[[], None] | None = None) -> None:
+    """Wait until `done()`, doing `meanwhile()` about every half second (the recorder's flush interval)."""
     deadline = time.monotonic() + NAVIGATION_TIMEOUT_MS / 1000
+    next_action = time.monotonic()
     while not done():
         if time.monotonic() > deadline:
             screenshot(page, "openpanel-replay-timeout")
             pytest.fail(f"timed out waiting for {what}", pytrace=False)
+        if meanwhile is not None and time.monotonic() >= next_action:
+            meanwhile()
+            next_action = time.monotonic() + 0.5
         page.wait_for_timeout(50)
 
 
@@ -62,7 +67,14 @@ def test_the_sdks_replay_chunks_are_answered_200_and_read_back_in_order(
         wait_for(page, lambda: any(e.status for e in log.tracks("track")), "the first screen_view")
         page.fill("#name", "Ada")
         page.click("#buy")
-        wait_for(page, lambda: len([e for e in log.tracks("replay") if e.status]) >= 2, "two replay chunks")
+        # The replay build loads after the first answer, so on a slow machine the interactions above can come before
+        # the recorder starts (its snapshot then holds them): the visitor keeps typing until a second chunk is sent
+        wait_for(
+            page,
+            lambda: len([e for e in log.tracks("replay") if e.status]) >= 2,
+            "two replay chunks",
+            meanwhile=lambda: page.type("#name", "!"),
+        )
         screenshot(page, "openpanel-replay")
     finally:
         context.close()
