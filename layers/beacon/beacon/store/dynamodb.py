@@ -184,6 +184,19 @@ def translate_errors() -> Iterator[None]:
         raise unavailable("DynamoDB", exc) from exc
 
 
+def pages(operation: Callable[..., Any], arguments: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a Query or Scan (`operation`: `client.query` or `client.scan`), following LastEvaluatedKey;
+    each call's errors translated (translate_errors), what the caller does with a page not."""
+    request = dict(arguments)
+    while True:
+        with translate_errors():
+            page = operation(**request)
+        yield dict(page)
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def transact(client: Any, actions: list[dict[str, Any]], claims: int = 0) -> None:
     """TransactWriteItems; when one of the first `claims` actions (idempotency claims) fails its condition,
     DuplicateEventError: the request was already stored."""

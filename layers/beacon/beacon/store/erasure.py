@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from beacon.domain.erasure import ErasureReceipt, ErasureRequest, ErasureScope, StoreEraser, mentions, payload_mentions
-from beacon.store.dynamodb import DynamoDBRepository, deserialize_item, serialize_item, translate_errors
+from beacon.store.dynamodb import DynamoDBRepository, deserialize_item, pages, serialize_item, translate_errors
 from beacon.store.events import EVENT_SHARDS, PROFILE_INDEX, UNPROCESSED_RETRY_DELAYS, WRITE_GROUP
 from beacon.store.profiles import alias_key, profile_key
 from beacon.store.projects import DynamoDBProjectSettingsStore
@@ -81,13 +81,8 @@ def profile_event_keys(
         "ExpressionAttributeValues": {":pk": {"S": f"{project_id}#{profile_id}"}},
         "ProjectionExpression": projection,
     }
-    while True:
-        with translate_errors():
-            response = client.query(**arguments)
-        yield from response["Items"]
-        if "LastEvaluatedKey" not in response:
-            return
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    for page in pages(client.query, arguments):
+        yield from page["Items"]
 
 
 def delete_keys(client: Any, table: str, keys: list[dict[str, Any]]) -> int:
@@ -135,13 +130,7 @@ class DynamoDBEventEraser(DynamoDBRepository):
                     arguments["Select"] = "COUNT"
                 else:
                     arguments["ProjectionExpression"] = "pk, sk"
-                while True:
-                    with translate_errors():
-                        response = self.client.query(**arguments)
-                    yield dict(response)
-                    if "LastEvaluatedKey" not in response:
-                        break
-                    arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+                yield from pages(self.client.query, arguments)
 
     def erase(self, scope: ErasureScope) -> Iterator[int]:
         for profile_id in sorted(scope.profile_ids):
@@ -218,17 +207,10 @@ class DynamoDBRejectedEventEraser(DynamoDBRepository):
             "ExpressionAttributeValues": {":project": {"S": scope.project_id}},
             "ProjectionExpression": "pk, sk, payload",
         }
-        while True:
-            with translate_errors():
-                response = self.client.query(**arguments)
+        for page in pages(self.client.query, arguments):
             yield [
-                _only_keys(item)
-                for item in response["Items"]
-                if _names_one_of(item.get("payload", {}), scope.profile_ids)
+                _only_keys(item) for item in page["Items"] if _names_one_of(item.get("payload", {}), scope.profile_ids)
             ]
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def erase(self, scope: ErasureScope) -> Iterator[int]:
         for keys in self._matching(scope):
@@ -387,14 +369,9 @@ class DynamoDBPersonalDataReader(DynamoDBRepository):
                 "KeyConditionExpression": "gsi1pk = :pk",
                 "ExpressionAttributeValues": {":pk": {"S": f"{scope.project_id}#{profile_id}"}},
             }
-            while True:
-                with translate_errors():
-                    response = self.client.query(**arguments)
-                for item in response["Items"]:
+            for page in pages(self.client.query, arguments):
+                for item in page["Items"]:
                     yield event_from_item(item)
-                if "LastEvaluatedKey" not in response:
-                    break
-                arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 # -- a whole project (`beacon projects erase`) --------------------------------------------------------------------
@@ -422,13 +399,7 @@ class DynamoDBProjectPartitionEraser(DynamoDBRepository):
                 "ExpressionAttributeValues": {":pk": {"S": partition}},
                 **({"Select": "COUNT"} if select_count else {"ProjectionExpression": "pk, sk"}),
             }
-            while True:
-                with translate_errors():
-                    response = self.client.query(**arguments)
-                yield dict(response)
-                if "LastEvaluatedKey" not in response:
-                    break
-                arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            yield from pages(self.client.query, arguments)
 
     def erase(self, scope: ErasureScope) -> Iterator[int]:
         for page in self._pages(scope, select_count=False):
@@ -459,13 +430,7 @@ class DynamoDBProjectPrefixEraser(DynamoDBRepository):
         if self._keep:
             arguments["FilterExpression"] += " AND NOT begins_with(pk, :keep)"
             arguments["ExpressionAttributeValues"][":keep"] = {"S": f"{scope.project_id}#{self._keep}"}
-        while True:
-            with translate_errors():
-                response = self.client.scan(**arguments)
-            yield dict(response)
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from pages(self.client.scan, arguments)
 
     def erase(self, scope: ErasureScope) -> Iterator[int]:
         for page in self._pages(scope, select_count=False):

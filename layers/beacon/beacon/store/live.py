@@ -11,10 +11,10 @@ T's minute counts even when it was seen before T within that minute.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from beacon.domain.sessions import idle_bucket
-from beacon.store.dynamodb import DynamoDBRepository, translate_errors
+from beacon.store.dynamodb import DynamoDBRepository, pages
 from beacon.store.sessions import IDLE_INDEX, IDLE_SHARDS
 
 if TYPE_CHECKING:
@@ -33,24 +33,18 @@ class DynamoDBLiveVisitors(DynamoDBRepository):
         last = max(first, idle_bucket(now))
         first = max(first, last - MAX_WINDOW_MINUTES)
         total = 0
-        with translate_errors():
-            for bucket in range(first, last + 1):
-                for shard in range(IDLE_SHARDS):
-                    request: dict[str, Any] = {
-                        "TableName": self._table,
-                        "IndexName": IDLE_INDEX,
-                        "KeyConditionExpression": "idleBucket = :bucket",
-                        "FilterExpression": "begins_with(pk, :project)",
-                        "ExpressionAttributeValues": {
-                            ":bucket": {"S": f"{bucket}#{shard}"},
-                            ":project": {"S": f"{project_id}#"},
-                        },
-                        "Select": "COUNT",
-                    }
-                    while True:
-                        page = self.client.query(**request)
-                        total += page["Count"]
-                        if "LastEvaluatedKey" not in page:
-                            break
-                        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for bucket in range(first, last + 1):
+            for shard in range(IDLE_SHARDS):
+                request = {
+                    "TableName": self._table,
+                    "IndexName": IDLE_INDEX,
+                    "KeyConditionExpression": "idleBucket = :bucket",
+                    "FilterExpression": "begins_with(pk, :project)",
+                    "ExpressionAttributeValues": {
+                        ":bucket": {"S": f"{bucket}#{shard}"},
+                        ":project": {"S": f"{project_id}#"},
+                    },
+                    "Select": "COUNT",
+                }
+                total += sum(int(page["Count"]) for page in pages(self.client.query, request))
         return total

@@ -26,6 +26,7 @@ from beacon.store.dynamodb import (
     DynamoDBRepository,
     cancellation_codes,
     deserialize_item,
+    pages,
     serialize,
     transact,
     translate_errors,
@@ -289,15 +290,10 @@ class DynamoDBSessionStore(DynamoDBRepository):
                 "KeyConditionExpression": "idleBucket = :bucket",
                 "ExpressionAttributeValues": {":bucket": {"S": f"{bucket}#{shard}"}},
             }
-            while True:
-                with translate_errors():
-                    page = self.client.query(**arguments)
+            for page in pages(self.client.query, arguments):
                 for item in page.get("Items", []):
                     project_id, device_id = str(item["pk"]["S"]).split("#", 1)
                     yield project_id, device_id
-                if "LastEvaluatedKey" not in page:
-                    break
-                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
         with translate_errors():
