@@ -7,12 +7,12 @@ The read function validates requests with these models and the OpenAPI document 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from beacon.models.requests import EARLIEST_EVENT_TIME, LATEST_QUERY_TIME, EntityId, ProfileId
+from beacon.models.requests import EntityId, ProfileId, within_query_times
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -53,12 +53,7 @@ def _query_time(value: datetime | None) -> datetime | None:
     """Within the times events can have (naive means UTC): beyond them a time cannot even be converted to UTC."""
     if value is None:
         return None
-    try:
-        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    except OverflowError:
-        moment = None
-    if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_QUERY_TIME:
-        raise ValueError(f"must be from {EARLIEST_EVENT_TIME.date()} to before {LATEST_QUERY_TIME.date()} (UTC)")
+    within_query_times(value)
     return value
 
 

@@ -56,6 +56,19 @@ RESERVED_EVENT_NAMES = frozenset({"session_start", "session_end"})
 EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_QUERY_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
+
+def within_query_times(value: datetime) -> datetime:
+    """`value` in UTC (naive means UTC) when it is in [EARLIEST_EVENT_TIME, LATEST_QUERY_TIME); else ValueError.
+    Beyond year 1 or 9999 a time cannot even be converted to UTC: that is refused the same way."""
+    try:
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_QUERY_TIME:
+        raise ValueError(f"must be from {EARLIEST_EVENT_TIME.date()} to before {LATEST_QUERY_TIME.date()} (UTC)")
+    return moment
+
+
 MAX_ID_LENGTH = 256
 
 
@@ -329,13 +342,7 @@ class ReplayPayload(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (the SDK sends ISO-8601 UTC)")
-        try:
-            moment = value.astimezone(UTC)
-        except OverflowError:  # beyond year 1 or 9999 once in UTC
-            moment = None
-        if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_QUERY_TIME:
-            raise ValueError(f"must be from {EARLIEST_EVENT_TIME.date()} to before {LATEST_QUERY_TIME.date()} (UTC)")
-        return moment
+        return within_query_times(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplayPayload:
