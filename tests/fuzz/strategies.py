@@ -6,7 +6,7 @@ import base64
 import gzip
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import settings
@@ -375,6 +375,48 @@ hostile_items = st.one_of(
             "payload": {"name": "deep", "properties": json.loads(_nest(depth, '{"a":', "}"))},
         }
     ),
+)
+# Session-replay chunks (POST /track, type "replay"): extreme and malformed times, lone surrogates and oversized
+# payloads, out-of-range counters, and fields of the wrong type.
+replay_times = st.one_of(EXTREME_TIMES, moments.map(lambda moment: moment.isoformat()), texts, json_values)
+hostile_replays = st.builds(
+    lambda fields, extra: {"type": "replay", "payload": {**fields, **extra}},
+    st.fixed_dictionaries(
+        {
+            "chunk_index": st.one_of(st.integers(-5, 70_000), st.sampled_from([10**20, 1.5, "0", None])),
+            "events_count": st.one_of(st.integers(-1, 2_000_000), json_values),
+            "is_full_snapshot": st.one_of(st.booleans(), json_values),
+            "started_at": replay_times,
+            "ended_at": replay_times,
+            "payload": st.one_of(
+                st.lists(st.one_of(LONE_SURROGATES, texts), max_size=6).map("".join),
+                st.integers(0, 2).map(lambda extra: "x" * (2 * 1024 * 1024 - 1 + extra)),
+                json_values,
+            ),
+        }
+    ),
+    st.dictionaries(texts, json_values, max_size=2),
+)
+# Chunks a client could really send: valid fields, times near the bounds, payloads with lone surrogates.
+replay_starts = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.timezones())
+plausible_replays = st.builds(
+    lambda index, count, full, start, seconds, payload: {
+        "type": "replay",
+        "payload": {
+            "chunk_index": index,
+            "events_count": count,
+            "is_full_snapshot": full,
+            "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(seconds=seconds)).isoformat(),
+            "payload": payload,
+        },
+    },
+    st.integers(0, 65_535),
+    st.integers(1, 1_000),
+    st.booleans(),
+    replay_starts,
+    st.integers(0, 600),
+    st.lists(st.one_of(LONE_SURROGATES, texts), max_size=6).map("".join),
 )
 hostile_batches = st.fixed_dictionaries(
     {"batch": st.lists(st.one_of(hostile_items, plausible_requests), min_size=1, max_size=6)},

@@ -17,6 +17,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from beacon.domain.entities import Event
+from beacon.gateway.read_responses import replay_response
 from beacon.models.reads import ExportEvent
 from beacon.store.events import event_to_item
 from beacon.store.reads import event_from_item
@@ -30,6 +31,8 @@ from tests.fuzz.strategies import (
     header_texts,
     header_values,
     hostile_items,
+    hostile_replays,
+    plausible_replays,
     texts,
     track_bodies,
 )
@@ -39,6 +42,7 @@ from tests.unit.support.fakes import (
     FakeProfileStore,
     FakeProjectSettingsStore,
     FakeRejectedEventStore,
+    FakeReplayStore,
     FakeSessionStore,
 )
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
@@ -77,6 +81,7 @@ class Fakes:
     profiles: FakeProfileStore
     sessions: SerializingSessionStore
     rejected: FakeRejectedEventStore
+    replays: FakeReplayStore
 
     def stored_nothing(self) -> bool:
         profiles = self.profiles
@@ -87,6 +92,7 @@ class Fakes:
             or profiles.aliases
             or profiles.groups
             or self.sessions.sessions
+            or self.replays.chunks
         )
 
 
@@ -103,10 +109,11 @@ class Harness:
         profiles = FakeProfileStore()
         profiles.claims = events.claims
         sessions = SerializingSessionStore(events)
-        fakes = Fakes(events, profiles, sessions, FakeRejectedEventStore())
+        fakes = Fakes(events, profiles, sessions, FakeRejectedEventStore(), FakeReplayStore())
         stores = Stores(events, profiles, sessions, FakeProjectSettingsStore(), events)
         self.app.stores = lambda: stores
         self.app.rejected_store = lambda: fakes.rejected
+        self.app.replays = lambda: fakes.replays
         return fakes
 
     def invoke(self, proxy_event: dict[str, Any]) -> dict[str, Any]:
@@ -234,3 +241,29 @@ def test_hostile_items_are_answered_and_what_they_store_reads_back(
         assert 200 <= status < 500, response
         event(f"status {status}")
     assert_readable(fakes)
+
+
+@settings(max_examples=examples(200))
+@given(chunk=st.one_of(hostile_replays, plausible_replays))
+def test_hostile_replay_chunks_are_answered_and_what_they_store_reads_back(
+    harness: Harness, chunk: dict[str, Any]
+) -> None:
+    # Given a device whose first event opened a session
+    fakes = harness.fresh()
+    opened = harness.invoke(plain_proxy("/track", {"type": "track", "payload": {"name": "screen_view"}}))
+    assert opened["statusCode"] == 200, opened
+    # When it sends a hostile replay chunk
+    response = harness.invoke(plain_proxy("/track", chunk))
+    # Then the answer is a JSON 2xx/4xx; a refusal stores no chunk
+    status = response["statusCode"]
+    assert 200 <= status < 500, response
+    body = json.loads(response["body"])
+    if status >= 400:
+        assert body["status"] == status and isinstance(body["error"], str) and body["error"]
+        assert not fakes.replays.chunks, "a refused chunk was stored"
+    # And every stored chunk reads back as GET /session/{id}/replay answers it, as UTF-8 JSON
+    for (project_id, session_id), stored in fakes.replays.chunks.items():
+        page = fakes.replays.session_chunks(project_id, session_id, None, 50, 4 * 1024 * 1024)
+        assert len(page.chunks) == len(stored)
+        replay_response(session_id, project_id, page).model_dump_json().encode("utf-8")
+    event(f"status {status}")
