@@ -27,38 +27,12 @@ from beacon.store.factory import reaper_store, track_stores
 from beacon.store.sessions import bucket_value
 from bench.cost import price
 from bench.report import machine, print_ratios, write_results
+from local.capacity import CapacityRecorder
 from local.stack import LocalStack
 from local.template import read_template
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 PROJECT = "bench"
-
-
-class Capacity:
-    def __init__(self, client: Any) -> None:
-        self.read = self.write = 0.0
-        self.requests = 0
-        client.meta.events.register("provide-client-params.dynamodb.*", self._ask)
-        client.meta.events.register("after-call.dynamodb.*", self._add)
-
-    def _ask(self, params: dict[str, Any], **_: Any) -> None:
-        params.setdefault("ReturnConsumedCapacity", "TOTAL")
-
-    def _add(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        self.requests += 1
-        consumed = parsed.get("ConsumedCapacity") or []
-        for entry in consumed if isinstance(consumed, list) else [consumed]:
-            units = float(entry.get("CapacityUnits", 0))
-            if model.name in ("GetItem", "Query", "BatchGetItem"):
-                self.read += units
-            else:
-                self.write += units
-
-    def take(self) -> dict[str, float]:
-        taken = {"read_units": self.read, "write_units": self.write, "requests": float(self.requests)}
-        self.read = self.write = 0.0
-        self.requests = 0
-        return taken
 
 
 def session_item(tag: str, index: int, last_seen: datetime) -> dict[str, Any]:
@@ -104,14 +78,15 @@ def reaper_run(
     load(loader, table, live_items + ending_items)
     loaded = time.perf_counter() - started
     client = stack.boto3_client("dynamodb")
-    capacity = Capacity(client)
+    capacity = CapacityRecorder(client)
     store = reaper_store(ReaperSettings.from_env(env), client)
     store.mark_reaped(idle_bucket(due) - 1)  # the previous run's cursor: a run every minute
     capacity.take()
     started = time.perf_counter()
     outcome = reap_sessions(store, now, SESSION_TIMEOUT)
     seconds = time.perf_counter() - started
-    measured = capacity.take()
+    requests = capacity.requests
+    read_units, write_units = capacity.take()
     return {
         "live": live,
         "ending": ending,
@@ -119,13 +94,15 @@ def reaper_run(
         "buckets": outcome.buckets,
         "seconds": round(seconds, 2),
         "load_seconds": round(loaded, 1),
-        **measured,
+        "read_units": read_units,
+        "write_units": write_units,
+        "requests": float(requests),
     }
 
 
 def session_cost(stack: LocalStack, env: dict[str, str]) -> dict[str, float]:
     client = stack.boto3_client("dynamodb")
-    capacity = Capacity(client)
+    capacity = CapacityRecorder(client)
     stores = track_stores(TrackSettings.from_env(env), client)
     caller = Caller(PROJECT, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
     # before the reaper runs' minutes (the cursor only moves on), early in a minute: both events in one index bucket
@@ -139,19 +116,19 @@ def session_cost(stack: LocalStack, env: dict[str, str]) -> dict[str, float]:
     stores.projects.get_filters(PROJECT)
     capacity.take()
     send(now)
-    start = capacity.take()
+    _, start_writes = capacity.take()
     send(now + timedelta(seconds=5))
-    steady = capacity.take()
+    _, steady_writes = capacity.take()
     store = reaper_store(ReaperSettings.from_env(env), client)
     store.mark_reaped(idle_bucket(now) - 1)
     capacity.take()
     reap_sessions(store, now + SESSION_TIMEOUT + timedelta(minutes=2), SESSION_TIMEOUT)
-    end = capacity.take()
+    end_reads, end_writes = capacity.take()
     return {
-        "start_write_units": start["write_units"],
-        "steady_event_write_units": steady["write_units"],
-        "end_write_units": end["write_units"],
-        "end_read_units": end["read_units"],
+        "start_write_units": start_writes,
+        "steady_event_write_units": steady_writes,
+        "end_write_units": end_writes,
+        "end_read_units": end_reads,
     }
 
 
@@ -164,16 +141,9 @@ def main() -> None:
     stack.start_services()
     try:
         stack.prepare(read_template())
-        env = {**read_template().functions()["ReaperFunction"].environment}
-        env.update(
-            {
-                "EVENTS_TABLE": env["EVENTS_TABLE"],
-                "ENTITIES_TABLE": "EntitiesTable",
-                "IDEMPOTENCY_TABLE": "IdempotencyTable",
-                "REJECTED_EVENTS_TABLE": "RejectedEventsTable",
-                "DEVICE_SALT_SECRET": "unused",
-            }
-        )
+        functions = read_template().functions()
+        # the track function's settings (the session's events) and the reaper's (its timeout, its tables)
+        env = {**functions["TrackFunction"].environment, **functions["ReaperFunction"].environment}
         now = datetime.now(UTC).replace(microsecond=0)
         cost = session_cost(stack, env)
         small = reaper_run(stack, env, args.live // 10, args.ending, "small", now)

@@ -22,9 +22,9 @@ from beacon.domain.entities import Caller, ClientType, RequestContext
 from beacon.domain.ports import Stores
 from beacon.store.factory import track_stores
 from beacon.store.profiles import DynamoDBProfileStore
+from local.capacity import CapacityRecorder
 from local.stack import LocalStack
 from tests.constants import CLIENT_ID, META
-from tests.integration.test_write_costs import CapacityRecorder
 from tests.unit.support.batches import batch_of
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 

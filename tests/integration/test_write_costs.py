@@ -19,37 +19,11 @@ from beacon.domain.ingest import ingest
 from beacon.domain.ports import Stores
 from beacon.models.requests import parse_track_request
 from beacon.store.factory import track_stores
+from local.capacity import CapacityRecorder
 from local.stack import LocalStack
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
-
-
-class CapacityRecorder:
-    """Asks DynamoDB for ConsumedCapacity on every call of one client and adds it up."""
-
-    def __init__(self, client: Any) -> None:
-        self.read = 0.0
-        self.write = 0.0
-        client.meta.events.register("provide-client-params.dynamodb.*", self._ask)
-        client.meta.events.register("after-call.dynamodb.*", self._add)
-
-    def _ask(self, params: dict[str, Any], **_: Any) -> None:
-        params.setdefault("ReturnConsumedCapacity", "TOTAL")
-
-    def _add(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        consumed = parsed.get("ConsumedCapacity") or []
-        for entry in consumed if isinstance(consumed, list) else [consumed]:
-            units = float(entry.get("CapacityUnits", 0))
-            if model.name in ("GetItem", "Query", "BatchGetItem"):
-                self.read += units
-            else:
-                self.write += units
-
-    def take(self) -> tuple[float, float]:
-        result = (self.read, self.write)
-        self.read = self.write = 0.0
-        return result
 
 
 @pytest.fixture
