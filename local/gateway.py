@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import base64
 import hmac
-import importlib.util
 import json
 import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -37,6 +35,7 @@ from local.template import (
     Template,
     TemplateError,
     UsagePlanSpec,
+    import_function,
     read_template,
 )
 
@@ -101,14 +100,7 @@ class LocalFunction:
 
     def _load(self) -> ModuleType:
         if self._module is None:
-            name = f"beacon_local_fn_{self.spec.logical_id}"
-            module_spec = importlib.util.spec_from_file_location(name, self.spec.module_path)
-            if module_spec is None or module_spec.loader is None:
-                raise ImportError(f"cannot load {self.spec.module_path}")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[name] = module
-            module_spec.loader.exec_module(module)
-            self._module = module
+            self._module = import_function(self.spec.logical_id, self.spec.module_path)
         return self._module
 
     def invoke(self, event: dict[str, Any]) -> Any:

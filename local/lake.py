@@ -16,7 +16,6 @@ so an interrupted flush rewrites the same files, and the readers keep one row pe
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -34,7 +33,7 @@ from typing import Any
 from beacon.domain.lake import EVENT_COLUMNS, PARTITION_COLUMNS
 from beacon.domain.lake_sql import LakeScope, with_lake_tables
 from beacon.errors import DependencyUnavailableError
-from local.template import ROOT
+from local.template import ROOT, import_function
 
 DUCKDB_TYPES = {
     "string": "VARCHAR",
@@ -128,17 +127,11 @@ class Checkpoints:
 def load_lake_function(environment: dict[str, str] | None = None) -> ModuleType:
     """functions/lake/app.py, imported as the local gateway imports functions (one warm container), under the
     template's environment for it."""
-    name = "beacon_local_fn_LakeFunction"
-    if name in sys.modules:
-        return sys.modules[name]
+    loaded = sys.modules.get("beacon_local_fn_LakeFunction")
+    if loaded is not None:
+        return loaded
     os.environ.update(environment or {})
-    spec = importlib.util.spec_from_file_location(name, LAKE_FUNCTION)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {LAKE_FUNCTION}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_function("LakeFunction", LAKE_FUNCTION)
 
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]

@@ -3,7 +3,6 @@ schedule runs it in AWS every minute, on a daemon thread. SESSION_TIMEOUT_SECOND
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import threading
@@ -12,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from beacon.observability import logger
+from local.template import import_function
 
 REAPER_FUNCTION = Path(__file__).resolve().parent.parent / "functions" / "reaper" / "app.py"
 
@@ -22,18 +22,12 @@ def reaper_seconds() -> float:
 
 def load_reaper_function(environment: dict[str, str] | None = None) -> ModuleType:
     """functions/reaper/app.py under the template's environment for it (one warm container)."""
-    name = "beacon_local_fn_ReaperFunction"
-    if name in sys.modules:
-        return sys.modules[name]
+    loaded = sys.modules.get("beacon_local_fn_ReaperFunction")
+    if loaded is not None:
+        return loaded
     for key, value in (environment or {}).items():
         os.environ.setdefault(key, value)
-    spec = importlib.util.spec_from_file_location(name, REAPER_FUNCTION)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {REAPER_FUNCTION}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_function("ReaperFunction", REAPER_FUNCTION)
 
 
 @dataclass

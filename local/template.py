@@ -8,9 +8,12 @@ the stack is called "local".
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -54,6 +57,19 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open() as handle:
         data: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     return data
+
+
+def import_function(logical_id: str, module_path: Path) -> ModuleType:
+    """A function's handler module imported as its cold start does, registered as `beacon_local_fn_<logical id>`
+    (the name every local runner gives it: the gateway, the lake's poller, the reaper's timer)."""
+    name = f"beacon_local_fn_{logical_id}"
+    spec = importlib.util.spec_from_file_location(name, module_path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {module_path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)
