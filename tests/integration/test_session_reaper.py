@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +31,13 @@ TIMEOUT = timedelta(minutes=30)
 
 
 class WindowedReaper(DynamoDBSessionStore):
-    """The real store without the shared cursor: each run looks at the last few minutes (tests share a table)."""
+    """The real store without the shared cursor: each run looks at the last few minutes of the test's own project
+    (tests share a table, and another test's idle sessions may fall into the same minutes)."""
+
+    project_id = ""
+
+    def idle_in_bucket(self, bucket: int) -> Iterator[tuple[str, str]]:
+        return ((p, d) for p, d in super().idle_in_bucket(bucket) if p == self.project_id)
 
     def reaped_through(self) -> int | None:
         return None
@@ -51,10 +58,12 @@ def stores(dynamodb: Any, template_env: dict[str, str]) -> Stores:
 
 
 @pytest.fixture
-def reaper(dynamodb: Any, template_env: dict[str, str]) -> WindowedReaper:
+def reaper(dynamodb: Any, template_env: dict[str, str], project_id: str) -> WindowedReaper:
     settings = ReaperSettings.from_env(template_env)
     events = reaper_store(settings, dynamodb)._events
-    return WindowedReaper(settings.sessions_table, events, dynamodb, TIMEOUT)
+    windowed = WindowedReaper(settings.sessions_table, events, dynamodb, TIMEOUT)
+    windowed.project_id = project_id
+    return windowed
 
 
 def reap(reaper: WindowedReaper, now: datetime) -> ReapOutcome:
