@@ -282,3 +282,32 @@ def test_the_queries_prune_to_the_days_of_the_range(lake: DuckDBLakeReader):
     sql = insights.overview_sql(GLUE, PROJECT, insights.TimeRange.of(START, START + timedelta(days=1), NOW), "day")
     assert "day >= '2026-12-01' AND day <= '2026-12-01'" in sql
     assert isinstance(lake.root, Path)
+
+
+def test_a_screen_view_lasts_until_the_next_event_of_its_session(lake, events):
+    # Issue 17 item 6: in the `events` view, not counting session markers; the session's last event has none
+    from beacon.domain.lake_sql import LakeScope, with_lake_tables
+
+    sql = with_lake_tables(
+        lake.source(), LakeScope(PROJECT), "SELECT id, view_duration FROM events WHERE name = 'screen_view'"
+    )
+    got = {row["id"]: row["view_duration"] for row in lake.rows(sql)}
+    expected: dict[str, int | None] = {}
+    sessions: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(ours(events), key=lambda item: (at(item), item["id"])):
+        sessions.setdefault(item["sessionId"], []).append(item)
+    for items in sessions.values():
+        for number, item in enumerate(items):
+            if item["name"] == "screen_view":
+                following = items[number + 1 :]
+                expected[item["id"]] = int((at(following[0]) - at(item)).total_seconds() * 1000) if following else None
+    assert got == expected
+    assert any(value == 40_000 for value in got.values()) and None in got.values()
+
+
+def test_the_view_duration_parses_as_trino_over_the_glue_table():
+    from beacon.domain.lake_sql import LakeScope, with_lake_tables
+
+    sql = with_lake_tables(GLUE, LakeScope(PROJECT), "SELECT path, avg(view_duration) AS d FROM events GROUP BY 1")
+    tree = sqlglot.parse_one(sql, read="trino")
+    qualify(tree, schema=GLUE_SCHEMA, dialect="trino", validate_qualify_columns=True)
