@@ -311,3 +311,19 @@ def test_the_view_duration_parses_as_trino_over_the_glue_table():
     sql = with_lake_tables(GLUE, LakeScope(PROJECT), "SELECT path, avg(view_duration) AS d FROM events GROUP BY 1")
     tree = sqlglot.parse_one(sql, read="trino")
     qualify(tree, schema=GLUE_SCHEMA, dialect="trino", validate_qualify_columns=True)
+
+
+def test_late_events_without_a_session_make_no_session_row_and_no_view_duration(tmp_path: Path):
+    from beacon.domain.lake_sql import LakeScope, with_lake_tables
+
+    late = [
+        {"id": f"l{n}", "projectId": PROJECT, "name": "screen_view", "deviceId": "d", "sessionId": "",
+         "createdAt": (START + timedelta(minutes=n)).isoformat(), "path": "/"}
+        for n in range(3)
+    ]  # fmt: skip
+    ParquetLakeSink(tmp_path).write([event_row(item) for item in late], "batch-1")
+    reader = DuckDBLakeReader(tmp_path)
+    scope = LakeScope(PROJECT)
+    assert reader.rows(with_lake_tables(reader.source(), scope, "SELECT count(*) AS n FROM sessions")) == [{"n": 0}]
+    durations = reader.rows(with_lake_tables(reader.source(), scope, "SELECT view_duration FROM events"))
+    assert durations == [{"view_duration": None}] * 3

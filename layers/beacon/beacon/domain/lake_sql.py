@@ -44,9 +44,10 @@ SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
 SESSION_MARKERS = ("session_start", "session_end")
 _MARKERS = ", ".join(repr(name) for name in SESSION_MARKERS)
 # A screen view's duration (ms): the time to the next event of its session that is not a marker (issue 17 item 6,
-# computed in reads as OpenPanel does); null for other events, for the session's last event and outside sessions.
+# computed in reads as OpenPanel does); null for other events, for the session's last event and outside sessions
+# (a late event's session id is "": not one session).
 VIEW_DURATION_SQL = (
-    "CASE WHEN name = 'screen_view' AND session_id IS NOT NULL THEN date_diff('millisecond', created_at, "
+    "CASE WHEN name = 'screen_view' AND session_id <> '' THEN date_diff('millisecond', created_at, "
     f"min(CASE WHEN name NOT IN ({_MARKERS}) THEN created_at END) OVER (PARTITION BY session_id "
     "ORDER BY created_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)) END AS view_duration"
 )
@@ -113,7 +114,7 @@ SESSIONS_SQL = (
         )
     )
     + ", sum(revenue) AS revenue, min(day) AS day "
-    f"FROM events WHERE name NOT IN ({_MARKERS}) GROUP BY session_id"
+    f"FROM events WHERE name NOT IN ({_MARKERS}) AND session_id <> '' GROUP BY session_id"
     ") AS by_session"
 )
 
