@@ -327,3 +327,5 @@ def test_late_events_without_a_session_make_no_session_row_and_no_view_duration(
     assert reader.rows(with_lake_tables(reader.source(), scope, "SELECT count(*) AS n FROM sessions")) == [{"n": 0}]
     durations = reader.rows(with_lake_tables(reader.source(), scope, "SELECT view_duration FROM events"))
     assert durations == [{"view_duration": None}] * 3
+    [totals] = reader.rows(insights.overview_sql(reader.source(), PROJECT, PERIOD, "day", series=False))
+    assert (totals["sessions"], totals["screen_views"], totals["bounce_rate"]) == (0, 3, None)
