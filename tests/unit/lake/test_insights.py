@@ -282,3 +282,50 @@ def test_the_queries_prune_to_the_days_of_the_range(lake: DuckDBLakeReader):
     sql = insights.overview_sql(GLUE, PROJECT, insights.TimeRange.of(START, START + timedelta(days=1), NOW), "day")
     assert "day >= '2026-12-01' AND day <= '2026-12-01'" in sql
     assert isinstance(lake.root, Path)
+
+
+def test_a_screen_view_lasts_until_the_next_event_of_its_session(lake, events):
+    # Issue 17 item 6: in the `events` view, not counting session markers; the session's last event has none
+    from beacon.domain.lake_sql import LakeScope, with_lake_tables
+
+    sql = with_lake_tables(
+        lake.source(), LakeScope(PROJECT), "SELECT id, view_duration FROM events WHERE name = 'screen_view'"
+    )
+    got = {row["id"]: row["view_duration"] for row in lake.rows(sql)}
+    expected: dict[str, int | None] = {}
+    sessions: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(ours(events), key=lambda item: (at(item), item["id"])):
+        sessions.setdefault(item["sessionId"], []).append(item)
+    for items in sessions.values():
+        for number, item in enumerate(items):
+            if item["name"] == "screen_view":
+                following = items[number + 1 :]
+                expected[item["id"]] = int((at(following[0]) - at(item)).total_seconds() * 1000) if following else None
+    assert got == expected
+    assert any(value == 40_000 for value in got.values()) and None in got.values()
+
+
+def test_the_view_duration_parses_as_trino_over_the_glue_table():
+    from beacon.domain.lake_sql import LakeScope, with_lake_tables
+
+    sql = with_lake_tables(GLUE, LakeScope(PROJECT), "SELECT path, avg(view_duration) AS d FROM events GROUP BY 1")
+    tree = sqlglot.parse_one(sql, read="trino")
+    qualify(tree, schema=GLUE_SCHEMA, dialect="trino", validate_qualify_columns=True)
+
+
+def test_late_events_without_a_session_make_no_session_row_and_no_view_duration(tmp_path: Path):
+    from beacon.domain.lake_sql import LakeScope, with_lake_tables
+
+    late = [
+        {"id": f"l{n}", "projectId": PROJECT, "name": "screen_view", "deviceId": "d", "sessionId": "",
+         "createdAt": (START + timedelta(minutes=n)).isoformat(), "path": "/"}
+        for n in range(3)
+    ]  # fmt: skip
+    ParquetLakeSink(tmp_path).write([event_row(item) for item in late], "batch-1")
+    reader = DuckDBLakeReader(tmp_path)
+    scope = LakeScope(PROJECT)
+    assert reader.rows(with_lake_tables(reader.source(), scope, "SELECT count(*) AS n FROM sessions")) == [{"n": 0}]
+    durations = reader.rows(with_lake_tables(reader.source(), scope, "SELECT view_duration FROM events"))
+    assert durations == [{"view_duration": None}] * 3
+    [totals] = reader.rows(insights.overview_sql(reader.source(), PROJECT, PERIOD, "day", series=False))
+    assert (totals["sessions"], totals["screen_views"], totals["bounce_rate"]) == (0, 3, None)

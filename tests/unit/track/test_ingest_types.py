@@ -298,3 +298,16 @@ def test_a_counter_with_a_null_value_counts_one(world: World) -> None:
     world.send("decrement", profileId="1", property="credits", value=None)
     # Then each counted one
     assert world.profile("1")["properties"] == {"visits": Decimal(2), "credits": Decimal(-1)}
+
+
+def test_a_late_event_opens_and_extends_no_session(world: World) -> None:
+    # Issue 17 item 5 (OpenPanel's rule): more than 15 minutes in the past, the event carries no session
+    world.send("track", name="live")
+    world.send("track", name="late", properties={"__timestamp": "2026-11-22T11:00:00Z"})
+    world.send("track", name="later", now=NOW + timedelta(minutes=20))
+    by_name = {event.name: event for event in world.events.events}
+    assert by_name["late"].session_id == "" and by_name["late"].from_past
+    assert by_name["late"].device_id == by_name["live"].device_id
+    # The live session was not extended by it: 20 minutes on, the next event is still in it (30-minute timeout)
+    assert by_name["later"].session_id == by_name["live"].session_id != ""
+    assert [event.name for event in world.events.events].count("session_start") == 1

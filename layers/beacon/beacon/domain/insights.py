@@ -123,19 +123,21 @@ def overview_sql(source: str, project_id: str, period: TimeRange, interval: str,
             "range_sessions",
             "SELECT session_id, count_if(name = 'screen_view') <= 1 AS bounce, "
             "date_diff('millisecond', min(created_at), max(created_at)) AS duration "
-            "FROM range_events GROUP BY session_id",
+            "FROM range_events WHERE session_id <> '' GROUP BY session_id",  # "": late events, in no session
         ),
     )
     query = (
         "SELECT CAST(NULL AS TIMESTAMP) AS t, count(DISTINCT device_id) AS visitors, "
-        "count(DISTINCT session_id) AS sessions, count_if(name = 'screen_view') AS screen_views, count(*) AS events, "
+        "count(DISTINCT NULLIF(session_id, '')) AS sessions, count_if(name = 'screen_view') AS screen_views, "
+        "count(*) AS events, "
         "(SELECT avg(CASE WHEN bounce THEN 1.0 ELSE 0.0 END) FROM range_sessions) AS bounce_rate, "
         "(SELECT avg(duration) FROM range_sessions) AS avg_duration_ms FROM range_events"
     )
     if series:
         query += (
             " UNION ALL "
-            f"SELECT date_trunc('{interval}', created_at) AS t, count(DISTINCT device_id), count(DISTINCT session_id), "
+            f"SELECT date_trunc('{interval}', created_at) AS t, count(DISTINCT device_id), "
+            "count(DISTINCT NULLIF(session_id, '')), "
             "count_if(name = 'screen_view'), count(*), NULL, NULL FROM range_events "
             f"GROUP BY date_trunc('{interval}', created_at)"
         )

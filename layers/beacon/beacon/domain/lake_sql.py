@@ -3,7 +3,8 @@
 `events` is the project's rows, one per event id: a delivery that reached the lake twice (a stream batch retried
 after Firehose took part of it) is read once, by keeping the first copy in each (day, id). The copies of an event
 share its day (the partition is the event time's), so the window runs inside a partition and filters on `day`
-still prune partitions. `sessions` is one row per session, derived from its events (docs/LAKE.md).
+still prune partitions. Its `view_duration` is a screen view's time to the next event of its session.
+`sessions` is one row per session, derived from its events (docs/LAKE.md).
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 # Events that mark a session rather than happen in it.
 SESSION_MARKERS = ("session_start", "session_end")
+_MARKERS = ", ".join(repr(name) for name in SESSION_MARKERS)
+# A screen view's duration (ms): the time to the next event of its session that is not a marker (issue 17 item 6,
+# computed in reads as OpenPanel does); null for other events, for the session's last event and outside sessions
+# (a late event's session id is "": not one session).
+VIEW_DURATION_SQL = (
+    "CASE WHEN name = 'screen_view' AND session_id <> '' THEN date_diff('millisecond', created_at, "
+    f"min(CASE WHEN name NOT IN ({_MARKERS}) THEN created_at END) OVER (PARTITION BY session_id "
+    "ORDER BY created_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)) END AS view_duration"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,7 @@ def events_sql(source: str, scope: LakeScope) -> str:
     if scope.last_day is not None:
         conditions.append(f"day <= '{scope.last_day.isoformat()}'")
     return (
-        f"SELECT {columns}, day FROM ("
+        f"SELECT {columns}, day, {VIEW_DURATION_SQL} FROM ("
         f"SELECT {columns}, day, row_number() OVER (PARTITION BY day, id ORDER BY received_at) AS copy_number "
         f"FROM {source} WHERE {' AND '.join(conditions)}"
         ") AS copies WHERE copy_number = 1"
@@ -104,7 +114,7 @@ SESSIONS_SQL = (
         )
     )
     + ", sum(revenue) AS revenue, min(day) AS day "
-    f"FROM events WHERE name NOT IN ({', '.join(repr(name) for name in SESSION_MARKERS)}) GROUP BY session_id"
+    f"FROM events WHERE name NOT IN ({_MARKERS}) AND session_id <> '' GROUP BY session_id"
     ") AS by_session"
 )
 

@@ -195,6 +195,12 @@ def track_event(
     sessions = ingestion.sessions
     activity = checked.activity(event_time)
     try:
+        if from_past:  # OpenPanel's rule: a late event opens and extends no live session; it carries none
+            late = checked.build(
+                new_event_id(event_time), event_time, True, ingestion.now, SessionAssignment(sessions.ids.today, "")
+            )
+            _store_in_session(late, key, None, stores)
+            return SessionAssignment(late.device_id, "")
         placed = sessions.place_event(fingerprint, activity)
         event = checked.build(new_event_id(event_time), event_time, from_past, ingestion.now, placed)
         if isinstance(placed, NewSession):
