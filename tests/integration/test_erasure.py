@@ -40,7 +40,7 @@ from beacon.store.events import DynamoDBEventStore, event_to_item
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
-from beacon.store.sessions import session_key
+from beacon.store.sessions import record_key, session_key
 from local.lake import ParquetLakeSink, events_source
 
 pytestmark = pytest.mark.integration
@@ -110,6 +110,12 @@ class World:
         ).get("Item")
         return item
 
+    def session_record(self, project: str, session_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.dynamodb.get_item(
+            TableName=self.env["SESSIONS_TABLE"], Key=record_key(project, session_id), ConsistentRead=True
+        ).get("Item")
+        return item
+
     def rejected_payloads(self, project: str) -> list[str]:
         return [entry["payload"] for entry in DynamoDBRejectedEventStore(self.tables.rejected_events, self.dynamodb)
                 .list_rejected(project, 1000)]  # fmt: skip
@@ -166,6 +172,10 @@ def populate(world: World, project: str) -> None:
             TableName=env["SESSIONS_TABLE"],
             Item={**session_key(project, device), "sessionId": {"S": f"session-{device}"}},
         )
+        dynamodb.put_item(  # the ended session's record (store/sessions.py), one per session id
+            TableName=env["SESSIONS_TABLE"],
+            Item={**record_key(project, f"session-{device}"), "deviceId": {"S": device}},
+        )
     DynamoDBRejectedEventStore(env["REJECTED_EVENTS_TABLE"], dynamodb).put_rejected(
         [
             RejectedEvent(project, "client-1", "bad", 400, NOW, json.dumps({"profileId": "alice", "x": "a@b.c"})),
@@ -185,7 +195,7 @@ def world(dynamodb: Any, template_env: dict[str, str], tmp_path: Path) -> Iterat
     yield built
 
 
-EXPECTED = {"events": 6, "sessions": 2, "rejected": 2, "profiles": 2, "lake": 6}
+EXPECTED = {"events": 6, "sessions": 2, "sessionRecords": 2, "rejected": 2, "profiles": 2, "lake": 6}
 
 
 def erase(world: World, **options: Any) -> Any:
@@ -208,6 +218,10 @@ def test_an_erased_profile_is_gone_from_every_store_and_nothing_else_is(world):
     assert left == [("d1", "bob"), ("d3", ""), ("d3", "bob")]
     # sessions of alice's devices are gone
     assert world.session(p, "d1") is None and world.session(p, "d2") is None and world.session(p, "d3") is not None
+    # and the records of the sessions her events were in; bob's own session d3 is kept
+    assert world.session_record(p, "session-d1") is None and world.session_record(p, "session-d2") is None
+    assert world.session_record(p, "session-d3") is not None
+    assert world.session_record(world.other, "session-d1") is not None
     # rejected events naming alice (parsed, or cut short) are gone
     assert sorted(world.rejected_payloads(p)) == sorted(
         ['{"type": "identify", "payload": {"profileId": "ali', json.dumps({"profileId": "bob"})]
@@ -341,10 +355,11 @@ def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, mo
 def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys):
     args = ["projects", "erase", "--project", cli.project]
     counts = run_cli([*args, "--dry-run"], capsys)["counts"]
-    assert counts["events"] == 9 and counts["sessions"] == 3 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
+    assert counts["events"] == 9 and counts["sessions"] == 6 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
     receipt = run_cli([*args, "--yes"], capsys)
     assert receipt["status"] == "done" and receipt["removed"]["events"] == 9
     assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
     assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
+    assert cli.session_record(cli.project, "session-d3") is None
     assert cli.rejected_payloads(cli.project) == []
     assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None

@@ -8,7 +8,8 @@ Access patterns (DATA_MODEL.md, Erasure):
 - events: the byProfile index per id (keys only), and with `linked_devices`, a Query of each of the project's 8
   shards filtered on `deviceId IN (…) AND attribute_not_exists(profileId)` (reads the project's hot events: the
   cost of the link rule, docs/PRIVACY.md); BatchWriteItem deletes, 25 a request;
-- sessions: DeleteItem of `<project>#<device>` per linked device;
+- sessions: DeleteItem of `<project>#<device>` per linked device, and of the ended-session record
+  `<project>#session#<id>` per session of the profile's events;
 - rejected events: Query `pk = <project>` (14 days at most), deleting the items whose payload names an id;
 - receipts: the entities table, `pk = <project>#erasure#<id>`, saved after every batch (the checkpoints).
 """
@@ -26,7 +27,7 @@ from beacon.store.dynamodb import DynamoDBRepository, deserialize_item, serializ
 from beacon.store.events import EVENT_SHARDS, PROFILE_INDEX, UNPROCESSED_RETRY_DELAYS, WRITE_GROUP
 from beacon.store.profiles import alias_key, profile_key
 from beacon.store.projects import DynamoDBProjectSettingsStore
-from beacon.store.sessions import session_key
+from beacon.store.sessions import record_key, session_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -206,6 +207,17 @@ class DynamoDBSessionEraser(_KeyedEraser):
         return [session_key(scope.project_id, device) for device in sorted(scope.device_ids)]
 
 
+class DynamoDBSessionRecordEraser(_KeyedEraser):
+    """The sessions table: the ended-session record (`<project>#session#<id>`) of each session of the profile's
+    events (`scope.session_ids`, saved at the start because the events are erased first); its byProjectStart
+    index entry goes with the item."""
+
+    name = "sessionRecords"
+
+    def keys(self, scope: ErasureScope) -> list[dict[str, Any]]:
+        return [record_key(scope.project_id, session) for session in sorted(scope.session_ids)]
+
+
 class DynamoDBRejectedEventEraser(DynamoDBRepository):
     """The rejected-events table: the project's refused events (14 days) whose payload names one of the ids."""
 
@@ -328,11 +340,12 @@ class ErasureTables:
 
 def dynamodb_erasers(tables: ErasureTables, client: DynamoDBClient | None = None) -> list[StoreEraser]:
     """The registry of the DynamoDB stores' erasers, in the order they run. A new store holding personal data adds
-    its eraser here (session records, replay chunks: docs/DESIGN.md, Erasure). Profiles run last, so that a run
+    its eraser here (docs/DESIGN.md, Erasure). Profiles run last, so that a run
     killed halfway still finds the profile (and `GET /profile/{id}` shows it) until the rest is gone."""
     return [
         DynamoDBEventEraser(tables.events, client),
         DynamoDBSessionEraser(tables.sessions, client),
+        DynamoDBSessionRecordEraser(tables.sessions, client),
         DynamoDBRejectedEventEraser(tables.rejected_events, client),
         DynamoDBProfileEraser(tables.entities, client),
     ]
