@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from beacon.domain.erasure import (
 )
 from beacon.domain.lake import event_row
 from beacon.domain.rejections import RejectedEvent
+from beacon.domain.replays import ReplayChunk
 from beacon.store.dynamodb import deserialize_item
 from beacon.store.erasure import (
     DynamoDBErasureLog,
@@ -40,6 +41,7 @@ from beacon.store.events import DynamoDBEventStore, event_to_item
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
+from beacon.store.replays import S3ReplayStore, replay_pk
 from beacon.store.sessions import record_key, session_key
 from local.lake import ParquetLakeSink, events_source
 
@@ -363,3 +365,36 @@ def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys):
     assert cli.session_record(cli.project, "session-d3") is None
     assert cli.rejected_payloads(cli.project) == []
     assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None
+
+
+def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(world, local_stack):
+    # Given replay chunks (S3 object + ReplaysTable item) of sessions d1, d2 (alice's) and d3 (bob's) in both projects
+    s3 = local_stack.boto3_client("s3")
+    bucket, table = world.env["REPLAY_BUCKET"], world.env["REPLAYS_TABLE"]
+    replays = S3ReplayStore(table, bucket, world.dynamodb, s3)
+    for project in (world.project, world.other):
+        for device in ("d1", "d2", "d3"):
+            for index in range(2):
+                started = DAY + timedelta(seconds=index)
+                replays.put_chunk(
+                    ReplayChunk(project, f"session-{device}", index, 3, index == 0, started, started, "[]", NOW)
+                )
+    tables = replace(world.tables, replays=table, replay_bucket=bucket)
+    erasers = [*dynamodb_erasers(tables, world.dynamodb, s3), ParquetLakeEraser(DirectoryLakeFiles(world.lake))]
+    # When alice is erased
+    receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW)
+    receipt = run_erasure(receipt, erasers, world.log(), lambda: NOW + timedelta(minutes=1))
+    # Then her sessions' four chunks are counted and gone, payloads and index items; bob's and the other project's stay
+    assert receipt.status == DONE and receipt.counts == {**EXPECTED, "replays": 4}
+
+    def chunks(project: str, session: str) -> tuple[int, int]:
+        items = world.dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": replay_pk(project, session)}},
+        )["Items"]
+        objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"replays/{project}/{session}/").get("KeyCount", 0)
+        return len(items), objects
+
+    assert chunks(world.project, "session-d1") == (0, 0) and chunks(world.project, "session-d2") == (0, 0)
+    assert chunks(world.project, "session-d3") == (2, 2) and chunks(world.other, "session-d1") == (2, 2)
