@@ -48,6 +48,10 @@ def erasure_tables(stack_name: str | None) -> ErasureTables:
         entities=table_name("ENTITIES_TABLE", "EntitiesTableName", stack_name),
         sessions=table_name("SESSIONS_TABLE", "SessionsTableName", stack_name),
         rejected_events=table_name("REJECTED_EVENTS_TABLE", "RejectedEventsTableName", stack_name),
+        # Locally, the template's names (moto's S3 serves the bucket); a deployed stack does not output them yet,
+        # so there the replay chunks are left to ReplayRetentionDays (docs/PRIVACY.md).
+        replays="" if stack_name else table_name("REPLAYS_TABLE", "", None),
+        replay_bucket="" if stack_name else table_name("REPLAY_BUCKET", "", None),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from beacon.domain.erasure import (
 )
 from beacon.domain.lake import event_row
 from beacon.domain.rejections import RejectedEvent
+from beacon.domain.replays import ReplayChunk
 from beacon.store.dynamodb import deserialize_item
 from beacon.store.erasure import (
     DynamoDBErasureLog,
@@ -40,7 +41,8 @@ from beacon.store.events import DynamoDBEventStore, event_to_item
 from beacon.store.profiles import DynamoDBProfileStore
 from beacon.store.projects import DynamoDBProjectSettingsStore
 from beacon.store.rejected import DynamoDBRejectedEventStore
-from beacon.store.sessions import session_key
+from beacon.store.replays import S3ReplayStore, replay_pk
+from beacon.store.sessions import record_key, session_key
 from local.lake import ParquetLakeSink, events_source
 
 pytestmark = pytest.mark.integration
@@ -110,6 +112,12 @@ class World:
         ).get("Item")
         return item
 
+    def session_record(self, project: str, session_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.dynamodb.get_item(
+            TableName=self.env["SESSIONS_TABLE"], Key=record_key(project, session_id), ConsistentRead=True
+        ).get("Item")
+        return item
+
     def rejected_payloads(self, project: str) -> list[str]:
         return [entry["payload"] for entry in DynamoDBRejectedEventStore(self.tables.rejected_events, self.dynamodb)
                 .list_rejected(project, 1000)]  # fmt: skip
@@ -166,6 +174,10 @@ def populate(world: World, project: str) -> None:
             TableName=env["SESSIONS_TABLE"],
             Item={**session_key(project, device), "sessionId": {"S": f"session-{device}"}},
         )
+        dynamodb.put_item(  # the ended session's record (store/sessions.py), one per session id
+            TableName=env["SESSIONS_TABLE"],
+            Item={**record_key(project, f"session-{device}"), "deviceId": {"S": device}},
+        )
     DynamoDBRejectedEventStore(env["REJECTED_EVENTS_TABLE"], dynamodb).put_rejected(
         [
             RejectedEvent(project, "client-1", "bad", 400, NOW, json.dumps({"profileId": "alice", "x": "a@b.c"})),
@@ -185,7 +197,7 @@ def world(dynamodb: Any, template_env: dict[str, str], tmp_path: Path) -> Iterat
     yield built
 
 
-EXPECTED = {"events": 6, "sessions": 2, "rejected": 2, "profiles": 2, "lake": 6}
+EXPECTED = {"events": 6, "sessions": 2, "sessionRecords": 2, "rejected": 2, "profiles": 2, "lake": 6}
 
 
 def erase(world: World, **options: Any) -> Any:
@@ -208,6 +220,10 @@ def test_an_erased_profile_is_gone_from_every_store_and_nothing_else_is(world):
     assert left == [("d1", "bob"), ("d3", ""), ("d3", "bob")]
     # sessions of alice's devices are gone
     assert world.session(p, "d1") is None and world.session(p, "d2") is None and world.session(p, "d3") is not None
+    # and the records of the sessions her events were in; bob's own session d3 is kept
+    assert world.session_record(p, "session-d1") is None and world.session_record(p, "session-d2") is None
+    assert world.session_record(p, "session-d3") is not None
+    assert world.session_record(world.other, "session-d1") is not None
     # rejected events naming alice (parsed, or cut short) are gone
     assert sorted(world.rejected_payloads(p)) == sorted(
         ['{"type": "identify", "payload": {"profileId": "ali', json.dumps({"profileId": "bob"})]
@@ -325,14 +341,14 @@ def test_the_export_is_one_document_with_everything_stored_about_the_person(cli,
 
 def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, monkeypatch):
     args = ["profiles", "erase", "--project", cli.project, "--profile-id", "alice"]
-    assert run_cli([*args, "--dry-run"], capsys)["counts"] == EXPECTED
+    assert run_cli([*args, "--dry-run"], capsys)["counts"] == {**EXPECTED, "replays": 0}
     # Without --yes it asks for the project id; another answer erases nothing
     monkeypatch.setattr("builtins.input", lambda _question: "no")
     with pytest.raises(SystemExit, match="aborted"):
         run_cli(args, capsys)
     assert cli.entity(cli.project, "profile#alice") is not None
     receipt = run_cli([*args, "--yes"], capsys)
-    assert receipt["status"] == "done" and receipt["removed"] == EXPECTED
+    assert receipt["status"] == "done" and receipt["removed"] == {**EXPECTED, "replays": 0}
     assert "alice" not in json.dumps(receipt)
     shown = run_cli(["profiles", "erasure", "--project", cli.project, "--id", receipt["id"]], capsys)
     assert shown == receipt
@@ -341,10 +357,44 @@ def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, mo
 def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys):
     args = ["projects", "erase", "--project", cli.project]
     counts = run_cli([*args, "--dry-run"], capsys)["counts"]
-    assert counts["events"] == 9 and counts["sessions"] == 3 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
+    assert counts["events"] == 9 and counts["sessions"] == 6 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
     receipt = run_cli([*args, "--yes"], capsys)
     assert receipt["status"] == "done" and receipt["removed"]["events"] == 9
     assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
     assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
+    assert cli.session_record(cli.project, "session-d3") is None
     assert cli.rejected_payloads(cli.project) == []
     assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None
+
+
+def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(world, local_stack):
+    # Given replay chunks (S3 object + ReplaysTable item) of sessions d1, d2 (alice's) and d3 (bob's) in both projects
+    s3 = local_stack.boto3_client("s3")
+    bucket, table = world.env["REPLAY_BUCKET"], world.env["REPLAYS_TABLE"]
+    replays = S3ReplayStore(table, bucket, world.dynamodb, s3)
+    for project in (world.project, world.other):
+        for device in ("d1", "d2", "d3"):
+            for index in range(2):
+                started = DAY + timedelta(seconds=index)
+                replays.put_chunk(
+                    ReplayChunk(project, f"session-{device}", index, 3, index == 0, started, started, "[]", NOW)
+                )
+    tables = replace(world.tables, replays=table, replay_bucket=bucket)
+    erasers = [*dynamodb_erasers(tables, world.dynamodb, s3), ParquetLakeEraser(DirectoryLakeFiles(world.lake))]
+    # When alice is erased
+    receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW)
+    receipt = run_erasure(receipt, erasers, world.log(), lambda: NOW + timedelta(minutes=1))
+    # Then her sessions' four chunks are counted and gone, payloads and index items; bob's and the other project's stay
+    assert receipt.status == DONE and receipt.counts == {**EXPECTED, "replays": 4}
+
+    def chunks(project: str, session: str) -> tuple[int, int]:
+        items = world.dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": replay_pk(project, session)}},
+        )["Items"]
+        objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"replays/{project}/{session}/").get("KeyCount", 0)
+        return len(items), objects
+
+    assert chunks(world.project, "session-d1") == (0, 0) and chunks(world.project, "session-d2") == (0, 0)
+    assert chunks(world.project, "session-d3") == (2, 2) and chunks(world.other, "session-d1") == (2, 2)

@@ -8,7 +8,10 @@ Access patterns (DATA_MODEL.md, Erasure):
 - events: the byProfile index per id (keys only), and with `linked_devices`, a Query of each of the project's 8
   shards filtered on `deviceId IN (…) AND attribute_not_exists(profileId)` (reads the project's hot events: the
   cost of the link rule, docs/PRIVACY.md); BatchWriteItem deletes, 25 a request;
-- sessions: DeleteItem of `<project>#<device>` per linked device;
+- sessions: DeleteItem of `<project>#<device>` per linked device, and of the ended-session record
+  `<project>#session#<id>` per session of the profile's events;
+- replays: Query of ReplaysTable `pk = <project>#<session>` per session of the scope (keys only), DeleteObjects
+  of the chunks' S3 objects (the payloads) first, then BatchWriteItem deletes of the index items;
 - rejected events: Query `pk = <project>` (14 days at most), deleting the items whose payload names an id;
 - receipts: the entities table, `pk = <project>#erasure#<id>`, saved after every batch (the checkpoints).
 """
@@ -22,11 +25,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from beacon.domain.erasure import ErasureReceipt, ErasureRequest, ErasureScope, StoreEraser, mentions, payload_mentions
+from beacon.store.aws import s3_client
 from beacon.store.dynamodb import DynamoDBRepository, deserialize_item, pages, serialize_item, translate_errors
 from beacon.store.events import EVENT_SHARDS, PROFILE_INDEX, UNPROCESSED_RETRY_DELAYS, WRITE_GROUP
 from beacon.store.profiles import alias_key, profile_key
 from beacon.store.projects import DynamoDBProjectSettingsStore
-from beacon.store.sessions import session_key
+from beacon.store.replays import object_key, replay_pk, translate_s3_errors
+from beacon.store.sessions import record_key, session_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -195,6 +200,63 @@ class DynamoDBSessionEraser(_KeyedEraser):
         return [session_key(scope.project_id, device) for device in sorted(scope.device_ids)]
 
 
+class DynamoDBSessionRecordEraser(_KeyedEraser):
+    """The sessions table: the ended-session record (`<project>#session#<id>`) of each session of the profile's
+    events (`scope.session_ids`, saved at the start because the events are erased first); its byProjectStart
+    index entry goes with the item."""
+
+    name = "sessionRecords"
+
+    def keys(self, scope: ErasureScope) -> list[dict[str, Any]]:
+        return [record_key(scope.project_id, session) for session in sorted(scope.session_ids)]
+
+
+class S3ReplayChunkEraser(DynamoDBRepository):
+    """ReplaysTable and the replay bucket: every chunk of each session of the profile's events. The S3 objects go
+    first, then their index items, so a run killed halfway finds the index items left and deletes the rest (an
+    object deleted twice is no error). Counted per chunk (index item)."""
+
+    name = "replays"
+
+    def __init__(self, table: str, bucket: str, client: DynamoDBClient | None = None, s3: Any | None = None) -> None:
+        super().__init__(table, client)
+        self._bucket = bucket
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = s3_client()
+        return self._s3
+
+    def _pages(self, scope: ErasureScope) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        for session in sorted(scope.session_ids):
+            arguments: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": replay_pk(scope.project_id, session)}},
+                "ProjectionExpression": "pk, sk",
+                "ConsistentRead": True,
+            }
+            for page in pages(self.client.query, arguments):
+                if page.get("Items"):
+                    yield session, list(page["Items"])
+
+    def erase(self, scope: ErasureScope) -> Iterator[int]:
+        for session, items in self._pages(scope):
+            for start in range(0, len(items), 1000):  # DeleteObjects takes 1,000 keys a request
+                batch = items[start : start + 1000]
+                objects = [{"Key": object_key(scope.project_id, session, item["sk"]["S"])} for item in batch]
+                with translate_s3_errors():
+                    answer = self.s3.delete_objects(Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True})
+                if answer.get("Errors"):
+                    raise RuntimeError(f"S3 refused to delete {len(answer['Errors'])} replay chunks; run again")
+            yield delete_keys(self.client, self._table, [_only_keys(item) for item in items])
+
+    def count(self, scope: ErasureScope) -> int:
+        return sum(len(items) for _, items in self._pages(scope))
+
+
 class DynamoDBRejectedEventEraser(DynamoDBRepository):
     """The rejected-events table: the project's refused events (14 days) whose payload names one of the ids."""
 
@@ -306,15 +368,26 @@ class ErasureTables:
     entities: str
     sessions: str
     rejected_events: str
+    replays: str = ""  # ReplaysTable and the replay bucket: empty when the stack stores no replays
+    replay_bucket: str = ""
 
 
-def dynamodb_erasers(tables: ErasureTables, client: DynamoDBClient | None = None) -> list[StoreEraser]:
+def dynamodb_erasers(
+    tables: ErasureTables, client: DynamoDBClient | None = None, s3: Any | None = None
+) -> list[StoreEraser]:
     """The registry of the DynamoDB stores' erasers, in the order they run. A new store holding personal data adds
-    its eraser here (session records, replay chunks: docs/DESIGN.md, Erasure). Profiles run last, so that a run
+    its eraser here (docs/DESIGN.md, Erasure). Profiles run last, so that a run
     killed halfway still finds the profile (and `GET /profile/{id}` shows it) until the rest is gone."""
+    replays: list[StoreEraser] = (
+        [S3ReplayChunkEraser(tables.replays, tables.replay_bucket, client, s3)]
+        if tables.replays and tables.replay_bucket
+        else []
+    )
     return [
         DynamoDBEventEraser(tables.events, client),
         DynamoDBSessionEraser(tables.sessions, client),
+        DynamoDBSessionRecordEraser(tables.sessions, client),
+        *replays,
         DynamoDBRejectedEventEraser(tables.rejected_events, client),
         DynamoDBProfileEraser(tables.entities, client),
     ]
