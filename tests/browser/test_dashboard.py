@@ -163,6 +163,7 @@ def test_log_in_by_fragment_see_the_tracked_numbers_switch_range_funnel_and_prof
     assert "signup_started" in page.locator("#top-name li .value").all_inner_texts()
     # And the live counter shows the 3 devices just seen
     page.wait_for_selector("#live-count[data-value='3']", timeout=LOADED_MS)
+    assert " ".join(page.inner_text("#live").split()) == "3 visitors in the last 5 minutes"
     # And the chart was drawn by uPlot (bundled, same origin)
     assert page.locator("#chart canvas").count() == 1
     shot = screenshot(page, "dashboard-desktop")

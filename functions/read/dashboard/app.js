@@ -26,6 +26,9 @@
   const changes = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 0, signDisplay: "exceptZero" });
   const dates = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
   const times = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+  // Day buckets are UTC days (the range is asked in UTC): their ticks say the day, never an hour
+  const days = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+  const DAY = 86400;
   let login = null;
   let chart = null;
   let liveTimer = null;
@@ -237,7 +240,12 @@
           { label: "Sessions", stroke: color("--s2"), width: 2, value: (_, v) => (v == null ? "–" : numbers.format(v)) },
           { label: "Page views", stroke: color("--s3"), width: 2, value: (_, v) => (v == null ? "–" : numbers.format(v)) },
         ],
-        axes: [axis, { ...axis, values: (_, ticks) => ticks.map((v) => numbers.format(v)) }],
+        axes: [
+          range.interval === "day"
+            ? { ...axis, incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY], values: (_, ticks) => ticks.map((t) => days.format(new Date(t * 1000))) }
+            : axis,
+          { ...axis, values: (_, ticks) => ticks.map((v) => numbers.format(v)) },
+        ],
         scales: {
           // The asked range, whole: a lone point sits where it happened, not in a scale of its own
           x: { time: true, range: () => [Date.parse(range.start + "Z") / 1000, Date.parse(range.end + "Z") / 1000] },
@@ -338,6 +346,7 @@
       const answer = await api("insights/live");
       $("live-count").textContent = numbers.format(answer.visitors);
       $("live-count").dataset.value = String(answer.visitors);
+      $("live-noun").textContent = answer.visitors === 1 ? "visitor" : "visitors";
       $("live").hidden = false;
     } catch (error) {
       if (error.status === 401) return showLogin(explain(error));
