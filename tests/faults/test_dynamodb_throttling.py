@@ -30,10 +30,7 @@ from local.stack import LocalStack
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-]
+pytestmark = pytest.mark.integration
 THROTTLING_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException")
 
 

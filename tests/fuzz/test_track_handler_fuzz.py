@@ -47,7 +47,6 @@ from tests.unit.support.fakes import (
 )
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 TABLES = {
     "EVENTS_TABLE": "fuzz-events",
     "ENTITIES_TABLE": "fuzz-entities",

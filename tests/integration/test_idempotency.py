@@ -29,11 +29,7 @@ from tests.constants import CLIENT_ID, META
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER, accepted
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
 
-pytestmark = [
-    pytest.mark.integration,
-    # a 503 publishes no application metric; Powertools warns about the empty flush
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-]
+pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

@@ -18,7 +18,6 @@ from beacon.models.reads import EventsPageResponse, GroupResponse, ProfileRespon
 from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
 from tests.unit.support.read_fakes import FakeEntityReader, FakeEventReader, cursor_codec, stored_event
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 PROJECT = "example-project"  # the committed event's authorizer context
 
 

@@ -15,7 +15,6 @@ from beacon.models.reads import ReplayResponse
 from tests.unit.read.test_handler import PROJECT, invoke, read_app, request  # noqa: F401 - read_app is a fixture
 from tests.unit.support.fakes import FakeReplayStore
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 START = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
 

@@ -390,8 +390,6 @@ def test_batch_sent_at_corrects_every_item_by_the_same_clock_error() -> None:
 
 
 # -- through the track function -----------------------------------------------------------------------
-# Requests refused whole publish no application metric; Powertools warns about the empty flush.
-handler_warnings = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
 Wire = Callable[[FakeEventStore], FakeEventStore]
@@ -480,7 +478,6 @@ def test_batch_of_1000_events_is_accepted(track_app: ModuleType, store: FakeEven
     assert sorted(event.properties["n"] for event in tracked(store)) == list(range(1000))
 
 
-@handler_warnings
 def test_batch_of_1001_events_is_a_413_and_stores_nothing(track_app: ModuleType, store: FakeEventStore) -> None:
     # Given a batch one event over the limit
     body = {"batch": [item("page_view", n=i) for i in range(MAX_BATCH_EVENTS + 1)]}
@@ -568,7 +565,6 @@ def test_rejected_and_truncated_items_are_kept_with_project_client_reason_detail
         assert name == "openpanel-client-id" or value not in kept, name
 
 
-@handler_warnings
 def test_invalid_track_request_is_kept_as_a_rejected_event_without_its_headers(
     track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore
 ) -> None:
@@ -588,7 +584,6 @@ def test_invalid_track_request_is_kept_as_a_rejected_event_without_its_headers(
     assert "sec_example-not-a-real-secret" not in repr(kept)
 
 
-@handler_warnings
 def test_a_track_event_stored_with_properties_cut_is_counted_and_kept_with_its_cut_paths(
     track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -615,7 +610,6 @@ def test_a_track_event_stored_with_properties_cut_is_counted_and_kept_with_its_c
     assert [metric.get("EventsTruncated") for metric in emitted if "EventsTruncated" in metric] == [[1.0]]
 
 
-@handler_warnings
 def test_a_blocklisted_event_name_is_refused_and_kept_as_a_rejected_event(
     track_app: ModuleType, store: FakeEventStore, rejected: FakeRejectedEventStore
 ) -> None:
@@ -646,7 +640,6 @@ def test_accepted_batch_keeps_no_rejected_events(
     assert rejected.rejected == []
 
 
-@handler_warnings
 def test_batch_partly_not_stored_is_a_503_naming_the_indexes_and_its_retry_stores_each_once(
     track_app: ModuleType, wire: Wire
 ) -> None:

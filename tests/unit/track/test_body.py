@@ -31,9 +31,6 @@ BATCH_LIMIT = 5 * 1024 * 1024  # the batch endpoint's decompressed-size limit (M
 BOMB_MEGABYTES = 50
 TRACK_BODY = {"type": "track", "payload": {"name": "screen_view", "properties": {"path": "/pricing"}}}
 
-# 413s and 400s of a whole request publish no application metric; Powertools warns about the empty flush.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
 
 @cache
 def zip_bomb() -> bytes:

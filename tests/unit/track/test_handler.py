@@ -25,9 +25,6 @@ from tests.unit.support.fakes import (
 )
 from tests.unit.support.handlers import FakeLambdaContext, load_event, response_header
 
-# 404s and 503s publish no application metric; Powertools warns about the empty flush.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
 
 def invoke(track_app: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
     response: dict[str, Any] = track_app.lambda_handler(event, FakeLambdaContext())

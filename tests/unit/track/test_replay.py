@@ -12,8 +12,6 @@ from beacon.models.requests import MAX_REPLAY_BODY_BYTES, MAX_REPLAY_PAYLOAD_CHA
 from tests.unit.support.fakes import FakeEventStore, FakeReplayStore, FakeSessionStore
 from tests.unit.support.handlers import FakeLambdaContext, load_event
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
 
 def invoke(track_app: ModuleType, body: str, client_type: str = "write") -> tuple[int, dict[str, Any]]:
     event = load_event("track")

@@ -12,9 +12,6 @@ import pytest
 from tests.unit.support.fakes import FakeEventStore
 from tests.unit.support.handlers import FakeLambdaContext, load_event
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
 # What Powertools adds to every record: the line's own fields are the rest.
 STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "location", "timestamp"}
 
