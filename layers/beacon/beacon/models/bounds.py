@@ -105,31 +105,61 @@ def _bounded(value: Any, depth: int, path: str, cuts: _Cuts) -> Any:
     return value  # anything else JSON cannot carry is for the model's own validation
 
 
+_SAFE_INT = 10**MAX_NUMBER_DIGITS  # an int below this in magnitude has at most 38 digits, far under 1e125
+
+
+def _leaf_within(value: Any) -> bool:
+    """Whether a non-container value needs no cut. Exact types first: what json.loads gives, cheaply."""
+    kind = type(value)
+    if kind is str:
+        return len(value) <= MAX_STRING_LENGTH
+    if kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INT < value < _SAFE_INT or _storable_number(value)
+    if kind is float:
+        return _storable_number(value)
+    if isinstance(value, str):
+        return len(value) <= MAX_STRING_LENGTH
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _storable_number(value)
+    return True
+
+
 def _within(value: Any, depth: int, keys: list[int]) -> bool:
-    """Whether nothing under `value` needs cutting: the walk most events take, building nothing."""
+    """Whether nothing under `value` needs cutting: the walk most events take, building nothing. Leaves are checked
+    in the loop rather than by a call each (most properties are flat strings); it answers as `_bounded` cuts."""
     if isinstance(value, dict):
         if depth > MAX_PROPERTY_DEPTH:
             return False
+        count = keys[0] + len(value)
+        if count > MAX_PROPERTY_KEYS:
+            return False
+        keys[0] = count
         for key, item in value.items():
-            keys[0] += 1
-            if keys[0] > MAX_PROPERTY_KEYS or not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+            if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:
                 return False
-            if not _within(item, depth + 1, keys):
+            kind = type(item)
+            if kind is str:
+                if len(item) > MAX_STRING_LENGTH:
+                    return False
+            elif kind is dict or kind is list or isinstance(item, (dict, list)):
+                if not _within(item, depth + 1, keys):
+                    return False
+            elif not _leaf_within(item):
                 return False
         return True
     if isinstance(value, list):
-        return (
-            depth <= MAX_PROPERTY_DEPTH
-            and len(value) <= MAX_LIST_LENGTH
-            and all(_within(item, depth + 1, keys) for item in value)
-        )
-    if isinstance(value, str):
-        return len(value) <= MAX_STRING_LENGTH
-    if isinstance(value, bool) or value is None:
+        if depth > MAX_PROPERTY_DEPTH or len(value) > MAX_LIST_LENGTH:
+            return False
+        for item in value:
+            if type(item) is dict or type(item) is list or isinstance(item, (dict, list)):
+                if not _within(item, depth + 1, keys):
+                    return False
+            elif not _leaf_within(item):
+                return False
         return True
-    if isinstance(value, (int, float)):
-        return _storable_number(value)
-    return True
+    return _leaf_within(value)
 
 
 def bound_properties(properties: dict[str, Any], cut_strings: dict[str, int] | None = None) -> dict[str, Any]:
