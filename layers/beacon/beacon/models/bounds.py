@@ -162,15 +162,20 @@ def _within(value: Any, depth: int, keys: list[int]) -> bool:
     return _leaf_within(value)
 
 
+def _over_tighter_bound(properties: dict[str, Any], cut_strings: dict[str, int]) -> bool:
+    for key in properties.keys() & cut_strings.keys():
+        value = properties[key]
+        if isinstance(value, str) and len(value) > cut_strings[key]:
+            return True
+    return False
+
+
 def bound_properties(properties: dict[str, Any], cut_strings: dict[str, int] | None = None) -> dict[str, Any]:
     """The properties cut to the bounds, with the cut paths in `__truncated` when anything was cut; a client's own
     `__truncated` is dropped. `cut_strings` gives top-level keys a tighter string bound (the user-agent overrides)."""
     if TRUNCATED_PROPERTY in properties:
         properties = {key: value for key, value in properties.items() if key != TRUNCATED_PROPERTY}
-    if _within(properties, 1, [0]) and not any(
-        isinstance(value := properties.get(key), str) and len(value) > limit
-        for key, limit in (cut_strings or {}).items()
-    ):
+    if _within(properties, 1, [0]) and not (cut_strings and _over_tighter_bound(properties, cut_strings)):
         return properties  # most events: nothing to cut, nothing rebuilt
     cuts = _Cuts()
     bounded: dict[str, Any] = _bounded(properties, 1, "", cuts)
