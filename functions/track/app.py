@@ -231,7 +231,7 @@ def track_batch() -> Response[str]:
         [
             (item, json.dumps(batch.batch[index], default=str), index)
             for index, item in stored
-            if not isinstance(item, Rejection)
+            if not isinstance(item, Rejection) and truncated_paths(item)  # only a cut item's body is encoded
         ]
     )
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(outcome.results))
