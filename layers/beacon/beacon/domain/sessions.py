@@ -66,22 +66,41 @@ class SessionActivity:
     @classmethod
     def combine(cls, activities: Iterable[SessionActivity]) -> SessionActivity | None:
         """The activity of several events of one session: the latest one with a page gives the exit page."""
-        ordered = sorted(activities, key=lambda activity: activity.at)
+        ordered = sorted(activities, key=_event_time)  # stable: of events at the same time, the later sent wins
         if not ordered:
             return None
-        paged = [activity for activity in ordered if activity.path]
-        profiles = [activity.profile_id for activity in ordered if activity.profile_id is not None]
+        events = screen_views = revenue = 0
+        path = origin = ""
+        profile_id: str | None = None
+        groups: set[str] = set()
+        first_at = ordered[0].earliest
+        for activity in ordered:  # one pass: a batch combines each device's events on the hot path
+            events += activity.events
+            screen_views += activity.screen_views
+            revenue += activity.revenue
+            if activity.path:
+                path, origin = activity.path, activity.origin
+            if activity.profile_id is not None:
+                profile_id = activity.profile_id
+            if activity.groups:
+                groups.update(activity.groups)
+            if activity.first_at is not None and activity.first_at < first_at:
+                first_at = activity.first_at
         return cls(
             at=ordered[-1].at,
-            path=paged[-1].path if paged else "",
-            origin=paged[-1].origin if paged else "",
-            events=sum(activity.events for activity in ordered),
-            screen_views=sum(activity.screen_views for activity in ordered),
-            revenue=sum(activity.revenue for activity in ordered),
-            profile_id=profiles[-1] if profiles else None,
-            groups=tuple(sorted({group for activity in ordered for group in activity.groups})),
-            first_at=min(activity.earliest for activity in ordered),
+            path=path,
+            origin=origin,
+            events=events,
+            screen_views=screen_views,
+            revenue=revenue,
+            profile_id=profile_id,
+            groups=tuple(sorted(groups)),
+            first_at=first_at,
         )
+
+
+def _event_time(activity: SessionActivity) -> datetime:
+    return activity.at
 
 
 def event_activity(event: Event) -> SessionActivity:
