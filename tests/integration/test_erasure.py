@@ -28,7 +28,7 @@ from beacon.domain.erasure import (
 )
 from beacon.domain.lake import event_row
 from beacon.domain.rejections import RejectedEvent
-from beacon.domain.replays import ReplayChunk
+from beacon.domain.replays import ReplayChunk, chunk_position
 from beacon.store.dynamodb import deserialize_item
 from beacon.store.erasure import (
     DynamoDBErasureLog,
@@ -354,24 +354,9 @@ def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, mo
     assert shown == receipt
 
 
-def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys):
-    args = ["projects", "erase", "--project", cli.project]
-    counts = run_cli([*args, "--dry-run"], capsys)["counts"]
-    assert counts["events"] == 9 and counts["sessions"] == 6 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
-    receipt = run_cli([*args, "--yes"], capsys)
-    assert receipt["status"] == "done" and receipt["removed"]["events"] == 9
-    assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
-    assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
-    assert cli.session_record(cli.project, "session-d3") is None
-    assert cli.rejected_payloads(cli.project) == []
-    assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None
-
-
-def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(world, local_stack):
-    # Given replay chunks (S3 object + ReplaysTable item) of sessions d1, d2 (alice's) and d3 (bob's) in both projects
-    s3 = local_stack.boto3_client("s3")
-    bucket, table = world.env["REPLAY_BUCKET"], world.env["REPLAYS_TABLE"]
-    replays = S3ReplayStore(table, bucket, world.dynamodb, s3)
+def put_replay_chunks(world: World, s3: Any) -> None:
+    """Two chunks (S3 object + ReplaysTable item) of each session d1, d2 (alice's) and d3 (bob's), in both projects."""
+    replays = S3ReplayStore(world.env["REPLAYS_TABLE"], world.env["REPLAY_BUCKET"], world.dynamodb, s3)
     for project in (world.project, world.other):
         for device in ("d1", "d2", "d3"):
             for index in range(2):
@@ -379,22 +364,79 @@ def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(
                 replays.put_chunk(
                     ReplayChunk(project, f"session-{device}", index, 3, index == 0, started, started, "[]", NOW)
                 )
-    tables = replace(world.tables, replays=table, replay_bucket=bucket)
+
+
+def replay_chunks(world: World, s3: Any, project: str, session: str | None = None) -> tuple[int, int]:
+    """(index items, S3 objects) of a session's replay, or of every session of the project."""
+    table, bucket = world.env["REPLAYS_TABLE"], world.env["REPLAY_BUCKET"]
+    if session is None:
+        items = world.dynamodb.scan(
+            TableName=table,
+            FilterExpression="begins_with(pk, :prefix)",
+            ExpressionAttributeValues={":prefix": {"S": f"{project}#"}},
+        )["Items"]
+    else:
+        items = world.dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": replay_pk(project, session)}},
+        )["Items"]
+    prefix = f"replays/{project}/" + (f"{session}/" if session else "")
+    return len(items), s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0)
+
+
+def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys, local_stack):
+    # Given the project's replay chunks too (and the other project's, with the same session ids)
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(cli, s3)
+    # When its erasure is dry-run, Then every store's count is shown, session records and replays apart
+    args = ["projects", "erase", "--project", cli.project]
+    counts = run_cli([*args, "--dry-run"], capsys)["counts"]
+    assert counts["events"] == 9 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
+    assert counts["sessions"] == 3 and counts["sessionRecords"] == 3
+    assert counts["replays"] == 6 and counts["replayIndex"] == 6
+    assert replay_chunks(cli, s3, cli.project) == (6, 6)
+    # When it is erased, Then nothing of it is left in any store, and the receipt counts what the dry run showed
+    receipt = run_cli([*args, "--yes"], capsys)
+    assert receipt["status"] == "done" and receipt["removed"] == counts
+    assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
+    assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
+    assert cli.session_record(cli.project, "session-d3") is None
+    assert cli.rejected_payloads(cli.project) == []
+    assert replay_chunks(cli, s3, cli.project) == (0, 0)
+    # And the other project keeps everything, its replay chunks included
+    assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None
+    assert cli.session_record(cli.other, "session-d3") is not None
+    assert replay_chunks(cli, s3, cli.other) == (6, 6)
+
+
+def test_a_projects_erasure_removes_replay_payloads_that_no_index_item_names(cli, capsys, local_stack):
+    # Given a chunk's object whose index item is gone (the index's TTL ran before the bucket's lifecycle rule)
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(cli, s3)
+    cli.dynamodb.delete_item(
+        TableName=cli.env["REPLAYS_TABLE"],
+        Key={"pk": {"S": replay_pk(cli.project, "session-d1")}, "sk": {"S": chunk_position(DAY, 0)}},
+    )
+    assert replay_chunks(cli, s3, cli.project, "session-d1") == (1, 2)
+    # When the project is erased, Then the orphan payload goes too
+    receipt = run_cli(["projects", "erase", "--project", cli.project, "--yes"], capsys)
+    assert receipt["removed"]["replays"] == 6 and receipt["removed"]["replayIndex"] == 5
+    assert replay_chunks(cli, s3, cli.project) == (0, 0) and replay_chunks(cli, s3, cli.other) == (6, 6)
+
+
+def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(world, local_stack):
+    # Given replay chunks (S3 object + ReplaysTable item) of sessions d1, d2 (alice's) and d3 (bob's) in both projects
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    tables = replace(world.tables, replays=world.env["REPLAYS_TABLE"], replay_bucket=world.env["REPLAY_BUCKET"])
     erasers = [*dynamodb_erasers(tables, world.dynamodb, s3), ParquetLakeEraser(DirectoryLakeFiles(world.lake))]
     # When alice is erased
     receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW)
     receipt = run_erasure(receipt, erasers, world.log(), lambda: NOW + timedelta(minutes=1))
     # Then her sessions' four chunks are counted and gone, payloads and index items; bob's and the other project's stay
     assert receipt.status == DONE and receipt.counts == {**EXPECTED, "replays": 4}
-
-    def chunks(project: str, session: str) -> tuple[int, int]:
-        items = world.dynamodb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": replay_pk(project, session)}},
-        )["Items"]
-        objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"replays/{project}/{session}/").get("KeyCount", 0)
-        return len(items), objects
-
-    assert chunks(world.project, "session-d1") == (0, 0) and chunks(world.project, "session-d2") == (0, 0)
-    assert chunks(world.project, "session-d3") == (2, 2) and chunks(world.other, "session-d1") == (2, 2)
+    assert replay_chunks(world, s3, world.project, "session-d1") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d2") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d3") == (2, 2)
+    assert replay_chunks(world, s3, world.other, "session-d1") == (2, 2)
