@@ -149,7 +149,7 @@ class ProjectLakeEraser(ParquetLakeEraser):
 
 
 def export_profile(args: argparse.Namespace) -> None:
-    """One JSON document on stdout, written as it is read: the events stream one by one."""
+    """One JSON document on stdout, written as it is read: the replay chunks and the events stream one by one."""
     tables = erasure_tables(args.stack_name)
     scope = DynamoDBScopeResolver(tables.entities, tables.events).resolve(ErasureRequest(args.project, args.profile_id))
     reader = DynamoDBPersonalDataReader(tables)
@@ -164,11 +164,18 @@ def export_profile(args: argparse.Namespace) -> None:
         "aliases": reader.aliases(scope),
         "groups": reader.groups(scope, group_ids),
         "sessions": reader.sessions(scope),
+        "sessionRecords": reader.session_records(scope),
     }
-    out.write(json.dumps(head, default=str)[:-1] + ', "events": [')
-    for number, event in enumerate(reader.events(scope)):
-        out.write(("," if number else "") + "\n" + json.dumps(event, default=str))
-    out.write("\n]}\n")
+    out.write(json.dumps(head, default=str)[:-1])
+    for name, entries in (
+        ("replays", reader.replay_chunks(scope, payloads=args.replay_payloads)),
+        ("events", reader.events(scope)),
+    ):
+        out.write(f", {json.dumps(name)}: [")
+        for number, entry in enumerate(entries):
+            out.write(("," if number else "") + "\n" + json.dumps(entry, default=str))
+        out.write("\n]")
+    out.write("}\n")
 
 
 def show_erasure(args: argparse.Namespace) -> dict[str, Any]:
@@ -202,6 +209,11 @@ def profiles_main(argv: list[str] | None = None) -> None:
     export = sub.add_parser("export", parents=[deployed_stack_options()], help="everything stored about a person")
     _project(export)
     export.add_argument("--profile-id", required=True)
+    export.add_argument(
+        "--replay-payloads",
+        action="store_true",
+        help="put each replay chunk's payload (rrweb events as recorded) in the export, not only its key",
+    )
     show = sub.add_parser("erasure", parents=[deployed_stack_options()], help="an erasure's progress and receipt")
     _project(show)
     show.add_argument("--id", required=True)

@@ -176,7 +176,12 @@ def populate(world: World, project: str) -> None:
         )
         dynamodb.put_item(  # the ended session's record (store/sessions.py), one per session id
             TableName=env["SESSIONS_TABLE"],
-            Item={**record_key(project, f"session-{device}"), "deviceId": {"S": device}},
+            Item={
+                **record_key(project, f"session-{device}"),
+                "sessionId": {"S": f"session-{device}"},
+                "deviceId": {"S": device},
+                "startedAt": {"S": "2026-11-28T10:00:00.000Z"},
+            },
         )
     DynamoDBRejectedEventStore(env["REJECTED_EVENTS_TABLE"], dynamodb).put_rejected(
         [
@@ -330,13 +335,43 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
-def test_the_export_is_one_document_with_everything_stored_about_the_person(cli, capsys):
+def test_the_export_is_one_document_with_everything_stored_about_the_person(cli, capsys, local_stack):
+    put_replay_chunks(cli, local_stack.boto3_client("s3"))
     document = run_cli(["profiles", "export", "--project", cli.project, "--profile-id", "alice-old"], capsys)
     assert [profile["profileId"] for profile in document["profiles"]] == ["alice"]
     assert document["profiles"][0]["email"] == "alice@example.com"
     assert [alias["alias"] for alias in document["aliases"]] == ["alice-old"]
     assert sorted(session["sessionId"] for session in document["sessions"]) == ["session-d1", "session-d2"]
+    # the records of the sessions her events were in, in the read API's session shape; not bob's session-d3
+    records = document["sessionRecords"]
+    assert [(record["id"], record["deviceId"], record["projectId"]) for record in records] == [
+        ("session-d1", "d1", cli.project),
+        ("session-d2", "d2", cli.project),
+    ]
+    # the replay index of those sessions, each chunk with the key of its payload, the payload itself left out
+    replays = document["replays"]
+    assert sorted((chunk["sessionId"], chunk["chunkIndex"]) for chunk in replays) == [
+        ("session-d1", 0),
+        ("session-d1", 1),
+        ("session-d2", 0),
+        ("session-d2", 1),
+    ]
+    assert all(chunk["object"].startswith(f"replays/{cli.project}/{chunk['sessionId']}/") for chunk in replays)
+    assert all("payload" not in chunk and chunk["bytes"] == 4 for chunk in replays)
     assert len(document["events"]) == 4 and {event["projectId"] for event in document["events"]} == {cli.project}
+
+
+def test_the_export_holds_the_replay_payloads_when_asked(cli, capsys, local_stack):
+    put_replay_chunks(cli, local_stack.boto3_client("s3"))
+    args = ["profiles", "export", "--project", cli.project, "--profile-id", "alice", "--replay-payloads"]
+    replays = run_cli(args, capsys)["replays"]
+    assert len(replays) == 4 and [chunk["payload"] for chunk in replays] == ["[]"] * 4
+
+
+def test_the_export_of_a_person_without_sessions_has_empty_lists(cli, capsys):
+    document = run_cli(["profiles", "export", "--project", cli.project, "--profile-id", "nobody"], capsys)
+    assert document["profiles"] == [] and document["sessionRecords"] == [] and document["replays"] == []
+    assert document["events"] == []
 
 
 def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, monkeypatch):

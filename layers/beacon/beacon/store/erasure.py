@@ -402,8 +402,9 @@ def _without_key(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoDBPersonalDataReader(DynamoDBRepository):
-    """Export (GDPR article 15): everything stored about the scope's person, read with GetItem and Query only.
-    Events are yielded one by one, page after page of the byProfile index, so a long history streams."""
+    """Export (GDPR article 15): everything stored about the scope's person, read with GetItem and Query only (and
+    S3 GetObject for replay payloads, when asked). Events and replay chunks are yielded one by one, page after page,
+    so a long history streams."""
 
     def __init__(self, tables: ErasureTables, client: DynamoDBClient | None = None) -> None:
         super().__init__(tables.entities, client)
@@ -433,6 +434,50 @@ class DynamoDBPersonalDataReader(DynamoDBRepository):
     def sessions(self, scope: ErasureScope) -> list[dict[str, Any]]:
         found = (self._get(self._tables.sessions, session_key(scope.project_id, d)) for d in sorted(scope.device_ids))
         return [_without_key(item) for item in found if item]
+
+    def session_records(self, scope: ErasureScope) -> list[dict[str, Any]]:
+        """The ended-session record of each session of the person's events, in the read API's session shape."""
+        from beacon.store.sessions import session_view
+
+        found = (self._get(self._tables.sessions, record_key(scope.project_id, s)) for s in sorted(scope.session_ids))
+        return [session_view(scope.project_id, item) for item in found if item]
+
+    def replay_chunks(
+        self, scope: ErasureScope, payloads: bool = False, s3: Any | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The replay index of each session of the person's events, chunk by chunk: its times and sizes and the key
+        of its payload in the replay bucket (`object`); with `payloads`, the payload itself (rrweb events as sent,
+        up to 2 MiB a chunk), read one at a time. Nothing when the stack stores no replays."""
+        if not (self._tables.replays and self._tables.replay_bucket):
+            return
+        from beacon.store.replays import S3ReplayStore
+
+        store = S3ReplayStore(self._tables.replays, self._tables.replay_bucket, self.client, s3)
+        for session in sorted(scope.session_ids):
+            arguments: dict[str, Any] = {
+                "TableName": self._tables.replays,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": replay_pk(scope.project_id, session)}},
+                "ConsistentRead": True,
+            }
+            for page in pages(self.client.query, arguments):
+                for item in page["Items"]:
+                    chunk = deserialize_item(item)
+                    position = str(chunk["sk"])
+                    entry: dict[str, Any] = {
+                        "sessionId": session,
+                        "chunkIndex": int(chunk["chunkIndex"]),
+                        "eventsCount": int(chunk["eventsCount"]),
+                        "isFullSnapshot": bool(chunk["isFullSnapshot"]),
+                        "startedAt": chunk["startedAt"],
+                        "endedAt": chunk["endedAt"],
+                        "receivedAt": chunk["receivedAt"],
+                        "bytes": int(chunk["bytes"]),
+                        "object": object_key(scope.project_id, session, position),
+                    }
+                    if payloads:
+                        entry["payload"] = store.chunk_payload(scope.project_id, session, position)
+                    yield entry
 
     def events(self, scope: ErasureScope) -> Iterator[dict[str, Any]]:
         from beacon.store.reads import event_from_item
