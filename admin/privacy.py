@@ -17,7 +17,7 @@ from typing import Any
 
 from admin.aws import deployed_stack_options, use_aws_options
 from admin.lake_erasure import DirectoryLakeFiles, LakeFiles, ParquetLakeEraser, S3LakeFiles
-from admin.tables import table_name
+from admin.tables import stack_outputs, table_name
 from beacon.domain.auth import PROJECT_ID_PATTERN
 from beacon.domain.erasure import (
     ErasureReceipt,
@@ -48,10 +48,8 @@ def erasure_tables(stack_name: str | None) -> ErasureTables:
         entities=table_name("ENTITIES_TABLE", "EntitiesTableName", stack_name),
         sessions=table_name("SESSIONS_TABLE", "SessionsTableName", stack_name),
         rejected_events=table_name("REJECTED_EVENTS_TABLE", "RejectedEventsTableName", stack_name),
-        # Locally, the template's names (moto's S3 serves the bucket); a deployed stack does not output them yet,
-        # so there the replay chunks are left to ReplayRetentionDays (docs/PRIVACY.md).
-        replays="" if stack_name else table_name("REPLAYS_TABLE", "", None),
-        replay_bucket="" if stack_name else table_name("REPLAY_BUCKET", "", None),
+        replays=table_name("REPLAYS_TABLE", "ReplaysTableName", stack_name),
+        replay_bucket=table_name("REPLAY_BUCKET", "ReplayBucketName", stack_name),
     )
 
 
@@ -64,9 +62,7 @@ def lake_files(stack_name: str | None) -> LakeFiles | None:
         return DirectoryLakeFiles(lake_dir(STATE_DIR))
     import boto3
 
-    stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    bucket = outputs.get("LakeBucketName")
+    bucket = stack_outputs(stack_name).get("LakeBucketName")
     return S3LakeFiles(bucket, boto3.client("s3")) if bucket else None
 
 
