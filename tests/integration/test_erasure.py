@@ -31,11 +31,13 @@ from beacon.domain.rejections import RejectedEvent
 from beacon.domain.replays import ReplayChunk, chunk_position
 from beacon.store.dynamodb import deserialize_item
 from beacon.store.erasure import (
+    PROJECT_ERASURE,
     DynamoDBErasureLog,
     DynamoDBScopeResolver,
     ErasureTables,
     ProjectSettingsSuppressor,
     dynamodb_erasers,
+    project_erasers,
 )
 from beacon.store.events import DynamoDBEventStore, event_to_item
 from beacon.store.profiles import DynamoDBProfileStore
@@ -475,3 +477,127 @@ def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(
     assert replay_chunks(world, s3, world.project, "session-d2") == (0, 0)
     assert replay_chunks(world, s3, world.project, "session-d3") == (2, 2)
     assert replay_chunks(world, s3, world.other, "session-d1") == (2, 2)
+
+
+def replay_erasers(world: World, s3: Any) -> list[StoreEraser]:
+    tables = replace(world.tables, replays=world.env["REPLAYS_TABLE"], replay_bucket=world.env["REPLAY_BUCKET"])
+    return [*dynamodb_erasers(tables, world.dynamodb, s3), ParquetLakeEraser(DirectoryLakeFiles(world.lake))]
+
+
+def test_a_second_erasure_with_replays_is_a_no_op_with_the_same_receipt(world, local_stack):
+    # Given alice erased, her session records and replay chunks counted in the receipt
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    first = run_erasure(
+        start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW),
+        replay_erasers(world, s3),
+        world.log(),
+        lambda: NOW + timedelta(minutes=1),
+    )
+    assert first.counts == {**EXPECTED, "replays": 4} and {"sessionRecords", "replays"} <= set(first.done)
+    # When the same erasure is asked for again, a minute later
+    second = run_erasure(
+        start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW),
+        replay_erasers(world, s3),
+        world.log(),
+        lambda: NOW + timedelta(minutes=2),
+    )
+    # Then it answers the same receipt (same counts, same finish time), and removes nothing more
+    assert second == first and world.log().load(world.project, first.id) == first
+    assert replay_chunks(world, s3, world.project, "session-d3") == (2, 2)
+    assert world.session_record(world.project, "session-d3") is not None
+    assert replay_chunks(world, s3, world.other, "session-d1") == (2, 2)
+
+
+def test_an_erasure_killed_inside_the_replay_eraser_completes_when_resumed(world, local_stack):
+    # Given an erasure killed after the replay eraser's first batch (session-d1's chunks), session-d2's left
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    log = world.log()
+    receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    erasers = replay_erasers(world, s3)
+    at = [eraser.name for eraser in erasers].index("replays")
+    with pytest.raises(RuntimeError, match="killed"):
+        run_erasure(receipt, [*erasers[:at], KilledAfter(erasers[at]), *erasers[at + 1 :]], log, lambda: NOW)
+    saved = log.load(world.project, receipt.id)
+    assert saved is not None and saved.status == RUNNING and saved.counts["replays"] == 2
+    assert "replays" not in saved.done and "sessionRecords" in saved.done
+    assert replay_chunks(world, s3, world.project, "session-d1") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d2") == (2, 2)
+    assert world.entity(world.project, "profile#alice") is not None  # the profile goes last
+    # When it is started again, Then it completes: the counts are a clean run's, every chunk of hers is gone
+    resumed = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    done = run_erasure(resumed, replay_erasers(world, s3), log, lambda: NOW)
+    assert done.status == DONE and done.counts == {**EXPECTED, "replays": 4}
+    assert replay_chunks(world, s3, world.project, "session-d2") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d3") == (2, 2)
+
+
+class KilledAfterDeletingObjects:
+    """Fault injection: an S3 client that dies right after its first DeleteObjects succeeded, before the eraser
+    removes the index items of the same chunks."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def delete_objects(self, **arguments: Any) -> Any:
+        self.inner.delete_objects(**arguments)
+        raise RuntimeError("killed")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_erasure_killed_between_a_chunks_payload_and_its_index_item_completes_when_resumed(world, local_stack):
+    # Given an erasure killed once session-d1's payloads were deleted and their index items not yet
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    log = world.log()
+    receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_erasure(receipt, replay_erasers(world, KilledAfterDeletingObjects(s3)), log, lambda: NOW)
+    saved = log.load(world.project, receipt.id)
+    assert saved is not None and saved.counts.get("replays", 0) == 0 and "replays" not in saved.done
+    assert replay_chunks(world, s3, world.project, "session-d1") == (2, 0)  # indexed, payloads gone
+    # When it is resumed, Then the index items left are found and removed, and counted once
+    done = run_erasure(
+        start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW),
+        replay_erasers(world, s3),
+        log,
+        lambda: NOW,
+    )
+    assert done.status == DONE and done.counts == {**EXPECTED, "replays": 4}
+    assert replay_chunks(world, s3, world.project, "session-d1") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d2") == (0, 0)
+
+
+def test_a_projects_erasure_killed_between_the_replay_payloads_and_their_index_completes_when_resumed(
+    world, local_stack
+):
+    # Given a project's erasure killed once its replay payloads were deleted, before their index items
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    tables = replace(world.tables, replays=world.env["REPLAYS_TABLE"], replay_bucket=world.env["REPLAY_BUCKET"])
+    scope = ErasureScope(world.project, frozenset(), frozenset(), linked_devices=False)
+    log = world.log()
+    receipt = start_erasure(ErasureRequest(world.project, PROJECT_ERASURE), FixedScope(scope), log, NOW)
+    erasers = project_erasers(tables, world.env["IDEMPOTENCY_TABLE"], world.dynamodb, s3)
+    at = [eraser.name for eraser in erasers].index("replays")
+    with pytest.raises(RuntimeError, match="killed"):
+        run_erasure(receipt, [*erasers[:at], KilledAfter(erasers[at]), *erasers[at + 1 :]], log, lambda: NOW)
+    assert replay_chunks(world, s3, world.project) == (6, 0)
+    # When it is resumed, Then the index items go too and each store is counted once
+    resumed = start_erasure(ErasureRequest(world.project, PROJECT_ERASURE), FixedScope(scope), log, NOW)
+    erasers = project_erasers(tables, world.env["IDEMPOTENCY_TABLE"], world.dynamodb, s3)
+    done = run_erasure(resumed, erasers, log, lambda: NOW)
+    assert done.status == DONE and done.counts["replays"] == 6 and done.counts["replayIndex"] == 6
+    assert done.counts["sessions"] == 3 and done.counts["sessionRecords"] == 3
+    assert replay_chunks(world, s3, world.project) == (0, 0) and replay_chunks(world, s3, world.other) == (6, 6)
+
+
+class FixedScope:
+    def __init__(self, scope: ErasureScope) -> None:
+        self.scope = scope
+
+    def resolve(self, request: ErasureRequest) -> ErasureScope:
+        return self.scope
