@@ -17,7 +17,7 @@ from typing import Any
 
 from admin.aws import deployed_stack_options, use_aws_options
 from admin.lake_erasure import DirectoryLakeFiles, LakeFiles, ParquetLakeEraser, S3LakeFiles
-from admin.tables import table_name
+from admin.tables import stack_outputs, table_name
 from beacon.domain.auth import PROJECT_ID_PATTERN
 from beacon.domain.erasure import (
     ErasureReceipt,
@@ -48,10 +48,8 @@ def erasure_tables(stack_name: str | None) -> ErasureTables:
         entities=table_name("ENTITIES_TABLE", "EntitiesTableName", stack_name),
         sessions=table_name("SESSIONS_TABLE", "SessionsTableName", stack_name),
         rejected_events=table_name("REJECTED_EVENTS_TABLE", "RejectedEventsTableName", stack_name),
-        # Locally, the template's names (moto's S3 serves the bucket); a deployed stack does not output them yet,
-        # so there the replay chunks are left to ReplayRetentionDays (docs/PRIVACY.md).
-        replays="" if stack_name else table_name("REPLAYS_TABLE", "", None),
-        replay_bucket="" if stack_name else table_name("REPLAY_BUCKET", "", None),
+        replays=table_name("REPLAYS_TABLE", "ReplaysTableName", stack_name),
+        replay_bucket=table_name("REPLAY_BUCKET", "ReplayBucketName", stack_name),
     )
 
 
@@ -64,9 +62,7 @@ def lake_files(stack_name: str | None) -> LakeFiles | None:
         return DirectoryLakeFiles(lake_dir(STATE_DIR))
     import boto3
 
-    stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    bucket = outputs.get("LakeBucketName")
+    bucket = stack_outputs(stack_name).get("LakeBucketName")
     return S3LakeFiles(bucket, boto3.client("s3")) if bucket else None
 
 
@@ -149,7 +145,7 @@ class ProjectLakeEraser(ParquetLakeEraser):
 
 
 def export_profile(args: argparse.Namespace) -> None:
-    """One JSON document on stdout, written as it is read: the events stream one by one."""
+    """One JSON document on stdout, written as it is read: the replay chunks and the events stream one by one."""
     tables = erasure_tables(args.stack_name)
     scope = DynamoDBScopeResolver(tables.entities, tables.events).resolve(ErasureRequest(args.project, args.profile_id))
     reader = DynamoDBPersonalDataReader(tables)
@@ -164,11 +160,18 @@ def export_profile(args: argparse.Namespace) -> None:
         "aliases": reader.aliases(scope),
         "groups": reader.groups(scope, group_ids),
         "sessions": reader.sessions(scope),
+        "sessionRecords": reader.session_records(scope),
     }
-    out.write(json.dumps(head, default=str)[:-1] + ', "events": [')
-    for number, event in enumerate(reader.events(scope)):
-        out.write(("," if number else "") + "\n" + json.dumps(event, default=str))
-    out.write("\n]}\n")
+    out.write(json.dumps(head, default=str)[:-1])
+    for name, entries in (
+        ("replays", reader.replay_chunks(scope, payloads=args.replay_payloads)),
+        ("events", reader.events(scope)),
+    ):
+        out.write(f", {json.dumps(name)}: [")
+        for number, entry in enumerate(entries):
+            out.write(("," if number else "") + "\n" + json.dumps(entry, default=str))
+        out.write("\n]")
+    out.write("}\n")
 
 
 def show_erasure(args: argparse.Namespace) -> dict[str, Any]:
@@ -202,6 +205,11 @@ def profiles_main(argv: list[str] | None = None) -> None:
     export = sub.add_parser("export", parents=[deployed_stack_options()], help="everything stored about a person")
     _project(export)
     export.add_argument("--profile-id", required=True)
+    export.add_argument(
+        "--replay-payloads",
+        action="store_true",
+        help="put each replay chunk's payload (rrweb events as recorded) in the export, not only its key",
+    )
     show = sub.add_parser("erasure", parents=[deployed_stack_options()], help="an erasure's progress and receipt")
     _project(show)
     show.add_argument("--id", required=True)

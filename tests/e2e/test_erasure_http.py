@@ -27,7 +27,25 @@ def post(url: str, client: dict[str, str], body: dict[str, Any], agent: str, ip:
     return call(f"{url}/track", "POST", json.dumps(body), headers).status
 
 
-def populate(url: str, writer: dict[str, str]) -> None:
+def replay(url: str, client: dict[str, str], agent: str, ip: str) -> str:
+    """A replay chunk from the device of (agent, ip), filed under its active session: that session's id."""
+    chunk = {
+        "chunk_index": 0,
+        "events_count": 2,
+        "is_full_snapshot": True,
+        "started_at": "2026-12-02T10:00:00.000Z",
+        "ended_at": "2026-12-02T10:00:01.000Z",
+        "payload": '[{"type":2,"data":{}}]',
+    }
+    headers = {**credentials(client), "Content-Type": "application/json", "User-Agent": agent, "x-client-ip": ip}
+    answer = call(f"{url}/track", "POST", json.dumps({"type": "replay", "payload": chunk}), headers)
+    assert answer.status == 200, answer.body
+    return str(answer.body["sessionId"])
+
+
+def populate(url: str, writer: dict[str, str]) -> dict[str, str]:
+    """The people's traffic; the session ids of the replay chunks sent from alice's laptop and bob's device."""
+
     def view(profile: str | None, n: int) -> dict[str, Any]:
         payload: dict[str, Any] = {"name": "screen_view", "properties": {"__path": f"https://shop.test/p/{n}"}}
         return {"type": "track", "payload": {**payload, **({"profileId": profile} if profile else {})}}
@@ -45,6 +63,7 @@ def populate(url: str, writer: dict[str, str]) -> None:
         post(url, writer, {"type": "track", "payload": {"name": "", "profileId": "alice"}}, *alice_phone),
     ]
     assert sent == [200] * 8 + [400]
+    return {"alice": replay(url, writer, *alice_laptop), "bob": replay(url, writer, *bob)}
 
 
 def printed(out: str, start: str) -> Any:
@@ -72,9 +91,9 @@ def test_an_erased_person_is_gone_from_every_answer_and_nobody_else_is(
     # Given two projects with the same people, tracked over HTTP, every event in the lake
     suffix = time.monotonic_ns() % 10**9
     project, other = f"test-erase-{suffix}", f"test-keep-{suffix}"
-    readers = {}
+    readers, replayed = {}, {}
     for name in (project, other):
-        populate(gateway_url, create_client(name, "write"))
+        replayed[name] = populate(gateway_url, create_client(name, "write"))
         readers[name] = create_client(name, "read")
     # 5 page views + alice's session_start on 2 devices + bob's (the anonymous one shares his device's session)
     for name in (project, other):
@@ -85,8 +104,12 @@ def test_an_erased_person_is_gone_from_every_answer_and_nobody_else_is(
         query = "&".join(f"{key}={value}" for key, value in {"projectId": name, **params}.items())
         return call(f"{gateway_url}{path}?{query}", headers=credentials(readers[name]))
 
+    def replay_status(name: str, session_id: str) -> int:
+        return call(f"{gateway_url}/session/{session_id}/replay", headers=credentials(readers[name])).status
+
     before = [event["profileId"] for event in read(project, "/export/events").body["data"]]
     assert "alice" in before
+    assert replay_status(project, replayed[project]["alice"]) == 200
 
     # When the operator erases alice
     capsys.readouterr()
@@ -97,6 +120,10 @@ def test_an_erased_person_is_gone_from_every_answer_and_nobody_else_is(
     assert receipt["status"] == "done"
     assert receipt["removed"]["profiles"] == 2 and receipt["removed"]["rejected"] == 1
     assert receipt["removed"]["events"] >= 3 and receipt["removed"]["lake"] == receipt["removed"]["events"]
+    # her laptop session's replay chunk (its S3 object and index item), not bob's
+    assert receipt["removed"]["replays"] == 1
+    assert replay_status(project, replayed[project]["alice"]) == 404
+    assert replay_status(project, replayed[project]["bob"]) == 200
     assert read(project, "/profile/alice").status == 404 and read(project, "/profile/alice-old").status == 404
     assert read(project, "/profile/alice/events").body["data"] == []
     left = read(project, "/export/events").body["data"]
@@ -111,6 +138,7 @@ def test_an_erased_person_is_gone_from_every_answer_and_nobody_else_is(
     # bob, and the other project's alice, are untouched
     assert read(project, "/profile/bob").status == 200
     assert read(other, "/profile/alice").status == 200
+    assert replay_status(other, replayed[other]["alice"]) == 200
     assert (
         len(lake_rows(running_lake.root, other, "SELECT id FROM events"))
         == len(lake_rows(running_lake.root, project, "SELECT id FROM events")) + receipt["removed"]["lake"]

@@ -28,14 +28,16 @@ from beacon.domain.erasure import (
 )
 from beacon.domain.lake import event_row
 from beacon.domain.rejections import RejectedEvent
-from beacon.domain.replays import ReplayChunk
+from beacon.domain.replays import ReplayChunk, chunk_position
 from beacon.store.dynamodb import deserialize_item
 from beacon.store.erasure import (
+    PROJECT_ERASURE,
     DynamoDBErasureLog,
     DynamoDBScopeResolver,
     ErasureTables,
     ProjectSettingsSuppressor,
     dynamodb_erasers,
+    project_erasers,
 )
 from beacon.store.events import DynamoDBEventStore, event_to_item
 from beacon.store.profiles import DynamoDBProfileStore
@@ -176,7 +178,12 @@ def populate(world: World, project: str) -> None:
         )
         dynamodb.put_item(  # the ended session's record (store/sessions.py), one per session id
             TableName=env["SESSIONS_TABLE"],
-            Item={**record_key(project, f"session-{device}"), "deviceId": {"S": device}},
+            Item={
+                **record_key(project, f"session-{device}"),
+                "sessionId": {"S": f"session-{device}"},
+                "deviceId": {"S": device},
+                "startedAt": {"S": "2026-11-28T10:00:00.000Z"},
+            },
         )
     DynamoDBRejectedEventStore(env["REJECTED_EVENTS_TABLE"], dynamodb).put_rejected(
         [
@@ -330,13 +337,43 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
-def test_the_export_is_one_document_with_everything_stored_about_the_person(cli, capsys):
+def test_the_export_is_one_document_with_everything_stored_about_the_person(cli, capsys, local_stack):
+    put_replay_chunks(cli, local_stack.boto3_client("s3"))
     document = run_cli(["profiles", "export", "--project", cli.project, "--profile-id", "alice-old"], capsys)
     assert [profile["profileId"] for profile in document["profiles"]] == ["alice"]
     assert document["profiles"][0]["email"] == "alice@example.com"
     assert [alias["alias"] for alias in document["aliases"]] == ["alice-old"]
     assert sorted(session["sessionId"] for session in document["sessions"]) == ["session-d1", "session-d2"]
+    # the records of the sessions her events were in, in the read API's session shape; not bob's session-d3
+    records = document["sessionRecords"]
+    assert [(record["id"], record["deviceId"], record["projectId"]) for record in records] == [
+        ("session-d1", "d1", cli.project),
+        ("session-d2", "d2", cli.project),
+    ]
+    # the replay index of those sessions, each chunk with the key of its payload, the payload itself left out
+    replays = document["replays"]
+    assert sorted((chunk["sessionId"], chunk["chunkIndex"]) for chunk in replays) == [
+        ("session-d1", 0),
+        ("session-d1", 1),
+        ("session-d2", 0),
+        ("session-d2", 1),
+    ]
+    assert all(chunk["object"].startswith(f"replays/{cli.project}/{chunk['sessionId']}/") for chunk in replays)
+    assert all("payload" not in chunk and chunk["bytes"] == 4 for chunk in replays)
     assert len(document["events"]) == 4 and {event["projectId"] for event in document["events"]} == {cli.project}
+
+
+def test_the_export_holds_the_replay_payloads_when_asked(cli, capsys, local_stack):
+    put_replay_chunks(cli, local_stack.boto3_client("s3"))
+    args = ["profiles", "export", "--project", cli.project, "--profile-id", "alice", "--replay-payloads"]
+    replays = run_cli(args, capsys)["replays"]
+    assert len(replays) == 4 and [chunk["payload"] for chunk in replays] == ["[]"] * 4
+
+
+def test_the_export_of_a_person_without_sessions_has_empty_lists(cli, capsys):
+    document = run_cli(["profiles", "export", "--project", cli.project, "--profile-id", "nobody"], capsys)
+    assert document["profiles"] == [] and document["sessionRecords"] == [] and document["replays"] == []
+    assert document["events"] == []
 
 
 def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, monkeypatch):
@@ -354,24 +391,9 @@ def test_the_cli_erases_after_a_dry_run_and_asks_unless_told_yes(cli, capsys, mo
     assert shown == receipt
 
 
-def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys):
-    args = ["projects", "erase", "--project", cli.project]
-    counts = run_cli([*args, "--dry-run"], capsys)["counts"]
-    assert counts["events"] == 9 and counts["sessions"] == 6 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
-    receipt = run_cli([*args, "--yes"], capsys)
-    assert receipt["status"] == "done" and receipt["removed"]["events"] == 9
-    assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
-    assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
-    assert cli.session_record(cli.project, "session-d3") is None
-    assert cli.rejected_payloads(cli.project) == []
-    assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None
-
-
-def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(world, local_stack):
-    # Given replay chunks (S3 object + ReplaysTable item) of sessions d1, d2 (alice's) and d3 (bob's) in both projects
-    s3 = local_stack.boto3_client("s3")
-    bucket, table = world.env["REPLAY_BUCKET"], world.env["REPLAYS_TABLE"]
-    replays = S3ReplayStore(table, bucket, world.dynamodb, s3)
+def put_replay_chunks(world: World, s3: Any) -> None:
+    """Two chunks (S3 object + ReplaysTable item) of each session d1, d2 (alice's) and d3 (bob's), in both projects."""
+    replays = S3ReplayStore(world.env["REPLAYS_TABLE"], world.env["REPLAY_BUCKET"], world.dynamodb, s3)
     for project in (world.project, world.other):
         for device in ("d1", "d2", "d3"):
             for index in range(2):
@@ -379,22 +401,203 @@ def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(
                 replays.put_chunk(
                     ReplayChunk(project, f"session-{device}", index, 3, index == 0, started, started, "[]", NOW)
                 )
-    tables = replace(world.tables, replays=table, replay_bucket=bucket)
+
+
+def replay_chunks(world: World, s3: Any, project: str, session: str | None = None) -> tuple[int, int]:
+    """(index items, S3 objects) of a session's replay, or of every session of the project."""
+    table, bucket = world.env["REPLAYS_TABLE"], world.env["REPLAY_BUCKET"]
+    if session is None:
+        items = world.dynamodb.scan(
+            TableName=table,
+            FilterExpression="begins_with(pk, :prefix)",
+            ExpressionAttributeValues={":prefix": {"S": f"{project}#"}},
+        )["Items"]
+    else:
+        items = world.dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": replay_pk(project, session)}},
+        )["Items"]
+    prefix = f"replays/{project}/" + (f"{session}/" if session else "")
+    return len(items), s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0)
+
+
+def test_a_project_is_erased_whole_and_the_other_is_kept(cli, capsys, local_stack):
+    # Given the project's replay chunks too (and the other project's, with the same session ids)
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(cli, s3)
+    # When its erasure is dry-run, Then every store's count is shown, session records and replays apart
+    args = ["projects", "erase", "--project", cli.project]
+    counts = run_cli([*args, "--dry-run"], capsys)["counts"]
+    assert counts["events"] == 9 and counts["rejected"] == 4 and counts["lakeFiles"] == 3
+    assert counts["sessions"] == 3 and counts["sessionRecords"] == 3
+    assert counts["replays"] == 6 and counts["replayIndex"] == 6
+    assert replay_chunks(cli, s3, cli.project) == (6, 6)
+    # When it is erased, Then nothing of it is left in any store, and the receipt counts what the dry run showed
+    receipt = run_cli([*args, "--yes"], capsys)
+    assert receipt["status"] == "done" and receipt["removed"] == counts
+    assert cli.project_events(cli.project) == [] and cli.lake_rows(cli.project) == []
+    assert cli.entity(cli.project, "profile#bob") is None and cli.session(cli.project, "d3") is None
+    assert cli.session_record(cli.project, "session-d3") is None
+    assert cli.rejected_payloads(cli.project) == []
+    assert replay_chunks(cli, s3, cli.project) == (0, 0)
+    # And the other project keeps everything, its replay chunks included
+    assert len(cli.project_events(cli.other)) == 9 and cli.entity(cli.other, "profile#bob") is not None
+    assert cli.session_record(cli.other, "session-d3") is not None
+    assert replay_chunks(cli, s3, cli.other) == (6, 6)
+
+
+def test_a_projects_erasure_removes_replay_payloads_that_no_index_item_names(cli, capsys, local_stack):
+    # Given a chunk's object whose index item is gone (the index's TTL ran before the bucket's lifecycle rule)
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(cli, s3)
+    cli.dynamodb.delete_item(
+        TableName=cli.env["REPLAYS_TABLE"],
+        Key={"pk": {"S": replay_pk(cli.project, "session-d1")}, "sk": {"S": chunk_position(DAY, 0)}},
+    )
+    assert replay_chunks(cli, s3, cli.project, "session-d1") == (1, 2)
+    # When the project is erased, Then the orphan payload goes too
+    receipt = run_cli(["projects", "erase", "--project", cli.project, "--yes"], capsys)
+    assert receipt["removed"]["replays"] == 6 and receipt["removed"]["replayIndex"] == 5
+    assert replay_chunks(cli, s3, cli.project) == (0, 0) and replay_chunks(cli, s3, cli.other) == (6, 6)
+
+
+def test_the_replay_chunks_of_the_persons_sessions_are_erased_objects_and_index(world, local_stack):
+    # Given replay chunks (S3 object + ReplaysTable item) of sessions d1, d2 (alice's) and d3 (bob's) in both projects
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    tables = replace(world.tables, replays=world.env["REPLAYS_TABLE"], replay_bucket=world.env["REPLAY_BUCKET"])
     erasers = [*dynamodb_erasers(tables, world.dynamodb, s3), ParquetLakeEraser(DirectoryLakeFiles(world.lake))]
     # When alice is erased
     receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW)
     receipt = run_erasure(receipt, erasers, world.log(), lambda: NOW + timedelta(minutes=1))
     # Then her sessions' four chunks are counted and gone, payloads and index items; bob's and the other project's stay
     assert receipt.status == DONE and receipt.counts == {**EXPECTED, "replays": 4}
+    assert replay_chunks(world, s3, world.project, "session-d1") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d2") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d3") == (2, 2)
+    assert replay_chunks(world, s3, world.other, "session-d1") == (2, 2)
 
-    def chunks(project: str, session: str) -> tuple[int, int]:
-        items = world.dynamodb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": replay_pk(project, session)}},
-        )["Items"]
-        objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"replays/{project}/{session}/").get("KeyCount", 0)
-        return len(items), objects
 
-    assert chunks(world.project, "session-d1") == (0, 0) and chunks(world.project, "session-d2") == (0, 0)
-    assert chunks(world.project, "session-d3") == (2, 2) and chunks(world.other, "session-d1") == (2, 2)
+def replay_erasers(world: World, s3: Any) -> list[StoreEraser]:
+    tables = replace(world.tables, replays=world.env["REPLAYS_TABLE"], replay_bucket=world.env["REPLAY_BUCKET"])
+    return [*dynamodb_erasers(tables, world.dynamodb, s3), ParquetLakeEraser(DirectoryLakeFiles(world.lake))]
+
+
+def test_a_second_erasure_with_replays_is_a_no_op_with_the_same_receipt(world, local_stack):
+    # Given alice erased, her session records and replay chunks counted in the receipt
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    first = run_erasure(
+        start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW),
+        replay_erasers(world, s3),
+        world.log(),
+        lambda: NOW + timedelta(minutes=1),
+    )
+    assert first.counts == {**EXPECTED, "replays": 4} and {"sessionRecords", "replays"} <= set(first.done)
+    # When the same erasure is asked for again, a minute later
+    second = run_erasure(
+        start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), world.log(), NOW),
+        replay_erasers(world, s3),
+        world.log(),
+        lambda: NOW + timedelta(minutes=2),
+    )
+    # Then it answers the same receipt (same counts, same finish time), and removes nothing more
+    assert second == first and world.log().load(world.project, first.id) == first
+    assert replay_chunks(world, s3, world.project, "session-d3") == (2, 2)
+    assert world.session_record(world.project, "session-d3") is not None
+    assert replay_chunks(world, s3, world.other, "session-d1") == (2, 2)
+
+
+def test_an_erasure_killed_inside_the_replay_eraser_completes_when_resumed(world, local_stack):
+    # Given an erasure killed after the replay eraser's first batch (session-d1's chunks), session-d2's left
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    log = world.log()
+    receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    erasers = replay_erasers(world, s3)
+    at = [eraser.name for eraser in erasers].index("replays")
+    with pytest.raises(RuntimeError, match="killed"):
+        run_erasure(receipt, [*erasers[:at], KilledAfter(erasers[at]), *erasers[at + 1 :]], log, lambda: NOW)
+    saved = log.load(world.project, receipt.id)
+    assert saved is not None and saved.status == RUNNING and saved.counts["replays"] == 2
+    assert "replays" not in saved.done and "sessionRecords" in saved.done
+    assert replay_chunks(world, s3, world.project, "session-d1") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d2") == (2, 2)
+    assert world.entity(world.project, "profile#alice") is not None  # the profile goes last
+    # When it is started again, Then it completes: the counts are a clean run's, every chunk of hers is gone
+    resumed = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    done = run_erasure(resumed, replay_erasers(world, s3), log, lambda: NOW)
+    assert done.status == DONE and done.counts == {**EXPECTED, "replays": 4}
+    assert replay_chunks(world, s3, world.project, "session-d2") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d3") == (2, 2)
+
+
+class KilledAfterDeletingObjects:
+    """Fault injection: an S3 client that dies right after its first DeleteObjects succeeded, before the eraser
+    removes the index items of the same chunks."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def delete_objects(self, **arguments: Any) -> Any:
+        self.inner.delete_objects(**arguments)
+        raise RuntimeError("killed")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_erasure_killed_between_a_chunks_payload_and_its_index_item_completes_when_resumed(world, local_stack):
+    # Given an erasure killed once session-d1's payloads were deleted and their index items not yet
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    log = world.log()
+    receipt = start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_erasure(receipt, replay_erasers(world, KilledAfterDeletingObjects(s3)), log, lambda: NOW)
+    saved = log.load(world.project, receipt.id)
+    assert saved is not None and saved.counts.get("replays", 0) == 0 and "replays" not in saved.done
+    assert replay_chunks(world, s3, world.project, "session-d1") == (2, 0)  # indexed, payloads gone
+    # When it is resumed, Then the index items left are found and removed, and counted once
+    done = run_erasure(
+        start_erasure(ErasureRequest(world.project, "alice"), world.resolver(), log, NOW),
+        replay_erasers(world, s3),
+        log,
+        lambda: NOW,
+    )
+    assert done.status == DONE and done.counts == {**EXPECTED, "replays": 4}
+    assert replay_chunks(world, s3, world.project, "session-d1") == (0, 0)
+    assert replay_chunks(world, s3, world.project, "session-d2") == (0, 0)
+
+
+def test_a_projects_erasure_killed_between_the_replay_payloads_and_their_index_completes_when_resumed(
+    world, local_stack
+):
+    # Given a project's erasure killed once its replay payloads were deleted, before their index items
+    s3 = local_stack.boto3_client("s3")
+    put_replay_chunks(world, s3)
+    tables = replace(world.tables, replays=world.env["REPLAYS_TABLE"], replay_bucket=world.env["REPLAY_BUCKET"])
+    scope = ErasureScope(world.project, frozenset(), frozenset(), linked_devices=False)
+    log = world.log()
+    receipt = start_erasure(ErasureRequest(world.project, PROJECT_ERASURE), FixedScope(scope), log, NOW)
+    erasers = project_erasers(tables, world.env["IDEMPOTENCY_TABLE"], world.dynamodb, s3)
+    at = [eraser.name for eraser in erasers].index("replays")
+    with pytest.raises(RuntimeError, match="killed"):
+        run_erasure(receipt, [*erasers[:at], KilledAfter(erasers[at]), *erasers[at + 1 :]], log, lambda: NOW)
+    assert replay_chunks(world, s3, world.project) == (6, 0)
+    # When it is resumed, Then the index items go too and each store is counted once
+    resumed = start_erasure(ErasureRequest(world.project, PROJECT_ERASURE), FixedScope(scope), log, NOW)
+    erasers = project_erasers(tables, world.env["IDEMPOTENCY_TABLE"], world.dynamodb, s3)
+    done = run_erasure(resumed, erasers, log, lambda: NOW)
+    assert done.status == DONE and done.counts["replays"] == 6 and done.counts["replayIndex"] == 6
+    assert done.counts["sessions"] == 3 and done.counts["sessionRecords"] == 3
+    assert replay_chunks(world, s3, world.project) == (0, 0) and replay_chunks(world, s3, world.other) == (6, 6)
+
+
+class FixedScope:
+    def __init__(self, scope: ErasureScope) -> None:
+        self.scope = scope
+
+    def resolve(self, request: ErasureRequest) -> ErasureScope:
+        return self.scope

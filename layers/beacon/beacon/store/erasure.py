@@ -14,6 +14,8 @@ Access patterns (DATA_MODEL.md, Erasure):
   of the chunks' S3 objects (the payloads) first, then BatchWriteItem deletes of the index items;
 - rejected events: Query `pk = <project>` (14 days at most), deleting the items whose payload names an id;
 - receipts: the entities table, `pk = <project>#erasure#<id>`, saved after every batch (the checkpoints).
+- a whole project: Query of the 8 event shards and the rejected partition; Scan with `begins_with(pk, <project>#)`
+  of the hash-key tables and of ReplaysTable; ListObjectsV2 + DeleteObjects of `replays/<project>/` in the bucket.
 """
 
 from __future__ import annotations
@@ -400,8 +402,9 @@ def _without_key(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoDBPersonalDataReader(DynamoDBRepository):
-    """Export (GDPR article 15): everything stored about the scope's person, read with GetItem and Query only.
-    Events are yielded one by one, page after page of the byProfile index, so a long history streams."""
+    """Export (GDPR article 15): everything stored about the scope's person, read with GetItem and Query only (and
+    S3 GetObject for replay payloads, when asked). Events and replay chunks are yielded one by one, page after page,
+    so a long history streams."""
 
     def __init__(self, tables: ErasureTables, client: DynamoDBClient | None = None) -> None:
         super().__init__(tables.entities, client)
@@ -431,6 +434,50 @@ class DynamoDBPersonalDataReader(DynamoDBRepository):
     def sessions(self, scope: ErasureScope) -> list[dict[str, Any]]:
         found = (self._get(self._tables.sessions, session_key(scope.project_id, d)) for d in sorted(scope.device_ids))
         return [_without_key(item) for item in found if item]
+
+    def session_records(self, scope: ErasureScope) -> list[dict[str, Any]]:
+        """The ended-session record of each session of the person's events, in the read API's session shape."""
+        from beacon.store.sessions import session_view
+
+        found = (self._get(self._tables.sessions, record_key(scope.project_id, s)) for s in sorted(scope.session_ids))
+        return [session_view(scope.project_id, item) for item in found if item]
+
+    def replay_chunks(
+        self, scope: ErasureScope, payloads: bool = False, s3: Any | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The replay index of each session of the person's events, chunk by chunk: its times and sizes and the key
+        of its payload in the replay bucket (`object`); with `payloads`, the payload itself (rrweb events as sent,
+        up to 2 MiB a chunk), read one at a time. Nothing when the stack stores no replays."""
+        if not (self._tables.replays and self._tables.replay_bucket):
+            return
+        from beacon.store.replays import S3ReplayStore
+
+        store = S3ReplayStore(self._tables.replays, self._tables.replay_bucket, self.client, s3)
+        for session in sorted(scope.session_ids):
+            arguments: dict[str, Any] = {
+                "TableName": self._tables.replays,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": replay_pk(scope.project_id, session)}},
+                "ConsistentRead": True,
+            }
+            for page in pages(self.client.query, arguments):
+                for item in page["Items"]:
+                    chunk = deserialize_item(item)
+                    position = str(chunk["sk"])
+                    entry: dict[str, Any] = {
+                        "sessionId": session,
+                        "chunkIndex": int(chunk["chunkIndex"]),
+                        "eventsCount": int(chunk["eventsCount"]),
+                        "isFullSnapshot": bool(chunk["isFullSnapshot"]),
+                        "startedAt": chunk["startedAt"],
+                        "endedAt": chunk["endedAt"],
+                        "receivedAt": chunk["receivedAt"],
+                        "bytes": int(chunk["bytes"]),
+                        "object": object_key(scope.project_id, session, position),
+                    }
+                    if payloads:
+                        entry["payload"] = store.chunk_payload(scope.project_id, session, position)
+                    yield entry
 
     def events(self, scope: ErasureScope) -> Iterator[dict[str, Any]]:
         from beacon.store.reads import event_from_item
@@ -484,21 +531,32 @@ class DynamoDBProjectPartitionEraser(DynamoDBRepository):
 
 
 class DynamoDBProjectPrefixEraser(DynamoDBRepository):
-    """Every item whose hash key starts with `<project>#` in a table with a hash key only (entities, sessions,
-    idempotency keys). These tables have no index by project, so this is a Scan of the whole table: an operator's
-    command, run rarely, billed for the table's size (docs/PRIVACY.md). Items under `<project>#<keep>` are kept."""
+    """Every item whose hash key starts with `<project>#<prefix>` (entities, sessions, idempotency keys, replay
+    index items). These tables have no index by project, so this is a Scan of the whole table: an operator's
+    command, run rarely, billed for the table's size (docs/PRIVACY.md). Items under `<project>#<keep>` are kept.
+    `range_key`: the table's key is (pk, sk)."""
 
-    def __init__(self, name: str, table: str, keep: str = "", client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        table: str,
+        keep: str = "",
+        client: DynamoDBClient | None = None,
+        prefix: str = "",
+        range_key: bool = False,
+    ) -> None:
         super().__init__(table, client)
         self.name = name
         self._keep = keep
+        self._prefix = prefix
+        self._key = ("pk", "sk") if range_key else ("pk",)
 
     def _pages(self, scope: ErasureScope, select_count: bool) -> Iterator[dict[str, Any]]:
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "FilterExpression": "begins_with(pk, :prefix)",
-            "ExpressionAttributeValues": {":prefix": {"S": f"{scope.project_id}#"}},
-            **({"Select": "COUNT"} if select_count else {"ProjectionExpression": "pk"}),
+            "ExpressionAttributeValues": {":prefix": {"S": f"{scope.project_id}#{self._prefix}"}},
+            **({"Select": "COUNT"} if select_count else {"ProjectionExpression": ", ".join(self._key)}),
         }
         if self._keep:
             arguments["FilterExpression"] += " AND NOT begins_with(pk, :keep)"
@@ -508,24 +566,81 @@ class DynamoDBProjectPrefixEraser(DynamoDBRepository):
     def erase(self, scope: ErasureScope) -> Iterator[int]:
         for page in self._pages(scope, select_count=False):
             if page["Items"]:
-                yield delete_keys(self.client, self._table, [{"pk": item["pk"]} for item in page["Items"]])
+                keys = [{name: item[name] for name in self._key} for item in page["Items"]]
+                yield delete_keys(self.client, self._table, keys)
 
     def count(self, scope: ErasureScope) -> int:
         return sum(int(page["Count"]) for page in self._pages(scope, select_count=True))
+
+
+class S3ProjectReplayEraser:
+    """Every replay chunk's payload of the project: the objects under `replays/<project>/` in the replay bucket,
+    listed 1,000 a page and deleted with one DeleteObjects a page. Objects no index item names any more (the
+    index's TTL ran before the bucket's rule) go too: the prefix is the project's. The index items are the
+    `replayIndex` eraser's, which runs after this one, so a run killed in between finds the items left."""
+
+    name = "replays"
+
+    def __init__(self, bucket: str, s3: Any | None = None) -> None:
+        self._bucket = bucket
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = s3_client()
+        return self._s3
+
+    def _pages(self, scope: ErasureScope) -> Iterator[list[str]]:
+        arguments: dict[str, Any] = {"Bucket": self._bucket, "Prefix": f"replays/{scope.project_id}/"}
+        while True:
+            with translate_s3_errors():
+                page = self.s3.list_objects_v2(**arguments)
+            keys = [entry["Key"] for entry in page.get("Contents", [])]
+            if keys:
+                yield keys
+            if not page.get("IsTruncated"):
+                return
+            arguments["ContinuationToken"] = page["NextContinuationToken"]
+
+    def erase(self, scope: ErasureScope) -> Iterator[int]:
+        for keys in self._pages(scope):
+            with translate_s3_errors():
+                answer = self.s3.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+                )
+            if answer.get("Errors"):
+                raise RuntimeError(f"S3 refused to delete {len(answer['Errors'])} replay chunks; run again")
+            yield len(keys)
+
+    def count(self, scope: ErasureScope) -> int:
+        return sum(len(keys) for keys in self._pages(scope))
 
 
 PROJECT_ERASURE = "\x00project"  # the "profile id" of a project's erasure: no profile id holds a NUL
 
 
 def project_erasers(
-    tables: ErasureTables, idempotency_table: str, client: DynamoDBClient | None = None
+    tables: ErasureTables, idempotency_table: str, client: DynamoDBClient | None = None, s3: Any | None = None
 ) -> list[StoreEraser]:
     """The registry of a whole project's erasure (the lake and the clients are added by the caller). Erasure
-    receipts are kept: they hold counts and times, no person, and prove what was done."""
+    receipts are kept: they hold counts and times, no person, and prove what was done. The sessions table's two
+    kinds are counted apart: a device's current session, and the ended sessions' records. Replays (when the stack
+    stores them): the chunks' payloads first, then their index items."""
+    replays: list[StoreEraser] = (
+        [
+            S3ProjectReplayEraser(tables.replay_bucket, s3),
+            DynamoDBProjectPrefixEraser("replayIndex", tables.replays, client=client, range_key=True),
+        ]
+        if tables.replays and tables.replay_bucket
+        else []
+    )
     return [
         DynamoDBProjectPartitionEraser("events", tables.events, EVENT_SHARDS, client),
         DynamoDBProjectPartitionEraser("rejected", tables.rejected_events, None, client),
-        DynamoDBProjectPrefixEraser("sessions", tables.sessions, client=client),
+        DynamoDBProjectPrefixEraser("sessions", tables.sessions, keep="session#", client=client),
+        DynamoDBProjectPrefixEraser("sessionRecords", tables.sessions, client=client, prefix="session#"),
+        *replays,
         DynamoDBProjectPrefixEraser("idempotency", idempotency_table, client=client),
         DynamoDBProjectPrefixEraser("entities", tables.entities, keep="erasure#", client=client),
     ]

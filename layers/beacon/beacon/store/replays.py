@@ -115,7 +115,7 @@ class S3ReplayStore(DynamoDBRepository):
         read_past = page if len(page) < len(live) else found[:max_chunks]
         last = str(read_past[-1]["sk"]["S"]) if read_past else None
         with ThreadPoolExecutor(max_workers=PARALLEL_GETS) as pool:
-            payloads = list(pool.map(lambda item: self._payload(project_id, session_id, item["sk"]["S"]), page))
+            payloads = list(pool.map(lambda item: self.chunk_payload(project_id, session_id, item["sk"]["S"]), page))
         chunks = [
             item_to_chunk(project_id, session_id, item, payload)
             for item, payload in zip(page, payloads, strict=True)
@@ -123,7 +123,7 @@ class S3ReplayStore(DynamoDBRepository):
         ]
         return ReplayPage(chunks=chunks, next_after=last if more else None)
 
-    def _payload(self, project_id: str, session_id: str, position: str) -> str | None:
+    def chunk_payload(self, project_id: str, session_id: str, position: str) -> str | None:
         """The chunk's payload; None when the lifecycle rule removed it before the index item's TTL did."""
         try:
             with translate_s3_errors():
