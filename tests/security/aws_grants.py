@@ -57,7 +57,8 @@ def iam_match(pattern: str, value: str, case_sensitive: bool = True) -> bool:
 
 class GrantResolver:
     """Resolves policy resources the way CloudFormation would for the local stack: parameters at their defaults
-    unless the template overrides them, conditions on those, tables and secrets named after their logical ids (as local/template.py names them)."""
+    unless the template overrides them, conditions on those, tables and secrets named after their logical ids (as
+    local/template.py names them)."""
 
     def __init__(self, template: Template) -> None:
         self.template = template
