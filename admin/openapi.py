@@ -117,7 +117,9 @@ OPERATIONS = [
         "OpenPanel's tracking endpoint: `track`, `identify`, `alias`, `increment`, `decrement`, `group`, "
         "`assign_group`, and the web SDK's session-replay chunks (`replay`, filed under the device's active session; "
         "a replay body may be up to 3 MiB, every other body 64 KiB). Without a secret, a request is accepted only "
-        "from one of the client's allowed origins.",
+        "from one of the client's allowed origins. On a stack deployed with `BodyCredentials=true`, a request with "
+        "no credential header may send `clientId` / `clientSecret` as top-level fields of its body instead "
+        "(docs/API.md, Authentication).",
         {
             200: ("Stored; the ids the API assigned", TrackResponse),
             202: ("A likely bot, on a request without a secret: nothing stored", BotResponse),

@@ -303,10 +303,20 @@ def _carry_attribution_into_pools(recorder: CallRecorder) -> None:
     ThreadPoolExecutor.submit = carried  # type: ignore[method-assign,assignment]
 
 
+def record_path(path: Path, overrides: dict[str, str]) -> Path:
+    """Where a stack whose parameters differ from the defaults records: a file of its own beside `path`, so its
+    calls are checked against the grants of its own parameters (calls.jsonl → calls.BodyCredentials=true.jsonl)."""
+    if not overrides:
+        return path
+    variant = "+".join(f"{name}={value}" for name, value in sorted(overrides.items()))
+    return path.with_name(f"{path.stem}.{variant}{path.suffix}")
+
+
 def install_from_env(template: Template) -> CallRecorder | None:
-    """`install()` into the file BEACON_RECORD_AWS_CALLS names, if it names one."""
+    """`install()` into the file BEACON_RECORD_AWS_CALLS names (for a template with parameter overrides, its
+    record_path), if it names one."""
     path = os.environ.get(RECORD_ENV)
-    return install(Path(path), template) if path else None
+    return install(record_path(Path(path), template.overrides), template) if path else None
 
 
 def read_calls(path: Path) -> set[AwsCall]:

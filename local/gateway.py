@@ -285,14 +285,24 @@ class UsagePlans:
 
 class ClientUsagePlans:
     """Which usage plan holds an API key, locally, where the client records stand in for API Gateway's keys:
-    the key must be the one on the record of the client the authorizer named (principalId = client id);
-    that client's own plan when its record has a rate and a burst, else the template's default plan."""
+    one of the template's own keys (`template_keys`, by value: the shared key of body credentials) is in the plan the
+    template puts it in; any other key must be the one on the record of the client the authorizer named
+    (principalId = client id): that client's own plan when its record has a rate and a burst, else the template's
+    default plan."""
 
-    def __init__(self, default: UsagePlanSpec | None, clients: ClientLookup) -> None:
+    def __init__(
+        self,
+        default: UsagePlanSpec | None,
+        clients: ClientLookup,
+        template_keys: dict[str, UsagePlanSpec] | None = None,
+    ) -> None:
         self._default = default
         self._clients = clients
+        self._template_keys = dict(template_keys or {})
 
     def __call__(self, api_key: str, principal_id: str) -> UsagePlanSpec | None:
+        if api_key in self._template_keys:
+            return self._template_keys[api_key]
         record = self._clients.get_client(principal_id)
         if record is None or not record.api_key or not hmac.compare_digest(record.api_key, api_key):
             return None
@@ -346,7 +356,8 @@ class LocalGateway:
         if any(route.api_key_required for route in self.routes) and template.api_key_source() != "AUTHORIZER":
             raise TemplateError("the local gateway emulates only API keys named by the authorizer (source AUTHORIZER)")
         if usage_plans is None:
-            usage_plans = UsagePlans(ClientUsagePlans(template.default_usage_plan(), self._clients()))
+            plans = ClientUsagePlans(template.default_usage_plan(), self._clients(), template.api_key_plans())
+            usage_plans = UsagePlans(plans)
         self.usage_plans = usage_plans
 
     def _clients(self) -> ClientLookup:
@@ -654,8 +665,8 @@ def make_handler(
     return Handler
 
 
-def serve(port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    gateway = LocalGateway(read_template())
+def serve(port: int, host: str = "127.0.0.1", template: Template | None = None) -> ThreadingHTTPServer:
+    gateway = LocalGateway(template or read_template())
     server = ThreadingHTTPServer((host, port), make_handler(gateway))
     server.daemon_threads = True
     return server
@@ -668,9 +679,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     args = parser.parse_args()
     from local.aws_calls import install_from_env
+    from local.stack import parameter_overrides
 
-    install_from_env(read_template())  # the test session asks for a record of the functions' AWS calls
-    server = serve(args.port)
+    template = read_template(overrides=parameter_overrides(os.environ))  # BEACON_BODY_CREDENTIALS=true, …
+    install_from_env(template)  # the test session asks for a record of the functions' AWS calls
+    server = serve(args.port, template=template)
     print(f"Beacon local gateway on http://127.0.0.1:{args.port}", flush=True)
     try:
         server.serve_forever()

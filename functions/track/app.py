@@ -1,5 +1,6 @@
 """Track function: POST /track (events and session replay chunks), POST /track/batch, GET /track/device-id, and
-the unauthenticated GET /healthcheck, GET /openapi.json and GET /docs.
+the unauthenticated GET /healthcheck, GET /openapi.json and GET /docs. With BodyCredentials, POST /track also
+authenticates credentials sent in its body (beacon/gateway/body_credentials.py, docs/DESIGN.md §50).
 
 Each route: parse (the Beacon envelope) → request context → domain → response model. Errors are answered in
 the API's JSON shape by the shared handlers (beacon/gateway/responses.py).
@@ -23,18 +24,20 @@ from beacon.domain.batch import BatchOutcome, ingest_batch
 from beacon.domain.enrich import Enricher
 from beacon.domain.entities import BotDetected
 from beacon.domain.ingest import current_ids, ingest, request_bot
-from beacon.domain.ports import RejectedEventStore, ReplayStore, Stores
+from beacon.domain.ports import ClientLookup, RejectedEventStore, ReplayStore, Stores
 from beacon.domain.rejections import RejectedEvent, truncated_payload
 from beacon.domain.replays import store_replay_chunk
 from beacon.domain.useragent import warm_up
-from beacon.errors import BeaconError, DependencyUnavailableError, FieldError, Rejection
+from beacon.errors import BeaconError, DependencyUnavailableError, FieldError, InvalidCredentialsError, Rejection
 from beacon.gateway.api_docs import DOCS_PAGE_HEADERS, DOCUMENT_HEADERS, docs_page, openapi_text
+from beacon.gateway.authorizer_context import is_unauthenticated
 from beacon.gateway.body import event_body
+from beacon.gateway.body_credentials import authenticate_body, without_body_credentials
 from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
 from beacon.gateway.responses import ErrorPolicy, error_response, register_error_handlers
 from beacon.gateway.track_bodies import parse_batch, parse_track, read_batch
-from beacon.models.requests import ReplayRequest, TrackRequest, truncated_paths
+from beacon.models.requests import MAX_REPLAY_BODY_BYTES, ReplayRequest, TrackRequest, truncated_paths
 from beacon.models.responses import (
     BatchRejection,
     BatchResponse,
@@ -47,6 +50,7 @@ from beacon.models.responses import (
 )
 from beacon.observability import logger, metrics
 from beacon.snapstart import before_snapshot
+from beacon.store.clients import issued_client_lookup
 from beacon.store.device_salt import SecretsManagerStackSecret
 from beacon.store.factory import rejected_events_store, replay_store, track_stores
 from beacon.tracing import tracer
@@ -70,6 +74,14 @@ def rejected_store() -> RejectedEventStore:
 @cache
 def replays() -> ReplayStore:
     return replay_store(settings)
+
+
+@cache
+def body_clients() -> ClientLookup:
+    """With BodyCredentials: the authorizer's client lookup (same records, same id gate, same cache time)."""
+    return issued_client_lookup(
+        settings.client_secret_prefix, settings.client_cache_seconds, settings.client_id_key_secret
+    )
 
 
 @cache
@@ -128,8 +140,8 @@ def batch_response(outcome: BatchOutcome) -> Response[str]:
 def keep_rejected(rejected: list[tuple[Rejection, bytes | str, int | None]]) -> None:
     """Keep refused events (their reason and a truncated payload) for the project's team. Best effort: failing to
     keep them must never change the answer."""
-    if not rejected:
-        return
+    if not rejected or is_unauthenticated(authorizer_context(app.current_event.raw_event)):
+        return  # nobody to keep them for: a request that never authenticated
     caller = event_caller(app.current_event.raw_event)
     records = [
         RejectedEvent(
@@ -185,7 +197,7 @@ def keep_invalid_body(rejection: Rejection) -> None:
         body = event_body(app.current_event.raw_event, settings.max_batch_bytes)
     except BeaconError:
         return
-    keep_rejected([(rejection, body, None)])
+    keep_rejected([(rejection, without_body_credentials(body), None)])
 
 
 register_error_handlers(
@@ -193,10 +205,26 @@ register_error_handlers(
 )
 
 
+def authenticate_from_body(event: dict[str, Any]) -> None:
+    """A POST /track the authorizer let through unauthenticated (no credential header, BodyCredentials on): its
+    body's credentials, checked as the authorizer checks headers, become the request's caller."""
+    if not settings.body_credentials:
+        raise InvalidCredentialsError()  # never without the stack's parameter, whatever the authorizer said
+    try:
+        authenticate_body(
+            event, body_clients(), datetime.now(UTC), settings.max_body_bytes, read_limit=MAX_REPLAY_BODY_BYTES
+        )
+    except InvalidCredentialsError:
+        logger.info("invalid client credentials in the body")
+        raise
+
+
 # -- routes -------------------------------------------------------------------------------------------------
 @app.post("/track")
 def track() -> Response[str]:
     event = app.current_event.raw_event
+    if is_unauthenticated(authorizer_context(event)):
+        authenticate_from_body(event)
     request = parse_track(event, settings.max_body_bytes)
     context = request_context(event, datetime.now(UTC), settings.stores_ip)
     if isinstance(request, ReplayRequest):
@@ -210,7 +238,7 @@ def track() -> Response[str]:
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     request_counts["events"] = 1
     if truncated_paths(request):
-        note_truncated([(request, event_body(event, settings.max_body_bytes), None)])
+        note_truncated([(request, without_body_credentials(event_body(event, settings.max_body_bytes)), None)])
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id))
 
 

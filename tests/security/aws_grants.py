@@ -56,13 +56,14 @@ def iam_match(pattern: str, value: str, case_sensitive: bool = True) -> bool:
 
 
 class GrantResolver:
-    """Resolves policy resources the way CloudFormation would for the local stack: parameters at their defaults,
-    conditions on those, tables and secrets named after their logical ids (as local/template.py names them)."""
+    """Resolves policy resources the way CloudFormation would for the local stack: parameters at their defaults
+    unless the template overrides them, conditions on those, tables and secrets named after their logical ids (as
+    local/template.py names them)."""
 
     def __init__(self, template: Template) -> None:
         self.template = template
         self.resources = template.resources
-        self.parameters = template.parameter_defaults()
+        self.parameters = template.parameters()
 
     def _ref(self, name: str) -> str:
         if name in _PSEUDO:

@@ -38,7 +38,16 @@ from typing import Any
 import pytest
 
 from local import aws_calls
-from local.aws_calls import RECORD_ENV, AwsCall, CallRecorder, iam_requests, read_calls, secret_arn, table_arn
+from local.aws_calls import (
+    RECORD_ENV,
+    AwsCall,
+    CallRecorder,
+    iam_requests,
+    read_calls,
+    record_path,
+    secret_arn,
+    table_arn,
+)
 from local.template import read_template
 from tests.constants import ROOT
 from tests.e2e.test_seed_examples import REST_PAGE, TRACK_MDX
@@ -55,10 +64,18 @@ from tests.security.aws_grants import (
 TEMPLATE = read_template()
 BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 GRANTS = template_grants(TEMPLATE)
+# The stack with BodyCredentials on (docs/DESIGN.md §50), as the tests' second gateway runs it: its calls are recorded
+# in a file of their own (local/aws_calls.py record_path) and checked against its own grants.
+BODY_TEMPLATE = read_template(overrides={"BodyCredentials": "true"})
+BODY_GRANTS = template_grants(BODY_TEMPLATE)
 
 
 def recorded_calls() -> set[AwsCall]:
     return read_calls(Path(os.environ[RECORD_ENV]))
+
+
+def body_credentials_calls() -> set[AwsCall]:
+    return read_calls(record_path(Path(os.environ[RECORD_ENV]), BODY_TEMPLATE.overrides))
 
 
 def report(lines: list[Any]) -> str:
@@ -409,6 +426,36 @@ def test_driver_track_function_boundary_case_and_reaper_function_ending_a_sessio
     assert http(f"{gateway_url}/session/{page['data'][0]['id']}", headers=credentials(reader))[0] == 200
 
 
+def test_body_credentials_add_exactly_the_track_functions_reads_of_client_records_and_the_id_key() -> None:
+    # Given the grants with BodyCredentials off (the default) and on
+    added, removed = set(BODY_GRANTS) - set(GRANTS), set(GRANTS) - set(BODY_GRANTS)
+    # Then the parameter takes nothing away, and adds exactly the authorizer's two reads, to the track function
+    assert removed == set()
+    client_records = "arn:aws:secretsmanager:us-east-1:123456789012:secret:beacon/local/clients/*"
+    assert {(grant.function, grant.action, grant.resource) for grant in added} == {
+        ("TrackFunction", "secretsmanager:GetSecretValue", client_records),
+        ("TrackFunction", "secretsmanager:GetSecretValue", secret_arn("ClientIdKeySecret")),
+    }
+    assert {grant.resource for grant in GRANTS if grant.function == "AuthorizerFunction"} >= {
+        client_records,
+        secret_arn("ClientIdKeySecret"),
+    }
+    # And off, the track function may read no secret but the device salt
+    track_secrets = {
+        grant.resource for grant in GRANTS if grant.function == "TrackFunction" and grant.action.startswith("secrets")
+    }
+    assert track_secrets == {secret_arn("DeviceSaltSecret")}
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_track_function_body_credentials(body_credentials_gateway_url: str, writer: dict[str, str]) -> None:
+    # A Zaraz-style body with BodyCredentials on: the track function reads the id key, then the client's record
+    body = {"type": "track", "payload": {"name": "zaraz_event"}, **{k: writer[k] for k in ("clientId", "clientSecret")}}
+    headers = {"User-Agent": "curl/8.5.0", "Content-Type": "application/json"}
+    status, answer = http(f"{body_credentials_gateway_url}/track", "POST", json.dumps(body).encode(), headers)
+    assert status == 200, answer
+
+
 # -- the checks, over the whole run ---------------------------------------------------------------------------------
 @pytest.mark.session_end
 def test_every_aws_call_a_function_made_in_this_run_is_granted_by_its_policy() -> None:
@@ -426,3 +473,22 @@ def test_every_grant_of_every_function_is_used_in_this_run(request: pytest.Fixtu
         pytest.skip("the driver tests of tests/security/test_aws_grants.py did not all run and pass")
     idle = unused(recorded_calls(), GRANTS)
     assert not idle, "grants no function used in this run (least privilege: remove them):" + report(idle)
+
+
+@pytest.mark.session_end
+def test_with_body_credentials_every_aws_call_a_function_made_is_granted_by_its_policy() -> None:
+    calls = body_credentials_calls()
+    if not calls:
+        pytest.skip("no function of the BodyCredentials gateway made an AWS call in this run")
+    missing = ungranted((call for call in calls if of_the_stack(call, BODY_TEMPLATE)), BODY_GRANTS)
+    assert not missing, "calls that template.yaml does not grant with BodyCredentials on:" + report(missing)
+
+
+@pytest.mark.session_end
+def test_every_grant_body_credentials_add_is_used_in_this_run(request: pytest.FixtureRequest) -> None:
+    drivers = request.config.stash.get(DRIVERS_PASSED, None)
+    if drivers is None or not drivers.all_passed():
+        pytest.skip("the driver tests of tests/security/test_aws_grants.py did not all run and pass")
+    added = [grant for grant in BODY_GRANTS if grant not in GRANTS]
+    idle = unused(body_credentials_calls(), added)
+    assert not idle, "grants BodyCredentials adds that no function used (least privilege: remove them):" + report(idle)

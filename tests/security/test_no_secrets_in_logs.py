@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -55,6 +56,59 @@ def test_secrets_and_ips_never_appear_in_any_log_line(
     for line in written.splitlines():
         for canary in (client.secret, CANARY_SECRET, CANARY_IPV4, CANARY_IPV6):
             assert canary not in line, f"{canary!r} logged: {line[:300]}"
+
+
+def test_secrets_sent_in_the_body_never_appear_in_any_log_line_nor_in_what_is_kept(
+    body_credentials_gateway_url: str,
+    local_stack: LocalStack,
+    create_client: Callable[..., dict[str, str]],
+    project_id: str,
+    stored_events: Callable[..., list[dict[str, Any]]],
+    dynamodb: Any,
+    template_env: dict[str, str],
+) -> None:
+    # Given a client, and bodies that carry its secret, a wrong secret, or its secret with an invalid or an oversized
+    # event, through the gateway with BodyCredentials on (docs/DESIGN.md §50)
+    created = create_client(project_id)
+    port = int(urlsplit(body_credentials_gateway_url).port or 0)
+    headers = [("Content-Type", "application/json"), ("User-Agent", "curl/8.5.0")]
+
+    def body(secret: str, payload: dict[str, Any]) -> str:
+        credentials = {"clientId": created["clientId"], "clientSecret": secret}
+        return json.dumps({"type": "track", "payload": payload, **credentials})
+
+    logs = sorted(local_stack.log_dir.glob("*.log"))
+    offsets = {path: path.stat().st_size for path in logs}
+    requests = [
+        body(created["clientSecret"], {"name": "ok"}),
+        body(CANARY_SECRET, {"name": "refused"}),
+        body(created["clientSecret"], {"name": ""}),  # invalid: kept in the rejected-events table
+        body(created["clientSecret"], {"name": "cut", "properties": {"long": "x" * 5000}}),  # truncated: kept too
+    ]
+
+    # When they are sent
+    statuses = [send(port, "POST", "/track", data.encode(), headers=headers).status for data in requests]
+
+    # Then each path was taken, and the refusal was logged
+    assert statuses == [200, 401, 400, 200]
+    logs = sorted(local_stack.log_dir.glob("*.log"))  # the body gateway's log may be new
+    written = "\n".join(read_from(path, offsets.get(path, 0)) for path in logs)
+    assert "invalid client credentials in the body" in written
+    # And neither secret appears in any line logged meanwhile
+    for line in written.splitlines():
+        for canary in (created["clientSecret"], CANARY_SECRET):
+            assert canary not in line, f"{canary!r} logged: {line[:300]}"
+    # Nor in the stored events, nor in the rejected-events table (the invalid and the cut event are both kept)
+    assert [event["name"] for event in stored_events(project_id)] == ["ok", "cut"]
+    assert created["clientSecret"] not in json.dumps(stored_events(project_id), default=str)
+    kept = dynamodb.query(
+        TableName=template_env["REJECTED_EVENTS_TABLE"],
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": project_id}},
+        ConsistentRead=True,
+    )["Items"]
+    assert len(kept) == 2
+    assert created["clientSecret"] not in json.dumps(kept) and CANARY_SECRET not in json.dumps(kept)
 
 
 def read_from(path: Path, offset: int) -> str:

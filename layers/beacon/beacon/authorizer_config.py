@@ -22,6 +22,9 @@ class AuthorizerSettings:
     # With EnableCloudFront: id or ARN of the secret the distribution sends as its origin-verify header; every request
     # must carry it (domain/distribution.py). Empty: no distribution, no such check.
     origin_verify_secret: str = ""
+    # With BodyCredentials: the shared API key (its value) named for a POST /track without any credential header,
+    # which the track function then authenticates from its body (docs/DESIGN.md §50). Empty: such a request is a 401.
+    body_credentials_api_key: str = ""
 
     def __post_init__(self) -> None:
         if not self.client_secret_prefix:
@@ -41,6 +44,7 @@ class AuthorizerSettings:
                 "CLIENT_CACHE_SECONDS", env.get("CLIENT_CACHE_SECONDS"), DEFAULT_CLIENT_CACHE_SECONDS
             ),
             origin_verify_secret=env.get("ORIGIN_VERIFY_SECRET", "").strip(),
+            body_credentials_api_key=env.get("BODY_CREDENTIALS_API_KEY", "").strip(),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class TrackSettings(BaseModel):
@@ -29,6 +29,18 @@ class TrackSettings(BaseModel):
     geoip_database_path: str | None = None  # optional .mmdb (GeoLite2 / DB-IP City), e.g. from a layer under /opt
     store_ip_projects: frozenset[str] = frozenset()  # projects that opted in to storing raw client IPs
     session_timeout_seconds: int = Field(default=1800, ge=1)  # idle time that ends a session (OpenPanel: 30 min)
+    # BodyCredentials (docs/DESIGN.md §50): POST /track may authenticate from `clientId` / `clientSecret` in its
+    # body, from the authorizer's client records (the prefix) behind its id gate (the id key secret).
+    body_credentials: bool = False
+    client_secret_prefix: str = ""
+    client_id_key_secret: str = ""
+    client_cache_seconds: int = Field(default=60, ge=0)
+
+    @model_validator(mode="after")
+    def _body_credentials_need_the_client_records(self) -> TrackSettings:
+        if self.body_credentials and not (self.client_secret_prefix and self.client_id_key_secret):
+            raise ValueError("BODY_CREDENTIALS needs CLIENT_SECRET_PREFIX and CLIENT_ID_KEY_SECRET")
+        return self
 
     def stores_ip(self, project_id: str) -> bool:
         return project_id in self.store_ip_projects
@@ -54,6 +66,10 @@ class TrackSettings(BaseModel):
                     project for project in env.get("STORE_IP_PROJECTS", "").split(",") if project.strip()
                 ),
                 "session_timeout_seconds": session_timeout_seconds(env),
+                "body_credentials": env.get("BODY_CREDENTIALS", "false").strip().lower() == "true",
+                "client_secret_prefix": env.get("CLIENT_SECRET_PREFIX", ""),
+                "client_id_key_secret": env.get("CLIENT_ID_KEY_SECRET", ""),
+                "client_cache_seconds": env.get("CLIENT_CACHE_SECONDS", 60),
             }
         )
 

@@ -75,17 +75,35 @@ def test_authorizer_may_only_read_this_stacks_client_secrets(resources):
     assert statements[1]["Resource"] == {"Ref": "ClientIdKeySecret"}
     assert function["Environment"]["Variables"]["CLIENT_ID_KEY_SECRET"] == {"Ref": "ClientIdKeySecret"}
     assert resources["ClientIdKeySecret"]["Properties"]["Name"] == {"Fn::Sub": "beacon/${AWS::StackName}/client-id-key"}
-    # And no other function may read that key
-    for name in ("TrackFunction", "ReadFunction"):
-        granted = [s.get("Resource") for s in _statements(resources[name])]
-        assert {"Ref": "ClientIdKeySecret"} not in granted, name
-    # And the track function may read the device-salt secret only: never a client secret
+    # And the read function may never read that key
+    assert {"Ref": "ClientIdKeySecret"} not in [s.get("Resource") for s in _statements(resources["ReadFunction"])]
+    # And the track function, unconditionally, may read the device-salt secret only: never a client secret
     track_secret_statements = [
-        s for s in _statements(resources["TrackFunction"]) if any(a.startswith("secretsmanager:") for a in s["Action"])
+        s
+        for s in _statements(resources["TrackFunction"], conditional=False)
+        if any(a.startswith("secretsmanager:") for a in s["Action"])
     ]
     assert [(s["Action"], s["Resource"]) for s in track_secret_statements] == [
         (["secretsmanager:GetSecretValue"], {"Ref": "DeviceSaltSecret"})
     ]
+    # And only under BodyCredentials (docs/DESIGN.md §50) the authorizer's two reads, on the same resources, and
+    # nothing else on the other side of the condition
+    conditional = [
+        s["Fn::If"]
+        for policy in resources["TrackFunction"]["Properties"]["Policies"]
+        for s in policy["Statement"]
+        if "Fn::If" in s
+    ]
+    assert [(condition, otherwise) for condition, _, otherwise in conditional] == [
+        ("UseBodyCredentials", {"Ref": "AWS::NoValue"})
+    ] * 2
+    assert [(s["Action"], s["Resource"]) for _, s, _ in conditional] == [
+        (["secretsmanager:GetSecretValue"], statements[0]["Resource"]),
+        (["secretsmanager:GetSecretValue"], {"Ref": "ClientIdKeySecret"}),
+    ]
+    assert resources["TrackFunction"]["Properties"]["Environment"]["Variables"]["BODY_CREDENTIALS"] == {
+        "Ref": "BodyCredentials"
+    }
 
 
 def test_with_cloudfront_the_distribution_proves_itself_with_a_secret_the_authorizer_alone_may_read(resources):

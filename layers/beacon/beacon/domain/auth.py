@@ -78,6 +78,11 @@ class Authenticated:
     caller: Caller
     api_key: str
 
+    def through(self, via_distribution: bool) -> Caller:
+        """The caller, marked as having come through the stack's CloudFront distribution when it did (the
+        authorizer checked the origin-verify header before any credential)."""
+        return replace(self.caller, via_distribution=True) if via_distribution else self.caller
+
 
 def hash_secret(secret: str, salt: str) -> str:
     return hmac.new(bytes.fromhex(salt), secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

@@ -70,6 +70,21 @@ def credential_headers(headers: Mapping[str, str]) -> CredentialHeaders:
     return CredentialHeaders(first_present(CLIENT_ID_HEADERS), first_present(CLIENT_SECRET_HEADERS))
 
 
+def sends_credential_headers(headers: Mapping[str, str]) -> bool:
+    """Whether the request (`headers` by lower-cased name) names a client id or secret in any header form, even
+    empty: such a request is authenticated from its headers, never from its body."""
+    return any(name in headers for name in (*CLIENT_ID_HEADERS, *CLIENT_SECRET_HEADERS))
+
+
+# The one method that may carry its credentials in the body (OpenPanel's POST /track, as Zaraz calls it), as API
+# Gateway names it in a method ARN: with and without the trailing slash it routes to the same resource.
+BODY_CREDENTIAL_METHODS = (("POST", "track"), ("POST", "track/"))
+
+
+def accepts_body_credentials(method_arn: MethodArn) -> bool:
+    return (method_arn.http_method, method_arn.resource) in BODY_CREDENTIAL_METHODS
+
+
 def allow_all_policy(
     principal_id: str,
     method_arn: MethodArn,
@@ -81,11 +96,29 @@ def allow_all_policy(
     `usage_identifier_key` is the API key of the usage plan that rate-limits the caller (ApiKeySourceType
     AUTHORIZER); `context` reaches the integration as requestContext.authorizer. Empty ones are left out.
     """
+    return _allow_policy(principal_id, [method_arn.stage_arn()], usage_identifier_key, context)
+
+
+def allow_body_credentials_policy(
+    principal_id: str, method_arn: MethodArn, usage_identifier_key: str, context: Mapping[str, str | bool]
+) -> dict[str, Any]:
+    """The answer allowing only the methods of BODY_CREDENTIAL_METHODS of the request's API stage, not the stage:
+    whatever a cache did with it, it opens no other route to a request that proved nothing yet."""
+    resources = [method_arn.stage_arn(method, resource) for method, resource in BODY_CREDENTIAL_METHODS]
+    return _allow_policy(principal_id, resources, usage_identifier_key, context)
+
+
+def _allow_policy(
+    principal_id: str,
+    resources: list[str],
+    usage_identifier_key: str | None,
+    context: Mapping[str, str | bool] | None,
+) -> dict[str, Any]:
     response: dict[str, Any] = {
         "principalId": principal_id,
         "policyDocument": {
             "Version": POLICY_VERSION,
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [method_arn.stage_arn()]}],
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resources}],
         },
     }
     if usage_identifier_key:

@@ -316,3 +316,12 @@ class IssuedClientLookup:
             )
         self._tokens -= 1
         return True
+
+
+def issued_client_lookup(
+    prefix: str, cache_seconds: int, client_id_key_secret: str, client: SecretsManagerClient | None = None
+) -> IssuedClientLookup:
+    """The client records under `prefix` behind the gate that refuses ids Beacon never issued before any call: how
+    the authorizer looks clients up, and the track function for credentials sent in the body (docs/DESIGN.md §50)."""
+    records = SecretsManagerClientStore(prefix, cache_seconds, client)
+    return IssuedClientLookup(records, SecretsManagerStackSecret(client_id_key_secret, client))
