@@ -186,6 +186,7 @@ def test_the_template_grants_resolve_to_arns_of_this_stack() -> None:
                 "arn:aws:athena:us-east-1:",
                 "arn:aws:glue:us-east-1:",
                 "arn:aws:s3:::",
+                "arn:aws:lambda:us-east-1:123456789012:function:local-",
             )
         ), grant
 
