@@ -101,16 +101,23 @@ def hand_on(payload: dict[str, Any]) -> None:
     LambdaAsyncInvoker(app.lambda_context.function_name).hand_on(payload)
 
 
-def json_response(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> Response[str]:
+def json_response(
+    status: int, body: BaseModel, headers: dict[str, str] | None = None, exclude_none: bool = False
+) -> Response[str]:
     # A person's data and receipts: no shared cache may keep them; no CORS headers (no browser may read them).
     headers = {"Cache-Control": "no-store", **(headers or {})}
-    return Response(status_code=status, content_type="application/json", body=body.model_dump_json(), headers=headers)
+    text = body.model_dump_json(exclude_none=exclude_none)
+    return Response(status_code=status, content_type="application/json", body=text, headers=headers)
+
+
+def error_response(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> Response[str]:
+    return json_response(status, body, headers, exclude_none=True)  # the API's error shape: no null fields
 
 
 register_error_handlers(
     app,
     ErrorPolicy(
-        respond=json_response,
+        respond=error_response,
         refused_metric="PrivacyRequestsRejected",
         invalid_message="Invalid request parameters",
         count_not_found=True,
