@@ -345,6 +345,63 @@ def test_driver_read_function_insights_through_athena(
         assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
 
 
+@pytest.mark.aws_grants_driver
+def test_driver_privacy_function_export_pages_then_an_erasure_of_every_store_with_suppression(
+    gateway_url: str, writer: dict[str, str], create_client: Callable[..., dict[str, str]], project_id: str
+) -> None:
+    # A person in every store the function reaches: a profile with an alias, events from a browser (their device's
+    # session), a replay chunk of that session (S3 and its index item), an anonymous event of the device, a
+    # refused event naming them
+    import time
+
+    browser = credentials(writer, **{"User-Agent": BROWSER_USER_AGENT})
+    bodies = [
+        {"type": "identify", "payload": {"profileId": "pat", "email": "pat@example.com"}},
+        {"type": "alias", "payload": {"profileId": "pat", "alias": "pat-old"}},
+        {"type": "track", "payload": {"name": "screen_view"}},
+        {"type": "track", "payload": {"name": "screen_view", "profileId": "pat"}},
+        {"type": "track", "payload": {"name": "checkout", "profileId": "pat"}},
+    ]
+    for body in bodies:
+        assert http(f"{gateway_url}/track", "POST", json.dumps(body).encode(), browser)[0] == 200, body
+    chunk = {
+        "chunk_index": 0,
+        "events_count": 1,
+        "is_full_snapshot": True,
+        "started_at": "2026-12-02T10:00:00.000Z",
+        "ended_at": "2026-12-02T10:00:01.000Z",
+        "payload": "[]",
+    }
+    replay = json.dumps({"type": "replay", "payload": chunk}).encode()
+    assert http(f"{gateway_url}/track", "POST", replay, browser)[0] == 200
+    refused = json.dumps({"type": "track", "payload": {"name": "", "profileId": "pat"}}).encode()
+    assert http(f"{gateway_url}/track", "POST", refused, browser)[0] == 400
+    root = create_client(project_id, "root")
+    # The export, two pages (its head's GetItems, the index's pages, the signed cursor)
+    export = f"{gateway_url}/profile/pat/export?projectId={project_id}&limit=1"
+    status, page = http(export, headers=credentials(root))
+    assert status == 200 and page["sessions"] and page["meta"]["next"], page
+    cursor = urllib.parse.quote(page["meta"]["next"])
+    assert http(f"{export}&cursor={cursor}", headers=credentials(root))[0] == 200
+    # The erasure with suppression: the receipt, the hand-off to itself, then its run over every store
+    status, receipt = http(
+        f"{gateway_url}/profile/pat?projectId={project_id}&suppress=true", "DELETE", headers=credentials(root)
+    )
+    assert status == 202, receipt
+    deadline = time.monotonic() + 30
+    while receipt["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        receipt = http(f"{gateway_url}{receipt['statusUrl']}", headers=credentials(root))[1]
+    assert receipt["status"] == "waiting", receipt
+    assert {name: receipt["removed"][name] > 0 for name in ("events", "replays", "rejected", "profiles")} == {
+        "events": True,
+        "replays": True,
+        "rejected": True,
+        "profiles": True,
+    }, receipt
+    assert receipt["storesDone"][0] == "suppression"
+
+
 def _idle_for_an_hour(dynamodb: Any, project_id: str, device_id: str) -> None:
     """Make the device's session look last seen an hour ago (a test's own write, no function's)."""
     from datetime import UTC, datetime, timedelta
