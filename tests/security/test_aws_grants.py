@@ -104,6 +104,21 @@ def test_batches_are_checked_per_table_and_an_index_query_on_the_index() -> None
     assert iam_requests("s3", "DeleteObject", {"Bucket": "b", "Key": "k"}) == [("s3:DeleteObject", "*")]
 
 
+def test_a_delete_of_objects_is_checked_per_object_and_an_invoke_on_the_function_named() -> None:
+    # IAM has no s3:DeleteObjects: each object of the request needs s3:DeleteObject on its own ARN
+    delete = {"Bucket": "b", "Delete": {"Objects": [{"Key": "replays/p/1"}, {"Key": "replays/p/2"}]}}
+    assert iam_requests("s3", "DeleteObjects", delete) == [
+        ("s3:DeleteObject", "arn:aws:s3:::b/replays/p/1"),
+        ("s3:DeleteObject", "arn:aws:s3:::b/replays/p/2"),
+    ]
+    # And Invoke is lambda:InvokeFunction on the function as named: a name becomes the stack's unqualified ARN
+    assert iam_requests("lambda", "Invoke", {"FunctionName": "local-privacy"}) == [
+        ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:local-privacy")
+    ]
+    qualified = "arn:aws:lambda:us-east-1:123456789012:function:local-privacy:live"
+    assert iam_requests("lambda", "Invoke", {"FunctionName": qualified}) == [("lambda:InvokeFunction", qualified)]
+
+
 def test_secret_grants_follow_iam_name_matching() -> None:
     # A secret's ARN ends in 6 random characters: a prefix pattern with * covers it, the bare name does not
     name = "beacon/local/clients/c1"
