@@ -96,6 +96,10 @@ class PersonalDataPages(Protocol):
         """profiles, aliases, groups and sessions: a few items, read once, on the first page."""
         ...
 
+    def profile_ids(self, project_id: str, profile_id: str) -> frozenset[str]:
+        """The profile id both ways through aliases (two reads: a later page's, without the scope's devices)."""
+        ...
+
     def events_page(
         self, project_id: str, profile_id: str, after: dict[str, Any] | None, limit: int
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -106,12 +110,12 @@ class PersonalDataPages(Protocol):
 
 @dataclass(frozen=True)
 class ExportPosition:
-    """Where the next page starts: which of the person's ids (resolved on the first page) and where in it."""
+    """Where the next page starts: at the person's id `id` (their ids are read in sorted order), after the store's
+    position `after` in it (None: from its start). Only this is carried, so a cursor stays short however many
+    aliases the person has; the ids are resolved again on each page."""
 
-    profile: str  # as asked for
-    ids: tuple[str, ...]  # the profile id both ways through aliases, sorted
-    index: int
-    after: dict[str, Any] | None  # the store's position inside ids[index]; opaque here
+    id: str
+    after: dict[str, Any] | None  # opaque here
 
 
 @dataclass(frozen=True)
@@ -124,53 +128,41 @@ class ExportPage:
 
 
 class ExportCursorCodec:
-    """`base64url(JSON) "." base64url(HMAC-SHA256)` under a key of its own, derived from the stack's cursor
-    secret: a read API cursor never verifies here, nor an export cursor there."""
+    """`base64url(JSON position) "." base64url(HMAC-SHA256)` under a key of its own, derived from the stack's cursor
+    secret (a read API cursor never verifies here, nor an export cursor there). The MAC covers the project and the
+    profile id as asked too, which the cursor does not carry: it verifies only for the same person's next page."""
 
     def __init__(self, secret: Callable[[], bytes]) -> None:
         self._secret = secret
         self._key: bytes | None = None
 
-    def _mac(self, payload: bytes) -> bytes:
+    def _mac(self, project_id: str, profile_id: str, payload: bytes) -> bytes:
         if self._key is None:
             self._key = hmac.new(self._secret(), b"beacon export cursor v1", hashlib.sha256).digest()
-        return hmac.new(self._key, payload, hashlib.sha256).digest()
+        bound = json.dumps([project_id, profile_id], ensure_ascii=False).encode() + b"\n" + payload
+        return hmac.new(self._key, bound, hashlib.sha256).digest()
 
-    def encode(self, project_id: str, position: ExportPosition) -> str:
-        state = {
-            "v": 1,
-            "project": project_id,
-            "profile": position.profile,
-            "ids": list(position.ids),
-            "index": position.index,
-            "after": position.after,
-        }
-        payload = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+    def encode(self, project_id: str, profile_id: str, position: ExportPosition) -> str:
+        state = {"v": 1, "id": position.id, "after": position.after}
+        payload = json.dumps(state, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+        return f"{_b64(payload)}.{_b64(self._mac(project_id, profile_id, payload))}"
 
     def decode(self, token: str, project_id: str, profile_id: str) -> ExportPosition:
         try:
             encoded, mac = token.split(".")
             payload = _unb64(encoded)
-            valid = hmac.compare_digest(_unb64(mac), self._mac(payload))
+            valid = hmac.compare_digest(_unb64(mac), self._mac(project_id, profile_id, payload))
         except ValueError:
             raise invalid_cursor() from None
-        if not valid:
+        if not valid:  # forged, changed, or signed for another project or person: never honoured
             raise invalid_cursor()
         try:
             state = json.loads(payload)
-            position = ExportPosition(
-                profile=str(state["profile"]),
-                ids=tuple(str(i) for i in state["ids"]),
-                index=int(state["index"]),
-                after=state["after"],
-            )
-            same_query = state["v"] == 1 and state["project"] == project_id and position.profile == profile_id
+            if state["v"] != 1 or not isinstance(state["after"], dict | None):
+                raise ValueError("not a position")
+            return ExportPosition(id=str(state["id"]), after=state["after"])
         except (ValueError, TypeError, KeyError):
             raise invalid_cursor() from None
-        if not same_query:  # signed by us, for another project or person: never honoured
-            raise invalid_cursor()
-        return position
 
 
 def invalid_cursor() -> InvalidRequestError:
@@ -191,25 +183,28 @@ def export_page(
     pages: PersonalDataPages,
     cursors: ExportCursorCodec,
 ) -> ExportPage:
-    """One page of the person's export: the first resolves the ids (and reads the head), later ones follow the
-    cursor through each id's events in turn."""
+    """One page of the person's export: the first resolves the scope (and reads the head); every page goes through
+    the person's ids in sorted order, each id's events in the store's order, from the cursor's position."""
     project = privacy_project(caller, requested_project)
     head = None
     if cursor is None:
         scope = resolver.resolve(ErasureRequest(project, profile_id))
         head = pages.head(scope)
-        position = ExportPosition(profile_id, tuple(sorted(scope.profile_ids)), 0, None)
+        ids = sorted(scope.profile_ids)
+        position = ExportPosition(ids[0], None)
     else:
         position = cursors.decode(cursor, project, profile_id)
+        ids = sorted(pages.profile_ids(project, profile_id))
+    # An id of the cursor that is no longer the person's (an alias removed in between) is passed over in order.
+    remaining = [i for i in ids if i >= position.id]
+    after = position.after if remaining and remaining[0] == position.id else None
     events: list[dict[str, Any]] = []
-    index, after = position.index, position.after
-    while index < len(position.ids) and len(events) < limit:
-        found, after = pages.events_page(project, position.ids[index], after, limit - len(events))
+    while remaining and len(events) < limit:
+        found, after = pages.events_page(project, remaining[0], after, limit - len(events))
         events += found
         if after is None:
-            index += 1
-    next_position = ExportPosition(profile_id, position.ids, index, after)
-    next_cursor = cursors.encode(project, next_position) if index < len(position.ids) else None
+            remaining.pop(0)
+    next_cursor = cursors.encode(project, profile_id, ExportPosition(remaining[0], after)) if remaining else None
     return ExportPage(project, profile_id, head, events, next_cursor)
 
 
