@@ -225,6 +225,8 @@ class LocalStack:
 
     def start_gateway(self, port: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1"}
+        if port_in_use(self.lambda_port):  # another gateway of this stack answers it: this one gets its own
+            env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{free_port()}"
         process = self._spawn(
             "gateway", [sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=ROOT, env=env
         )
