@@ -31,6 +31,14 @@ from beacon.models.insights import (
     TopQuery,
     TopResponse,
 )
+from beacon.models.privacy import (
+    EraseProfileQuery,
+    ErasurePath,
+    ErasureQuery,
+    ErasureResponse,
+    ExportProfileQuery,
+    ExportResponse,
+)
 from beacon.models.reads import (
     EntityQuery,
     EventsPageResponse,
@@ -343,6 +351,41 @@ OPERATIONS = [
         security=[],
         path_model=DashboardAssetPath,
     ),
+    Operation(
+        "delete",
+        "/profile/{profileId}",
+        "privacy",
+        "Erase a person: the profile, its aliases, events, sessions, replays and refused events",
+        "Root clients with their secret only (docs/PRIVACY.md). Answers 202 with the erasure's receipt at once; the "
+        "erasure runs after it (`GET /erasures/{erasureId}`). The same profile asked again answers the same receipt "
+        "and erases nothing more. With a lake, the receipt ends `waiting` until the operator's "
+        "`./beacon profiles erase` rewrites the lake's files (`pending`).",
+        {202: ("The erasure's receipt", ErasureResponse), **errors(400, 401, 403, 429, 503)},
+        query=EraseProfileQuery,
+        path_model=ProfilePath,
+    ),
+    Operation(
+        "get",
+        "/erasures/{erasureId}",
+        "privacy",
+        "An erasure's progress and receipt",
+        "Root clients with their secret only. Items removed per store, the stores done, when it was asked for and "
+        "finished. It names no person.",
+        {200: ("The receipt", ErasureResponse), **errors(400, 401, 403, 404, 429, 503)},
+        query=ErasureQuery,
+        path_model=ErasurePath,
+    ),
+    Operation(
+        "get",
+        "/profile/{profileId}/export",
+        "privacy",
+        "Everything stored about a person, a page of events at a time",
+        "Root clients with their secret only (GDPR article 15). The first page holds the profile, its aliases, "
+        "groups and sessions, and the first events; page through the rest with `meta.next` as `cursor`.",
+        {200: ("A page of the person's data", ExportResponse), **errors(400, 401, 403, 429, 503)},
+        query=ExportProfileQuery,
+        path_model=ProfilePath,
+    ),
 ]
 
 
@@ -385,6 +428,7 @@ def build_openapi() -> dict[str, Any]:
         "tags": [
             {"name": "track", "description": "Sending data (write and root clients)"},
             {"name": "read", "description": "Reading data back (read and root clients, with their secret)"},
+            {"name": "privacy", "description": "A person's erasure and export (root clients, with their secret)"},
             {"name": "health", "description": "Uptime checks (no credentials)"},
             {"name": "dashboard", "description": "The dashboard's static files (no credentials; docs/DASHBOARD.md)"},
         ],

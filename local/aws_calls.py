@@ -59,6 +59,13 @@ def firehose_arn(name: str) -> str:
     return f"arn:aws:firehose:{LOCAL_REGION}:{LOCAL_ACCOUNT}:deliverystream/{name}"
 
 
+def lambda_function_arn(name_or_arn: str) -> str:
+    """A function's ARN, unqualified when Invoke named it unqualified (IAM checks the ARN as named)."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name_or_arn}"
+
+
 def athena_workgroup_arn(name: str) -> str:
     return f"arn:aws:athena:{LOCAL_REGION}:{LOCAL_ACCOUNT}:workgroup/{name}"
 
@@ -173,6 +180,12 @@ def iam_requests(
         return [("dynamodb:GetRecords", stream_arn(params["ShardIterator"].split("|", 1)[0]))]
     if service == "s3" and operation in ("PutObject", "GetObject") and "Bucket" in params and "Key" in params:
         return [(f"s3:{operation}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+    if service == "s3" and operation == "DeleteObjects" and "Bucket" in params:
+        # IAM has no DeleteObjects action: it checks s3:DeleteObject on each object named
+        objects = params.get("Delete", {}).get("Objects", [])
+        return [("s3:DeleteObject", f"arn:aws:s3:::{params['Bucket']}/{item['Key']}") for item in objects]
+    if service == "lambda" and operation == "Invoke" and "FunctionName" in params:
+        return [("lambda:InvokeFunction", lambda_function_arn(str(params["FunctionName"])))]
     if service == "firehose" and "DeliveryStreamName" in params:
         return [(f"firehose:{operation}", firehose_arn(params["DeliveryStreamName"]))]
     if service == "athena" and operation == "StartQueryExecution" and "WorkGroup" in params:

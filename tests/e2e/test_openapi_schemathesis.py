@@ -2,8 +2,8 @@
 
 Whatever the request: the answer is never a 5xx; it has a status, content type and JSON body the document gives
 for the operation; a 4xx body is `{"error": str, "status": <the HTTP status>}` (plus the documented `details`);
-and a request the API rejected stored no event. The track routes are called by a write client, the read routes
-by a read client, each test with a project of its own.
+and a request the API rejected stored no event. The track routes are called by a write client, the privacy routes
+(erasure and export) by a root client, the read routes by a read client, each test with a project of its own.
 
 `make test` runs a short, derandomized form: every operation's coverage cases (only the valid ones for
 POST /track, whose union of seven request types has hundreds of invalid ones) and a bounded number of fuzzed
@@ -49,6 +49,9 @@ schema = schemathesis.openapi.from_path(
 )
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 ERROR_FIELDS = {"error", "status", "details"}
+# Root clients only (functions/privacy): called by one, so that the fuzzed requests reach the erasure and export.
+PRIVACY_OPERATIONS = {("DELETE", "/profile/{profileId}"), ("GET", "/erasures/{erasureId}")}
+PRIVACY_OPERATIONS |= {("GET", "/profile/{profileId}/export")}
 
 
 def credentials(client: dict[str, str]) -> dict[str, str]:
@@ -122,9 +125,11 @@ def assert_error_shape(response: schemathesis.Response) -> None:
 def test_every_answer_is_documented_json_and_a_rejected_request_stores_nothing(
     case: schemathesis.Case[Any], gateway_url: str, project: ProjectUnderTest, session: requests.Session
 ) -> None:
-    # Given the project's write client for the track routes, its read client for the others
+    # Given the project's write client for the track routes, its root client for the privacy ones, its read client
+    # for the others
     writes = case.operation.path.startswith("/track")
-    client = project.client("write" if writes else "read")
+    privacy = (case.method.upper(), case.operation.path) in PRIVACY_OPERATIONS
+    client = project.client("write" if writes else "root" if privacy else "read")
     before = project.events_before_a_call() if writes else None
     # When the generated request is sent (a case that tests a missing credential drops that header)
     response = case.call(base_url=gateway_url, session=session, headers=credentials(client), timeout=30)

@@ -121,6 +121,21 @@ def test_batches_are_checked_per_table_and_an_index_query_on_the_index() -> None
     assert iam_requests("s3", "DeleteObject", {"Bucket": "b", "Key": "k"}) == [("s3:DeleteObject", "*")]
 
 
+def test_a_delete_of_objects_is_checked_per_object_and_an_invoke_on_the_function_named() -> None:
+    # IAM has no s3:DeleteObjects: each object of the request needs s3:DeleteObject on its own ARN
+    delete = {"Bucket": "b", "Delete": {"Objects": [{"Key": "replays/p/1"}, {"Key": "replays/p/2"}]}}
+    assert iam_requests("s3", "DeleteObjects", delete) == [
+        ("s3:DeleteObject", "arn:aws:s3:::b/replays/p/1"),
+        ("s3:DeleteObject", "arn:aws:s3:::b/replays/p/2"),
+    ]
+    # And Invoke is lambda:InvokeFunction on the function as named: a name becomes the stack's unqualified ARN
+    assert iam_requests("lambda", "Invoke", {"FunctionName": "local-privacy"}) == [
+        ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:local-privacy")
+    ]
+    qualified = "arn:aws:lambda:us-east-1:123456789012:function:local-privacy:live"
+    assert iam_requests("lambda", "Invoke", {"FunctionName": qualified}) == [("lambda:InvokeFunction", qualified)]
+
+
 def test_secret_grants_follow_iam_name_matching() -> None:
     # A secret's ARN ends in 6 random characters: a prefix pattern with * covers it, the bare name does not
     name = "beacon/local/clients/c1"
@@ -203,6 +218,7 @@ def test_the_template_grants_resolve_to_arns_of_this_stack() -> None:
                 "arn:aws:athena:us-east-1:",
                 "arn:aws:glue:us-east-1:",
                 "arn:aws:s3:::",
+                "arn:aws:lambda:us-east-1:123456789012:function:local-",
             )
         ), grant
 
@@ -359,6 +375,63 @@ def test_driver_read_function_insights_through_athena(
         "/insights/retention",
     ):
         assert http(f"{gateway_url}{path}", headers=credentials(reader))[0] == 200, path
+
+
+@pytest.mark.aws_grants_driver
+def test_driver_privacy_function_export_pages_then_an_erasure_of_every_store_with_suppression(
+    gateway_url: str, writer: dict[str, str], create_client: Callable[..., dict[str, str]], project_id: str
+) -> None:
+    # A person in every store the function reaches: a profile with an alias, events from a browser (their device's
+    # session), a replay chunk of that session (S3 and its index item), an anonymous event of the device, a
+    # refused event naming them
+    import time
+
+    browser = credentials(writer, **{"User-Agent": BROWSER_USER_AGENT})
+    bodies = [
+        {"type": "identify", "payload": {"profileId": "pat", "email": "pat@example.com"}},
+        {"type": "alias", "payload": {"profileId": "pat", "alias": "pat-old"}},
+        {"type": "track", "payload": {"name": "screen_view"}},
+        {"type": "track", "payload": {"name": "screen_view", "profileId": "pat"}},
+        {"type": "track", "payload": {"name": "checkout", "profileId": "pat"}},
+    ]
+    for body in bodies:
+        assert http(f"{gateway_url}/track", "POST", json.dumps(body).encode(), browser)[0] == 200, body
+    chunk = {
+        "chunk_index": 0,
+        "events_count": 1,
+        "is_full_snapshot": True,
+        "started_at": "2026-12-02T10:00:00.000Z",
+        "ended_at": "2026-12-02T10:00:01.000Z",
+        "payload": "[]",
+    }
+    replay = json.dumps({"type": "replay", "payload": chunk}).encode()
+    assert http(f"{gateway_url}/track", "POST", replay, browser)[0] == 200
+    refused = json.dumps({"type": "track", "payload": {"name": "", "profileId": "pat"}}).encode()
+    assert http(f"{gateway_url}/track", "POST", refused, browser)[0] == 400
+    root = create_client(project_id, "root")
+    # The export, two pages (its head's GetItems, the index's pages, the signed cursor)
+    export = f"{gateway_url}/profile/pat/export?projectId={project_id}&limit=1"
+    status, page = http(export, headers=credentials(root))
+    assert status == 200 and page["sessions"] and page["meta"]["next"], page
+    cursor = urllib.parse.quote(page["meta"]["next"])
+    assert http(f"{export}&cursor={cursor}", headers=credentials(root))[0] == 200
+    # The erasure with suppression: the receipt, the hand-off to itself, then its run over every store
+    status, receipt = http(
+        f"{gateway_url}/profile/pat?projectId={project_id}&suppress=true", "DELETE", headers=credentials(root)
+    )
+    assert status == 202, receipt
+    deadline = time.monotonic() + 30
+    while receipt["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        receipt = http(f"{gateway_url}{receipt['statusUrl']}", headers=credentials(root))[1]
+    assert receipt["status"] == "waiting", receipt
+    assert {name: receipt["removed"][name] > 0 for name in ("events", "replays", "rejected", "profiles")} == {
+        "events": True,
+        "replays": True,
+        "rejected": True,
+        "profiles": True,
+    }, receipt
+    assert receipt["storesDone"][0] == "suppression"
 
 
 def _idle_for_an_hour(dynamodb: Any, project_id: str, device_id: str) -> None:

@@ -32,6 +32,9 @@ NEVER_GRANTED = {
     "secretsmanager:PutResourcePolicy",
     "secretsmanager:RotateSecret",
 }
+# A person's erasure (docs/PRIVACY.md) removes items by key: the privacy function alone, never on another resource.
+ERASER = "PrivacyFunction"
+ERASURE_ONLY = {"dynamodb:DeleteItem"}
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 
@@ -89,7 +92,8 @@ def test_statement_grants_named_actions_on_named_resources(owner: str, statement
     assert "NotAction" not in statement and "NotResource" not in statement
     actions = as_list(statement["Action"])
     assert all("*" not in action for action in actions), actions
-    assert not set(actions) & NEVER_GRANTED, set(actions) & NEVER_GRANTED
+    never = NEVER_GRANTED - ERASURE_ONLY if owner == ERASER else NEVER_GRANTED
+    assert not set(actions) & never, set(actions) & never
     # And data actions name resources of this stack only
     if any(action.startswith(DATA_SERVICES) for action in actions):
         for resource in as_list(statement["Resource"]):
@@ -105,6 +109,16 @@ def test_every_function_policy_is_an_inline_statement_list(function: str) -> Non
     assert "Role" not in props, "a role defined elsewhere escapes review"
     for policy in as_list(props.get("Policies", [])):
         assert isinstance(policy, dict) and "Statement" in policy, policy
+
+
+def test_only_the_privacy_function_deletes_items_and_only_on_the_tables_it_erases() -> None:
+    # Given every statement that grants DeleteItem
+    deleting = [(owner, s) for owner, s in STATEMENTS if set(as_list(s["Action"])) & ERASURE_ONLY]
+    # Then each is the privacy function's, on a table of the stack holding a person's data (never the idempotency
+    # keys, the client secrets or a wildcard)
+    assert deleting and {owner for owner, _ in deleting} == {ERASER}
+    tables = [resource for _, s in deleting for resource in as_list(s["Resource"])]
+    assert {str(table["Fn::GetAtt"][0]) for table in tables} <= {"EntitiesTable", "SessionsTable"}, tables
 
 
 def test_no_role_or_policy_grants_administrator_or_full_access() -> None:

@@ -185,3 +185,37 @@ def test_an_erasure_logs_no_personal_data(
     printed = capfd.readouterr()
     for text in (caplog.text, printed.out, printed.err, json.dumps(receipt_document(done))):
         assert CANARY_PERSON not in text and CANARY_EMAIL not in text
+
+
+def test_an_erasure_and_an_export_over_http_log_no_personal_data(
+    gateway_url: str, local_stack: LocalStack, create_client: Callable[..., dict[str, str]], project_id: str
+) -> None:
+    # Given a person tracked over HTTP, and the gateway's log (the functions' lines) as it stands
+    import time
+
+    from tests.e2e.test_read_api import call, credentials
+
+    person, email = f"{CANARY_PERSON}-http", f"http.{CANARY_EMAIL}"
+    writer, root = create_client(project_id, "write"), create_client(project_id, "root")
+    headers = {**credentials(writer), "Content-Type": "application/json"}
+    for body in (
+        {"type": "identify", "payload": {"profileId": person, "email": email}},
+        {"type": "track", "payload": {"name": "screen_view", "profileId": person}},
+    ):
+        assert call(f"{gateway_url}/track", "POST", json.dumps(body), headers).status == 200
+    logs = sorted(local_stack.log_dir.glob("*.log"))
+    offsets = {path: path.stat().st_size for path in logs}
+    # When a root client exports the person, then erases them, and the asynchronous run finishes
+    export = call(f"{gateway_url}/profile/{person}/export", headers=credentials(root))
+    assert export.status == 200 and export.body["profiles"][0]["email"] == email
+    receipt = call(f"{gateway_url}/profile/{person}", "DELETE", headers=credentials(root)).body
+    deadline = time.monotonic() + 30
+    while receipt["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        receipt = call(f"{gateway_url}{receipt['statusUrl']}", headers=credentials(root)).body
+    assert receipt["status"] in ("waiting", "done") and receipt["removed"]["events"] >= 1
+    # Then the function logged the run (its id and counts), and no line names the person or their email
+    written = "\n".join(read_from(path, offsets[path]) for path in logs)
+    assert "erasure run" in written and receipt["erasureId"] in written
+    for line in written.splitlines():
+        assert person not in line and email not in line, line[:300]

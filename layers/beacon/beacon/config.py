@@ -136,6 +136,36 @@ class ReadSettings(BaseModel):
         )
 
 
+class PrivacySettings(BaseModel):
+    """Typed settings of the privacy function (functions/privacy: a person's erasure and export), read once."""
+
+    events_table: str = Field(min_length=1)
+    entities_table: str = Field(min_length=1)
+    sessions_table: str = Field(min_length=1)
+    rejected_events_table: str = Field(min_length=1)
+    replays_table: str = Field(min_length=1)
+    replay_bucket: str = Field(min_length=1)
+    cursor_secret: str = Field(min_length=1)  # the export's cursors are signed with a key derived from it
+    # With a lake, its Parquet rewrite is left to the operator's CLI (no Parquet library in the layer): an
+    # erasure's receipt then waits for it (docs/PRIVACY.md).
+    has_lake: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> PrivacySettings:
+        return cls.model_validate(
+            {
+                "events_table": env.get("EVENTS_TABLE", ""),
+                "entities_table": env.get("ENTITIES_TABLE", ""),
+                "sessions_table": env.get("SESSIONS_TABLE", ""),
+                "rejected_events_table": env.get("REJECTED_EVENTS_TABLE", ""),
+                "replays_table": env.get("REPLAYS_TABLE", ""),
+                "replay_bucket": env.get("REPLAY_BUCKET", ""),
+                "cursor_secret": env.get("CURSOR_SECRET", ""),
+                "has_lake": env.get("LAKE_ENABLED", "false").lower() == "true",
+            }
+        )
+
+
 class LakeSettings(BaseModel):
     """Typed settings of the lake consumer (the events table's stream → Firehose), read once per container."""
 

@@ -42,6 +42,12 @@ def test_every_function_declares_the_endpoints_of_the_services_it_calls_empty() 
             "AWS_ENDPOINT_URL_S3",
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
         ],
+        "PrivacyFunction": [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_LAMBDA",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        ],
         "LakeFunction": ["AWS_ENDPOINT_URL_FIREHOSE"],
         "ReaperFunction": ["AWS_ENDPOINT_URL_DYNAMODB"],
     }

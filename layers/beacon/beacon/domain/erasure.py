@@ -20,13 +20,17 @@ same receipt. The domain knows no store: the erasers are `StoreEraser`s built in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 RUNNING = "running"
 DONE = "done"
+# Every store this runner could erase is done; what is left (the lake's Parquet rewrite) waits for a runner that
+# can, the operator's `beacon profiles erase`. The scope is kept until then: it is what the rest is matched on.
+WAITING = "waiting"
+LAKE = "lake"  # the lake eraser's name (admin/lake_erasure.py ParquetLakeEraser)
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,11 @@ def run_erasure(
     log: ErasureLog,
     clock: Callable[[], datetime],
     suppressor: Suppressor | None = None,
+    deferred: Collection[str] = (),
 ) -> ErasureReceipt:
-    """Complete the erasure from its last checkpoint; a finished one is returned unchanged."""
+    """Complete the erasure from its last checkpoint; a finished one is returned unchanged. `deferred` names the
+    stores this runner cannot erase (the privacy function has no Parquet library: the lake): when the erasers are
+    done and one of those is not, the receipt is left WAITING, its scope kept, for a runner that has them all."""
     if receipt.status == DONE:
         return receipt
     scope = receipt.scope
@@ -146,6 +153,10 @@ def run_erasure(
                 log.save(receipt)
         receipt.done.append(eraser.name)
         log.save(receipt)
+    if any(name not in receipt.done for name in deferred):
+        waiting = replace(receipt, status=WAITING)
+        log.save(waiting)
+        return waiting
     finished = replace(receipt, status=DONE, scope=None, finished_at=clock())
     log.save(finished)
     return finished
@@ -163,6 +174,7 @@ def receipt_document(receipt: ErasureReceipt) -> dict[str, object]:
         "suppress": receipt.suppress,
         "removed": dict(receipt.counts),
         "storesDone": list(receipt.done),
+        **({"pending": [LAKE]} if receipt.status == WAITING else {}),
     }
 
 

@@ -74,6 +74,12 @@ def secretsmanager_client() -> SecretsManagerClient:
 
 
 @cache
+def lambda_client() -> Any:
+    """The privacy function's hand-off of an erasure to itself (beacon/store/invoke.py); typed Any, as S3's."""
+    return _boto3_client("lambda")
+
+
+@cache
 def s3_client() -> Any:
     """Session replay's chunks (beacon/store/replays.py); typed Any: the S3 stubs are not a dependency."""
     return _boto3_client("s3")

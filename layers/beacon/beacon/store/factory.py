@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from beacon.config import ReadSettings, ReaperSettings, TrackSettings
+from beacon.config import PrivacySettings, ReadSettings, ReaperSettings, TrackSettings
 from beacon.domain.ports import Readers, Stores
 from beacon.store.events import DynamoDBEventStore
 from beacon.store.idempotency import DynamoDBIdempotencyStore
@@ -18,6 +18,8 @@ from beacon.store.sessions import DynamoDBSessionStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from beacon.store.erasure import ErasureTables
 
 
 def track_stores(settings: TrackSettings, client: DynamoDBClient | None = None) -> Stores:
@@ -74,4 +76,18 @@ def read_stores(settings: ReadSettings, client: DynamoDBClient | None = None) ->
         events=DynamoDBEventReader(settings.events_table, client),
         entities=DynamoDBEntityReader(settings.entities_table, client),
         sessions=DynamoDBSessionReader(settings.sessions_table, client) if settings.sessions_table else None,
+    )
+
+
+def privacy_tables(settings: PrivacySettings) -> ErasureTables:
+    """The stores a person's erasure and export reach, for the privacy function (the CLI names them from the stack)."""
+    from beacon.store.erasure import ErasureTables  # only the privacy function pays for its import
+
+    return ErasureTables(
+        events=settings.events_table,
+        entities=settings.entities_table,
+        sessions=settings.sessions_table,
+        rejected_events=settings.rejected_events_table,
+        replays=settings.replays_table,
+        replay_bucket=settings.replay_bucket,
     )
