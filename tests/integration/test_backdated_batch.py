@@ -99,3 +99,24 @@ def test_a_retried_offline_batch_stores_the_same_sessions_once(stores, project_i
     assert again.results == first.results
     assert stored_events(project_id, with_session_starts=True, with_session_ends=True) == before
     assert len(before) == 6 + 2 * 3
+
+
+def test_an_offline_batch_costs_about_one_write_unit_per_event_and_four_per_session(
+    local_stack, template_env, project_id
+):
+    from local.capacity import CapacityRecorder
+
+    # Given stores on a client that asks DynamoDB Local for the capacity every call consumes
+    client = local_stack.boto3_client("dynamodb")
+    recorder = CapacityRecorder(client)
+    stores = track_stores(TrackSettings.from_env(template_env), client)
+    # When 50 offline events in 5 sessions (10 events a minute apart, then an hour's gap) are uploaded
+    items = [
+        offline("screen_view", session * 70 + minute, f"/p{minute}") for session in range(5) for minute in range(10)
+    ]
+    outcome = upload(stores, project_id, items)
+    read, write = recorder.take()
+    # Then it read the project's settings (0.5) and the claim (1), and wrote 50 + 2 × 5 event items, 5 records with
+    # their byProjectStart entries and the claim: 1.42 units per event, no session item, no reaper index entry
+    assert len({result.session_id for _, result in outcome.results}) == 5
+    assert (read, write) == (1.5, 50 + 5 * 2 + 5 * 2 + 1), (read, write)
