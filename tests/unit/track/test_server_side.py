@@ -192,3 +192,18 @@ def test_a_backends_batch_joins_each_profiles_live_session_and_opens_none() -> N
         (visit.session_id, "/pricing", "desktop"),
     ]
     assert [event.name for event in stack.events.events].count("session_start") == 1
+
+
+def test_device_id_answers_a_server_agent_no_ids_and_a_browser_its_own() -> None:
+    from beacon.domain.ingest import current_ids
+
+    stack = Stack()
+    caller = Caller(PROJECT, CLIENT_ID, ClientType.WRITE, secret_auth=True)
+    server = current_ids(
+        RequestContext(caller, RequestMeta("r", "198.51.100.20", SERVER), NOW), stack.stores, UNIT_TEST_ENRICHER
+    )
+    browser = current_ids(
+        RequestContext(caller, RequestMeta("r", "203.0.113.7", FIREFOX), NOW), stack.stores, UNIT_TEST_ENRICHER
+    )
+    assert (server.device_id, server.session_id) == ("", "")
+    assert browser.device_id != "" and browser.session_id != ""
