@@ -116,7 +116,7 @@ def test_an_offline_batch_costs_about_one_write_unit_per_event_and_four_per_sess
     ]
     outcome = upload(stores, project_id, items)
     read, write = recorder.take()
-    # Then it read the project's settings (0.5) and the claim (1), and wrote 50 + 2 × 5 event items, 5 records with
+    # Then it read the project's settings (0.5) and the claim (1), and wrote 50 + 2 x 5 event items, 5 records with
     # their byProjectStart entries and the claim: 1.42 units per event, no session item, no reaper index entry
     assert len({result.session_id for _, result in outcome.results}) == 5
     assert (read, write) == (1.5, 50 + 5 * 2 + 5 * 2 + 1), (read, write)
