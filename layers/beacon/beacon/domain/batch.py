@@ -15,6 +15,11 @@ Two paths, one answer per index:
   the events missing from the events table, and answers every index as the claim does. An event the store
   could not take is answered `notStored` (503) and the retry writes it. About 1 write unit per event, plus 1
   per device and 1 for the claim, instead of 5 (store/DATA_MODEL.md).
+* In the fast path, server-side items (DESIGN.md §49) take no session: each joins its profile's live browser
+  session (read once per distinct profile) or none. Back-dated items (over 15 minutes old) take no live session
+  either: they are split into the sessions that happened (`sessions.split_backdated`, ids derived from the claim's
+  nonce), written with each session's session_start, session_end and record after the claim, and rebuilt the same
+  way by a retry from the claim's answers.
 * Every other item (identify, increment, alias, group…, and track events carrying their own `__id`) is
   ingested as a single POST /track would be, under its own idempotency key (domain/keys.py), on the
   container's shared pool of threads. So is a fast-path item that a retry finds missing from the claim (it
@@ -422,6 +427,8 @@ class FastBatch:
         event_time, from_past = item.event_time(claim, self.sent_at)
         event_id = batch_event_id(event_time, claim.nonce, item.index)
         joined = self.joined.get(item.index)
+        if joined is not None and joined.session_id != session.session_id:
+            joined = None  # a concurrent copy's claim won, and it found another session: its answer holds
         return server_event(
             item.checked, event_id, event_time, from_past, claim.received_at, session, joined, item.enriched
         )
