@@ -33,6 +33,7 @@ from local.template import read_template
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 PROJECT = "bench"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 def session_item(tag: str, index: int, last_seen: datetime) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def session_cost(stack: LocalStack, env: dict[str, str]) -> dict[str, float]:
 
     def send(at: datetime) -> None:
         body = json.dumps({"type": "track", "payload": {"name": "screen_view", "properties": {"__path": "/a"}}})
-        meta = RequestMeta("r", "203.0.113.9", "curl/8.5.0")
+        meta = RequestMeta("r", "203.0.113.9", BROWSER)  # a server agent's events open no session (DESIGN.md §49)
         ingest(parse_track_request(body), RequestContext(caller, meta, at), stores, UNIT_TEST_ENRICHER)
 
     stores.projects.get_filters(PROJECT)

@@ -33,7 +33,8 @@ def auth_headers(client: dict[str, str], **extra: str) -> dict[str, str]:
         "Content-Type": "application/json",
         "openpanel-client-id": client["clientId"],
         "openpanel-client-secret": client["clientSecret"],
-        "User-Agent": "curl/8.5.0",
+        # an app's SDK: a server agent's (curl's) events take no session (docs/DESIGN.md §49)
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
         **extra,
     }
 

@@ -102,7 +102,8 @@ def test_an_event_that_identifies_its_user_is_that_users_event(
     writer, reader = create_client(project_id), create_client(project_id, "root")
     identify = {"profileId": "user-7", "email": "u7@example.com"}
     body = {"type": "track", "payload": {"name": "signup", "properties": {"__identify": identify}}}
-    assert call(f"{gateway_url}/track", writer, body)[0] == 200
+    # from a browser: a server agent's event (urllib's own) opens no session (docs/DESIGN.md §49)
+    assert call(f"{gateway_url}/track", writer, body, **{"User-Agent": CHROME})[0] == 200
 
     # When the user's events are read
     status, page = call(f"{gateway_url}/profile/user-7/events?projectId={project_id}", reader)

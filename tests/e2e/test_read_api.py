@@ -228,4 +228,4 @@ def test_pages_are_gzipped_for_clients_that_ask(gateway_url, send, create_client
     headers = {**credentials(reader), "Accept-Encoding": "gzip"}
     answer = call(f"{gateway_url}/export/events", headers=headers)
     assert answer.status == 200 and answer.headers["Content-Encoding"] == "gzip"
-    assert answer.body["meta"]["count"] == 2  # session_start and my_event
+    assert answer.body["meta"]["count"] == 1  # my_event: a cURL (server-side) event opens no session (DESIGN.md §49)

@@ -21,6 +21,7 @@ from beacon.models.requests import parse_track_request
 from beacon.store.factory import track_stores
 from local.capacity import CapacityRecorder
 from local.stack import LocalStack
+from tests.constants import FIREFOX
 from tests.unit.support.fakes import UNIT_TEST_ENRICHER
 
 pytestmark = pytest.mark.integration
@@ -34,12 +35,13 @@ def measured(local_stack: LocalStack, template_env: dict[str, str]) -> Iterator[
     yield stores, recorder
 
 
-def send(stores: Stores, project_id: str, type_: str, **payload: Any) -> None:
+def send(stores: Stores, project_id: str, type_: str, user_agent: str = FIREFOX, **payload: Any) -> None:
+    """A browser's request by default (a server agent's events take no session: DESIGN.md §49)."""
     request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
     caller = Caller(project_id, "3f1f0c1e-8c9a-4c1e-9d55-7a0c2d6e5b11", ClientType.WRITE, True)
     ingest(
         request,
-        RequestContext(caller, RequestMeta("r", "203.0.113.7", "curl/8.5.0"), datetime.now(UTC)),
+        RequestContext(caller, RequestMeta("r", "203.0.113.7", user_agent), datetime.now(UTC)),
         stores,
         UNIT_TEST_ENRICHER,
     )
@@ -68,7 +70,7 @@ def test_capacity_units_per_request_type(measured, project_id, type_, payload, r
     stores, recorder = measured
     # Given a profile that exists and a device with an active session (the steady state)
     send(stores, project_id, "identify", profileId="u1", firstName="Ada")
-    send(stores, project_id, "track", name="warm_up")
+    send(stores, project_id, "track", name="warm_up", **({"profileId": "u1"} if "profileId" in payload else {}))
     recorder.take()
     # When one request of the type is ingested
     send(stores, project_id, type_, **payload)
@@ -87,3 +89,32 @@ def test_capacity_units_of_the_first_event_of_a_session(measured, project_id):
     # (DynamoDB Local's report; AWS bills the transaction's 3 items at 2 WCU each), and, since issue 17, the session's
     # entry in the reaper's byIdleBucket index (2 more as Local reports it): once per session, not per event
     assert recorder.take() == (0.0, 6.0)
+
+
+def test_capacity_units_of_a_sessions_first_event_with_a_profile(measured, project_id):
+    # Given a device's session begun anonymously, and the profile
+    stores, recorder = measured
+    send(stores, project_id, "identify", profileId="u1", firstName="Ada")
+    send(stores, project_id, "track", name="warm_up")
+    recorder.take()
+    # When the session's first event with a profile id arrives, and then a second one
+    send(stores, project_id, "track", name="screen_view", profileId="u1")
+    first = recorder.take()
+    send(stores, project_id, "track", name="click", profileId="u1")
+    # Then the first writes the session's byLiveProfile entry once (1 more unit), the next ones no more than before
+    assert (first, recorder.take()) == ((1.0, 4.0), (1.0, 3.0))
+
+
+@pytest.mark.parametrize(("joined", "reads", "writes"), [(True, 2.5, 2.0), (False, 1.0, 2.0)])
+def test_capacity_units_of_a_server_event(measured, project_id, joined, reads, writes):
+    # Given profile u1 with (or without) a live browser session
+    stores, recorder = measured
+    send(stores, project_id, "identify", profileId="u1", firstName="Ada")
+    if joined:
+        send(stores, project_id, "track", name="visit", profileId="u1")
+    recorder.take()
+    # When the backend sends an event of u1
+    send(stores, project_id, "track", user_agent="node-fetch/1.0", name="invoice_paid", profileId="u1")
+    # Then it writes only itself and its byProfile entry (a browser's event: 3), and reads the alias (1), the
+    # byLiveProfile index (0.5 as Local reports a hit) and the session's device item (1, consistent)
+    assert recorder.take() == (reads, writes)

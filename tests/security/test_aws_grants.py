@@ -233,11 +233,13 @@ def http(url: str, method: str = "GET", body: bytes | None = None, headers: dict
         return error.code, json.loads(error.read())
 
 
-def credentials(client: dict[str, str], **extra: str) -> dict[str, str]:
+def credentials(client: dict[str, str], user_agent: str = BROWSER_USER_AGENT, **extra: str) -> dict[str, str]:
+    """A browser's user agent by default: a server's events take no session (docs/DESIGN.md §49), so the session
+    code paths would not run."""
     return {
         "openpanel-client-id": client["clientId"],
         "openpanel-client-secret": client["clientSecret"],
-        "User-Agent": "curl/8.5.0",
+        "User-Agent": user_agent,
         "Content-Type": "application/json",
         **extra,
     }
@@ -270,6 +272,12 @@ def test_driver_track_function_every_request_type_idempotency_rejections_and_dev
     assert http(f"{gateway_url}/track", "POST", invalid, credentials(writer))[0] == 400
     # The device's ids
     assert http(f"{gateway_url}/track/device-id", headers=credentials(writer))[0] == 200
+    # A server's event of a profile with a live browser session: the byLiveProfile index, then the device item
+    visit = json.dumps({"type": "track", "payload": {"name": "screen_view", "profileId": "driver-1"}}).encode()
+    assert http(f"{gateway_url}/track", "POST", visit, credentials(writer))[0] == 200
+    paid = json.dumps({"type": "track", "payload": {"name": "invoice_paid", "profileId": "driver-1"}}).encode()
+    status, joined = http(f"{gateway_url}/track", "POST", paid, credentials(writer, user_agent="curl/8.5.0"))
+    assert status == 200 and joined["sessionId"] != ""
 
 
 @pytest.mark.aws_grants_driver
@@ -277,11 +285,19 @@ def test_driver_track_function_batch_and_its_retry(gateway_url: str, writer: dic
     # A batch (its claim, BatchWriteItem of its events, a rejected item), then the same bytes again: the retry reads
     # which events are missing (BatchGetItem) before writing only those
     items = [{"type": "track", "payload": {"name": f"step_{i}"}} for i in range(30)]
-    body = json.dumps({"batch": [*items, {"type": "track", "payload": {}}]}).encode()
+    # and two back-dated events: a session of their own, with its record item (PutItem on the sessions table)
+    offline = [
+        {
+            "type": "track",
+            "payload": {"name": f"offline_{i}", "properties": {"__timestamp": f"2026-01-0{i + 1}T08:00:00Z"}},
+        }
+        for i in range(2)
+    ]
+    body = json.dumps({"batch": [*items, *offline, {"type": "track", "payload": {}}]}).encode()
     first = http(f"{gateway_url}/track/batch", "POST", body, credentials(writer))
     again = http(f"{gateway_url}/track/batch", "POST", body, credentials(writer))
     assert first[0] == again[0] == 200, (first, again)
-    assert first[1]["accepted"] == again[1]["accepted"] == 30
+    assert first[1]["accepted"] == again[1]["accepted"] == 32
 
 
 @pytest.mark.aws_grants_driver

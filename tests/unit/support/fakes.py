@@ -26,7 +26,7 @@ from beacon.domain.filters import NO_FILTERS, ProjectFilters
 from beacon.domain.ports import Stores
 from beacon.domain.rejections import RejectedEvent
 from beacon.domain.replays import ReplayChunk, ReplayPage
-from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT, SessionActivity
+from beacon.domain.sessions import DUPLICATE_WINDOW, SESSION_TIMEOUT, SessionActivity, SessionRecord
 from beacon.errors import ConflictError, DependencyUnavailableError, DuplicateEventError, InvalidRequestError
 
 IDEMPOTENCY_WINDOW = timedelta(days=7)  # as beacon/store/idempotency.py keeps claims
@@ -218,9 +218,25 @@ class FakeSessionStore:
 
     def __init__(self, events: FakeEventStore) -> None:
         self.events = events
+        self.timeout = SESSION_TIMEOUT
         self.sessions: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.fingerprints: dict[tuple[str, str], str | None] = {}
         self.sources: dict[tuple[str, str], TrafficSource] = {}
+        # the record's parts a server-side event inherits: (first event, exit path, exit origin), and the devices
+        # whose session carried a profile (the byLiveProfile index)
+        self.openings: dict[tuple[str, str], tuple[Event, str, str]] = {}
+        self.profile_devices: dict[tuple[str, str], set[str]] = {}
+        self.records: list[SessionRecord] = []
+
+    def _record_activity(self, project_id: str, device_id: str, activity: SessionActivity | None) -> None:
+        if activity is None:
+            return
+        key = (project_id, device_id)
+        if activity.path and key in self.openings:
+            first, _, _ = self.openings[key]
+            self.openings[key] = (first, activity.path, activity.origin)
+        if activity.profile_id is not None:
+            self.profile_devices.setdefault((project_id, activity.profile_id), set()).add(device_id)
 
     def _active(self, key: tuple[str, str], now: datetime) -> str | None:
         session = self.sessions.get(key)
@@ -247,6 +263,7 @@ class FakeSessionStore:
             raise DuplicateEventError(session_id=session_id)
         self.sessions[key] = (session_id, now)
         self.fingerprints[key] = fingerprint
+        self._record_activity(project_id, device_id, activity)
         return ActiveSession(session_id, self.sources.get(key, TrafficSource()))
 
     def start_session(
@@ -268,8 +285,46 @@ class FakeSessionStore:
         self.sessions[(project_id, device_id)] = (session_id, now)
         self.fingerprints[(project_id, device_id)] = fingerprint
         self.sources[(project_id, device_id)] = events[-1].source
+        self.openings[(project_id, device_id)] = (events[-1], events[-1].path, events[-1].origin)
+        self._record_activity(project_id, device_id, activity)
+        if events[-1].profile_id is not None:
+            self.profile_devices.setdefault((project_id, events[-1].profile_id), set()).add(device_id)
         self.events.events.extend(events)
         return True
+
+    def profile_session(self, project_id: str, profile_id: str, now: datetime) -> SessionRecord | None:
+        live = []
+        for device_id in self.profile_devices.get((project_id, profile_id), set()):
+            session_id = self._active((project_id, device_id), now)
+            if session_id is None:
+                continue
+            first, exit_path, exit_origin = self.openings[(project_id, device_id)]
+            last_seen = self.sessions[(project_id, device_id)][1]
+            live.append(
+                SessionRecord(
+                    project_id=project_id,
+                    device_id=device_id,
+                    session_id=session_id,
+                    client_id=first.client_id,
+                    started_at=first.received_at,
+                    last_seen_at=last_seen,
+                    first_event_at=first.created_at,
+                    last_event_at=last_seen,
+                    entry_path=first.path,
+                    entry_origin=first.origin,
+                    exit_path=exit_path,
+                    exit_origin=exit_origin,
+                    source=self.sources.get((project_id, device_id), TrafficSource()),
+                    profile_id=profile_id,
+                    device=dict(first.device),
+                    geo=dict(first.geo),
+                )
+            )
+        return max(live, key=lambda record: record.last_seen_at, default=None)
+
+    def put_records(self, records: list[SessionRecord]) -> None:
+        ended = {record.session_id for record in records}
+        self.records = [record for record in self.records if record.session_id not in ended] + list(records)
 
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
         return self._active((project_id, device_id), now)
@@ -285,7 +340,8 @@ class UnavailableSessionStore:
     def _fail(self, *args: object) -> Any:
         raise DependencyUnavailableError("DynamoDB is unavailable (ThrottlingException); retry later")
 
-    continue_session = start_session = active_session = forget_fingerprint = _fail
+    timeout = SESSION_TIMEOUT
+    continue_session = start_session = active_session = forget_fingerprint = profile_session = put_records = _fail
 
 
 class FakeProjectSettingsStore:

@@ -13,7 +13,7 @@ from beacon.domain.filters import ProjectFilters
 from beacon.domain.ports import Stores
 from beacon.domain.sessions import SessionActivity
 from beacon.errors import DependencyUnavailableError
-from tests.constants import CALLER, CLIENT_ID, NOW
+from tests.constants import CALLER, CLIENT_ID, FIREFOX, NOW
 from tests.unit.support.batches import batch_of
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
@@ -25,7 +25,8 @@ from tests.unit.support.fakes import (
     tracked,
 )
 
-META = RequestMeta(request_id="req-1", source_ip="203.0.113.7", user_agent="curl/8.5.0")
+# A browser's batch: a server agent's events take no session (DESIGN.md §49)
+META = RequestMeta(request_id="req-1", source_ip="203.0.113.7", user_agent=FIREFOX)
 
 
 def item(name: str, **properties: Any) -> dict[str, Any]:

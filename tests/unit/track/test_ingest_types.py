@@ -14,6 +14,7 @@ from beacon.domain.filters import ProjectFilters
 from beacon.domain.ingest import ingest
 from beacon.errors import ConflictError, InvalidRequestError, RevenueRequiresSecretError, SecretRequiredError
 from beacon.models.requests import parse_track_request
+from tests.constants import FIREFOX
 from tests.constants import NOVEMBER_NOON as NOW
 from tests.unit.support.fakes import (
     UNIT_TEST_ENRICHER,
@@ -31,7 +32,8 @@ PROJECT = "project-a"
 class World:
     """The stores and the caller a test sends requests as."""
 
-    def __init__(self, secret_auth: bool = True) -> None:
+    def __init__(self, secret_auth: bool = True, user_agent: str = "curl/8.5.0") -> None:
+        self.user_agent = user_agent  # a server's by default: its events open no session (DESIGN.md §49)
         self.events = FakeEventStore()
         self.profiles = FakeProfileStore()
         self.stores = fake_stores(self.events, self.profiles)
@@ -39,7 +41,7 @@ class World:
 
     def send(self, type_: str, now: datetime = NOW, source_ip: str = "203.0.113.7", **payload: Any) -> Any:
         request = parse_track_request(json.dumps({"type": type_, "payload": payload}))
-        meta = RequestMeta(request_id="r", source_ip=source_ip, user_agent="curl/8.5.0")
+        meta = RequestMeta(request_id="r", source_ip=source_ip, user_agent=self.user_agent)
         return accepted(ingest(request, RequestContext(self.caller, meta, now), self.stores, UNIT_TEST_ENRICHER))
 
     def profile(self, profile_id: str) -> dict[str, Any]:
@@ -182,8 +184,9 @@ def test_revenue_without_a_secret_is_a_401_and_stores_nothing() -> None:
 
 
 def test_ip_override_is_honoured_only_with_a_secret() -> None:
-    # Given the same request from a server (secret) and from a browser (no secret), both naming __ip
-    server, browser = World(secret_auth=True), World(secret_auth=False)
+    # Given the same request from a server (secret) and from a browser (no secret), both naming __ip, for a browser's
+    # visit (a server-side event of no profile's session has no device id of its own: DESIGN.md §49)
+    server, browser = World(secret_auth=True, user_agent=FIREFOX), World(secret_auth=False, user_agent=FIREFOX)
     forged = {"__ip": "198.51.100.9"}
     # Then the server's __ip changes the device, the browser's is ignored
     assert server.send("track", name="a", properties=forged).device_id != server.send("track", name="a").device_id
@@ -300,8 +303,9 @@ def test_a_counter_with_a_null_value_counts_one(world: World) -> None:
     assert world.profile("1")["properties"] == {"visits": Decimal(2), "credits": Decimal(-1)}
 
 
-def test_a_late_event_opens_and_extends_no_session(world: World) -> None:
-    # Issue 17 item 5 (OpenPanel's rule): more than 15 minutes in the past, the event carries no session
+def test_a_late_event_opens_and_extends_no_session() -> None:
+    # Issue 17 item 5 (OpenPanel's rule): more than 15 minutes in the past, a browser's event carries no session
+    world = World(user_agent=FIREFOX)
     world.send("track", name="live")
     world.send("track", name="late", properties={"__timestamp": "2026-11-22T11:00:00Z"})
     world.send("track", name="later", now=NOW + timedelta(minutes=20))

@@ -15,6 +15,11 @@ Two paths, one answer per index:
   the events missing from the events table, and answers every index as the claim does. An event the store
   could not take is answered `notStored` (503) and the retry writes it. About 1 write unit per event, plus 1
   per device and 1 for the claim, instead of 5 (store/DATA_MODEL.md).
+* In the fast path, server-side items (DESIGN.md §49) take no session: each joins its profile's live browser
+  session (read once per distinct profile) or none. Back-dated items (over 15 minutes old) take no live session
+  either: they are split into the sessions that happened (`sessions.split_backdated`, ids derived from the claim's
+  nonce), written with each session's session_start, session_end and record after the claim, and rebuilt the same
+  way by a retry from the claim's answers.
 * Every other item (identify, increment, alias, group…, and track events carrying their own `__id`) is
   ingested as a single POST /track would be, under its own idempotency key (domain/keys.py), on the
   container's shared pool of threads. So is a fast-path item that a retry finds missing from the claim (it
@@ -50,8 +55,29 @@ from beacon.domain.ingest import ingest, request_bot
 from beacon.domain.keys import batch_claim_key, batch_item_key
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import identify_profile
-from beacon.domain.sessions import DeviceSessions, NewSession, SessionActivity, SessionAssignment, session_start_event
-from beacon.domain.track import CheckedTrack, DeviceAndGeo, check_track_event, enrichment_items, open_track
+from beacon.domain.sessions import (
+    BackdatedEvent,
+    DeviceSessions,
+    NewSession,
+    SessionActivity,
+    SessionAssignment,
+    SessionRecord,
+    backdated_record,
+    session_end_event,
+    session_start_event,
+    split_backdated,
+)
+from beacon.domain.track import (
+    CheckedTrack,
+    DeviceAndGeo,
+    check_track_event,
+    enrichment_items,
+    open_track,
+    profile_session,
+    server_event,
+    server_session,
+    server_side,
+)
 from beacon.errors import BeaconError, DependencyUnavailableError, Rejection
 from beacon.models.requests import TrackEventRequest, TrackRequest
 
@@ -146,6 +172,11 @@ class FastItem:
     def ids(self) -> DeviceIds:
         return self.checked.ingestion.enrichment.ids
 
+    @property
+    def server(self) -> bool:
+        """A server-side event: it takes no session of its own (DESIGN.md §49)."""
+        return server_side(self.checked.ingestion)
+
     def event_time(self, claim: BatchClaim, sent_at: str | None) -> tuple[datetime, bool]:
         if self._time is None or self._time[0] != claim.received_at:
             raw = self.checked.request.payload.properties.timestamp
@@ -161,6 +192,15 @@ class FastItem:
         return self.checked.build(event_id, event_time, from_past, claim.received_at, session, self.enriched)
 
 
+@dataclass(frozen=True)
+class BackdatedWrite:
+    """One back-dated session of a batch, ready to write: its events by batch index, its markers, its record."""
+
+    events: dict[int, Event]
+    markers: list[Event]  # session_start, session_end
+    record: SessionRecord
+
+
 @dataclass
 class FastBatch:
     """One batch's fast path (module docstring)."""
@@ -174,6 +214,9 @@ class FastBatch:
     # The traffic source of each item's session, by index, as this attempt took the sessions (none on a retry that
     # found its claim: those events were stored by the first attempt, with their sources).
     sources: dict[int, TrafficSource] = field(default_factory=dict)
+    # The live session each server-side item joined, by index, as this attempt found it (none on a retry that found
+    # its claim, as for `sources`).
+    joined: dict[int, SessionRecord] = field(default_factory=dict)
 
     @property
     def project_id(self) -> str:
@@ -211,19 +254,54 @@ class FastBatch:
         if not fresh and claim.digest != self.digest:  # other bytes under the same key: answer, never overwrite
             outcome.results += [(item.index, claim.answers[item.index]) for item in claimed]
             return leftover
-        events = [item.event(claim, self.sent_at, self.session_of(item.index, claim)) for item in claimed]
+        backdated = self.backdated_sessions([item for item in claimed if self.backdated(item, claim)], claim)
+        built = {index: event for session in backdated for index, event in session.events.items()}
+        events = [built.get(item.index) or self.build(item, claim) for item in claimed]
+        markers = [marker for session in backdated for marker in session.markers]
         try:
-            to_write = events if fresh else self.stores.events.missing_events(events)
+            to_write = events + markers if fresh else self.stores.events.missing_events(events + markers)
         except DependencyUnavailableError:
             outcome.not_stored += [item.index for item in claimed]
             return leftover
         failed = {event.id for event in self.write(to_write)}
+        # A back-dated session is stored whole or its events are answered notStored: the retry rebuilds it
+        lost = {i for session in backdated if any(m.id in failed for m in session.markers) for i in session.events}
+        if backdated:
+            try:
+                self.stores.sessions.put_records([session.record for session in backdated])
+            except DependencyUnavailableError:
+                lost |= {index for session in backdated for index in session.events}
         for item, event in zip(claimed, events, strict=True):
-            if event.id in failed:
+            if event.id in failed or item.index in lost:
                 outcome.not_stored.append(item.index)
             else:
                 outcome.results.append((item.index, claim.answers[item.index]))
         return leftover
+
+    def backdated(self, item: FastItem, claim: BatchClaim) -> bool:
+        """A browser's (or an app's) event over 15 minutes old: sessionized with the batch's others (§49)."""
+        return not item.server and item.event_time(claim, self.sent_at)[1]
+
+    def backdated_sessions(self, items: list[FastItem], claim: BatchClaim) -> list[BackdatedWrite]:
+        """The back-dated sessions as the claim answers them (the splitter's, on the first attempt and on every
+        retry): each one's events in event-time order, inheriting the first one's source, its session_start and
+        session_end (ids derived from the session id) and its record, all rebuilt identically by a retry."""
+        members: dict[str, list[FastItem]] = {}
+        for item in items:
+            members.setdefault(claim.answers[item.index].session_id, []).append(item)
+        sessions = []
+        for session_id, group in members.items():
+            group.sort(key=lambda item: (item.event_time(claim, self.sent_at)[0], item.index))
+            device_id = claim.answers[group[0].index].device_id
+            first = group[0].event(claim, self.sent_at, SessionAssignment(device_id, session_id))
+            events = {group[0].index: first}
+            for item in group[1:]:
+                inherited = SessionAssignment(device_id, session_id, first.source)
+                events[item.index] = item.event(claim, self.sent_at, inherited)
+            record = backdated_record(list(events.values()), claim.received_at)
+            markers = [session_start_event(first, derived=True), session_end_event(record)]
+            sessions.append(BackdatedWrite(events, markers, record))
+        return sessions
 
     def check(self, entries: list[tuple[int, TrackEventRequest]], outcome: BatchOutcome) -> list[FastItem]:
         """Every check of every entry, before any write; each refusal is its own item's."""
@@ -273,10 +351,14 @@ class FastBatch:
     def claim(self, claim_key: str, items: list[FastItem], outcome: BatchOutcome) -> tuple[BatchClaim, list[FastItem]]:
         """The session of each distinct device, then the claim of the batch holding every item's answer: ours,
         or the one a concurrent copy of this batch wrote first. The items still to store with it."""
-        devices: dict[DeviceIds, list[FastItem]] = {}
-        for item in items:
-            devices.setdefault(item.ids, []).append(item)
         draft = BatchClaim(self.now, self.nonce, self.digest, {})
+        devices: dict[DeviceIds, list[FastItem]] = {}
+        server = [item for item in items if item.server]
+        late = [item for item in items if self.backdated(item, draft)]
+        late_indexes = {item.index for item in late}
+        for item in items:
+            if not item.server and item.index not in late_indexes:
+                devices.setdefault(item.ids, []).append(item)
 
         def take_session(ids: DeviceIds) -> SessionAssignment | BeaconError:
             """The device's session: the active one continued, or a new one started with its session_start (built
@@ -298,6 +380,32 @@ class FastBatch:
 
         answers: dict[int, TrackResult] = {}
         kept = []
+        found: dict[str, SessionRecord | None] = {}  # each distinct profile's live session, read once
+        for item in server:
+            try:
+                from_past = item.event_time(draft, self.sent_at)[1]
+                profile = item.checked.profile_id
+                if from_past or profile is None:
+                    joined = None
+                else:
+                    if profile not in found:
+                        found[profile] = profile_session(item.checked, from_past)
+                    joined = found[profile]
+            except BeaconError as exc:
+                outcome.refuse(item.index, exc)
+                continue
+            session = server_session(item.checked, joined)
+            answers[item.index] = TrackResult(session.device_id, session.session_id)
+            self.sources[item.index] = session.source
+            if joined is not None:
+                self.joined[item.index] = joined
+            kept.append(item)
+        # Back-dated events: the sessions that happened, by their own times; no live session is opened or extended
+        timed = [BackdatedEvent(item.index, item.ids.today, item.event_time(draft, self.sent_at)[0]) for item in late]
+        for happened in split_backdated(timed, self.stores.sessions.timeout, self.nonce):
+            for index in happened.indexes:
+                answers[index] = TrackResult(happened.device_id, happened.session_id)
+        kept += late
         for ids, assignment in zip(devices, run_all(take_session, list(devices)), strict=True):
             for item in devices[ids]:
                 if isinstance(assignment, BeaconError):
@@ -310,6 +418,20 @@ class FastBatch:
             return draft, []
         mine = BatchClaim(self.now, self.nonce, self.digest, answers)
         return self.stores.idempotency.claim_batch(self.project_id, claim_key, mine), kept
+
+    def build(self, item: FastItem, claim: BatchClaim) -> Event:
+        """The item's event as its claim answers it."""
+        session = self.session_of(item.index, claim)
+        if not item.server:
+            return item.event(claim, self.sent_at, session)
+        event_time, from_past = item.event_time(claim, self.sent_at)
+        event_id = batch_event_id(event_time, claim.nonce, item.index)
+        joined = self.joined.get(item.index)
+        if joined is not None and joined.session_id != session.session_id:
+            joined = None  # a concurrent copy's claim won, and it found another session: its answer holds
+        return server_event(
+            item.checked, event_id, event_time, from_past, claim.received_at, session, joined, item.enriched
+        )
 
     def session_of(self, index: int, claim: BatchClaim) -> SessionAssignment:
         """The item's session as its claim answers it, with the source its events without one inherit."""

@@ -74,6 +74,8 @@ def request_bot(context: RequestContext) -> BotDetected | None:
 def current_ids(context: RequestContext, stores: Stores, enricher: EnrichmentSource) -> TrackResult:
     """`GET /track/device-id`: the ids the API would assign this caller now; stores nothing."""
     enrichment = enricher.enrich(context.project_id, context.meta, context.received_at, trust=header_trust(context))
+    if enrichment.device.device == track.SERVER_DEVICE:  # a server's events get neither (docs/DESIGN.md §49)
+        return TrackResult(device_id="", session_id="")
     sessions = DeviceSessions(stores.sessions, context.project_id, enrichment.ids, context.received_at)
     assignment = sessions.current()
     return TrackResult(device_id=assignment.device_id, session_id=assignment.session_id)

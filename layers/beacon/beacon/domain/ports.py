@@ -7,7 +7,7 @@ Each protocol is implemented once in `beacon/store/` (DynamoDB, Secrets Manager,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the authorizer's path imports this module: keep its runtime
     from beacon.domain.geo import Geo
     from beacon.domain.rejections import RejectedEvent
     from beacon.domain.replays import ReplayChunk, ReplayPage
-    from beacon.domain.sessions import SessionActivity
+    from beacon.domain.sessions import SessionActivity, SessionRecord
 
 
 # -- the track function's stores --------------------------------------------------------------------------------
@@ -54,6 +54,8 @@ class EventStore(Protocol):
 class SessionStore(Protocol):
     """A device's current session. `start_session` is the unit of work of a session's first event: the session,
     its events (session_start and the event) and the event's idempotency claim, in one transaction."""
+
+    timeout: timedelta  # a session ends after this long without an event (the setting)
 
     def continue_session(
         self,
@@ -92,6 +94,14 @@ class SessionStore(Protocol):
 
     def forget_fingerprint(self, project_id: str, device_id: str, fingerprint: str) -> None:
         """The event behind the recorded fingerprint was not stored: a retry is not a double send."""
+        ...
+
+    def profile_session(self, project_id: str, profile_id: str, now: datetime) -> SessionRecord | None:
+        """The profile's live browser session at `now` (the latest of its devices'), read only; None without one."""
+        ...
+
+    def put_records(self, records: list[SessionRecord]) -> None:
+        """Store ended sessions' records (a back-dated batch's sessions: ended when written)."""
         ...
 
 

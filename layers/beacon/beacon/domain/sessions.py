@@ -22,6 +22,8 @@ when idle for the timeout: the reaper (`reap_sessions`) or the next session's st
 from __future__ import annotations
 
 import hashlib
+import itertools
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -163,6 +165,10 @@ class SessionRecord:
     def idle(self, now: datetime, timeout: timedelta) -> bool:
         return self.ended_at is None and self.last_seen_at < now - timeout
 
+    def live(self, now: datetime, timeout: timedelta) -> bool:
+        """Not ended and active within the timeout: an event at `now` would continue it."""
+        return self.ended_at is None and self.last_seen_at >= now - timeout
+
 
 def session_end_event(record: SessionRecord) -> Event:
     """OpenPanel's session_end: one second after the session's last event, with its duration (ms), exit page and
@@ -263,10 +269,95 @@ def _near_midnight(now: datetime) -> bool:
     return now - datetime.combine(now.date(), time(), tzinfo=now.tzinfo) < SESSION_TIMEOUT
 
 
-def session_start_event(event: Event) -> Event:
-    """OpenPanel's session_start: the session's first event, 1 ms earlier so it sorts first."""
+def session_start_event(event: Event, derived: bool = False) -> Event:
+    """OpenPanel's session_start: the session's first event, 1 ms earlier so it sorts first. `derived`: its id
+    from the session id (a back-dated batch's session, rebuilt identically by a retry), not random."""
     moment = event.created_at - timedelta(milliseconds=1)
-    return replace(event, id=new_event_id(moment), name="session_start", created_at=moment, revenue=None)
+    event_id = _derived_event_id("session_start", event.session_id, moment) if derived else new_event_id(moment)
+    return replace(event, id=event_id, name="session_start", created_at=moment, revenue=None)
+
+
+def _derived_event_id(name: str, session_id: str, moment: datetime) -> str:
+    millis = int(moment.timestamp() * 1000)
+    return f"{millis:012x}{hashlib.blake2b(f'{name}#{session_id}'.encode(), digest_size=8).hexdigest()}"
+
+
+# -- back-dated batches (DESIGN.md §49) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackdatedEvent:
+    """One back-dated event of a batch, as the splitter sees it."""
+
+    index: int  # its place in the batch
+    device_id: str
+    at: datetime  # its event time
+
+
+@dataclass(frozen=True)
+class BackdatedSession:
+    device_id: str
+    session_id: str
+    indexes: tuple[int, ...]  # its events' batch indexes, in event-time order
+
+
+def backdated_session_id(seed: str, device_id: str, first_index: int) -> str:
+    """A UUID (the shape of every session id) derived from the batch's claim nonce, the device and the session's
+    first event: a retry of the batch, which reads the same claim, gets the same id."""
+    digest = hashlib.blake2b(f"backdated#{seed}#{device_id}#{first_index}".encode(), digest_size=16).digest()
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
+def split_backdated(events: Iterable[BackdatedEvent], timeout: timedelta, seed: str) -> list[BackdatedSession]:
+    """A batch's back-dated events as the sessions that happened: per device, in event-time order (ties by batch
+    index), a new session whenever an event comes more than `timeout` after the previous one (OpenPanel's gap
+    rule, counted in event time rather than receipt time). Sessions in order of device, then time."""
+    by_device: dict[str, list[BackdatedEvent]] = {}
+    for event in events:
+        by_device.setdefault(event.device_id, []).append(event)
+    sessions: list[BackdatedSession] = []
+    for device_id in sorted(by_device):
+        ordered = sorted(by_device[device_id], key=lambda event: (event.at, event.index))
+        runs: list[list[BackdatedEvent]] = [[ordered[0]]]
+        for previous, event in itertools.pairwise(ordered):
+            if event.at - previous.at > timeout:
+                runs.append([])
+            runs[-1].append(event)
+        for run in runs:
+            session_id = backdated_session_id(seed, device_id, run[0].index)
+            sessions.append(BackdatedSession(device_id, session_id, tuple(event.index for event in run)))
+    return sessions
+
+
+def backdated_record(events: list[Event], ended_at: datetime) -> SessionRecord:
+    """The record of a back-dated session from its events (event-time order; all of one session), ended when
+    received: no later event joins it. Its times are the events' own: it started when its first event happened."""
+    first, last = events[0], events[-1]
+    activity = SessionActivity.combine(event_activity(event) for event in events) or event_activity(first)
+    paged = [event for event in events if event.path]
+    return SessionRecord(
+        project_id=first.project_id,
+        device_id=first.device_id,
+        session_id=first.session_id,
+        client_id=first.client_id,
+        started_at=first.created_at,
+        last_seen_at=last.created_at,
+        first_event_at=first.created_at,
+        last_event_at=last.created_at,
+        entry_path=paged[0].path if paged else "",
+        entry_origin=paged[0].origin if paged else "",
+        exit_path=activity.path,
+        exit_origin=activity.origin,
+        source=first.source,
+        event_count=activity.events,
+        screen_view_count=activity.screen_views,
+        revenue=activity.revenue,
+        profile_id=activity.profile_id,
+        groups=activity.groups,
+        device=dict(first.device),
+        geo=dict(first.geo),
+        ended_at=ended_at,
+    )
 
 
 @dataclass(slots=True)  # not frozen: one is made per event, and frozen dataclasses cost 4x to make (bench/cpu.py)

@@ -31,7 +31,14 @@ from beacon.domain.page import (
 from beacon.domain.ports import Stores
 from beacon.domain.profiles import first_answer, identify_profile
 from beacon.domain.referrers import classify_referrer
-from beacon.domain.sessions import SCREEN_VIEW, NewSession, SessionActivity, SessionAssignment, session_start_event
+from beacon.domain.sessions import (
+    SCREEN_VIEW,
+    NewSession,
+    SessionActivity,
+    SessionAssignment,
+    SessionRecord,
+    session_start_event,
+)
 from beacon.errors import (
     DependencyUnavailableError,
     DuplicateEventError,
@@ -150,6 +157,59 @@ def inherited_source(own: TrafficSource, session: object) -> TrafficSource:
     return own
 
 
+SERVER_DEVICE = "server"
+
+
+def server_side(ingestion: Ingestion) -> bool:
+    """A server's event (docs/DESIGN.md §49): its device type is `server` (an empty user agent, or one whose first
+    product is an HTTP client or a runtime), after a `__device` override, so an app behind okhttp can say `mobile`
+    and a server sending a browser's agent can say `server`."""
+    return ingestion.enrichment.device.device == SERVER_DEVICE
+
+
+def profile_session(checked: CheckedTrack, from_past: bool) -> SessionRecord | None:
+    """The live browser session a server-side event joins: its profile's, when the event is not back-dated and was
+    sent with the client secret (the answer names the session's device and session ids: a browser client, which
+    anyone can impersonate, must not learn them for any profile id it guesses)."""
+    ingestion = checked.ingestion
+    if from_past or checked.profile_id is None or not ingestion.request.trusted:
+        return None
+    return ingestion.stores.sessions.profile_session(ingestion.project_id, checked.profile_id, ingestion.now)
+
+
+def server_session(checked: CheckedTrack, joined: SessionRecord | None) -> SessionAssignment:
+    """A server-side event's session: the joined one, with its source; otherwise none, under the device id the
+    event sent (`__deviceId`) or none: a server's own agent and IP would make every user of it one device."""
+    if joined is not None:
+        return SessionAssignment(joined.device_id, joined.session_id, joined.source)
+    return SessionAssignment(checked.request.payload.properties.deviceId or "", "")
+
+
+def server_event(
+    checked: CheckedTrack,
+    event_id: str,
+    event_time: datetime,
+    from_past: bool,
+    received_at: datetime,
+    session: SessionAssignment,
+    joined: SessionRecord | None,
+    enriched: DeviceAndGeo | None = None,
+) -> Event:
+    """A server-side event in `session`; in a joined session it inherits the visit's exit page, source (referrer,
+    UTM), device and geo (OpenPanel's rule: a backend `invoice_paid` is attributed to the visit that led to it)."""
+    event = checked.build(event_id, event_time, from_past, received_at, session, enriched)
+    if joined is None:
+        return event
+    paged = bool(joined.exit_path)
+    return replace(
+        event,
+        path=joined.exit_path if paged else event.path,
+        origin=joined.exit_origin if paged else event.origin,
+        device=dict(joined.device) or event.device,
+        geo=dict(joined.geo) or event.geo,
+    )
+
+
 def open_track(
     request: TrackEventRequest,
     context: RequestContext,
@@ -195,6 +255,14 @@ def track_event(
     sessions = ingestion.sessions
     activity = checked.activity(event_time)
     try:
+        if server_side(ingestion):  # opens no session; joins its profile's live one, or carries none
+            visit = profile_session(checked, from_past)
+            outside = server_session(checked, visit)
+            server = server_event(
+                checked, new_event_id(event_time), event_time, from_past, ingestion.now, outside, visit
+            )
+            _store_in_session(server, key, None, stores)
+            return SessionAssignment(server.device_id, server.session_id)
         if from_past:  # OpenPanel's rule: a late event opens and extends no live session; it carries none
             late = checked.build(
                 new_event_id(event_time), event_time, True, ingestion.now, SessionAssignment(sessions.ids.today, "")

@@ -49,6 +49,15 @@ IDLE_SHARDS = 8
 REAPER_KEY = {"pk": {"S": "#reaper"}}  # project ids never start with "#"
 # Ended sessions' records are kept as long as the events (RetentionDays); the export index lists them by project.
 RECORD_INDEX = "byProjectStart"
+# Server-side events join their profile's live browser session (DESIGN.md §49): device items carrying a profile id
+# are indexed by `liveProfile = "<project>#<profileId>"`. Key-only, so only a session's first profile (and a change of
+# profile) writes to it, never the steady state.
+PROFILE_INDEX = "byLiveProfile"
+PROFILE_CANDIDATES = 10  # a profile's device items read at most (each a consistent GetItem); the latest live wins
+
+
+def live_profile_value(project_id: str, profile_id: str) -> str:
+    return f"{project_id}#{profile_id}"
 
 
 def session_key(project_id: str, device_id: str) -> dict[str, Any]:
@@ -102,7 +111,7 @@ class DynamoDBSessionStore(DynamoDBRepository):
         activity: SessionActivity | None = None,
     ) -> ActiveSession | None:
         key = session_key(project_id, device_id)
-        record, record_values = _continue_record(key["pk"]["S"], now, activity)
+        record, record_values = _continue_record(project_id, key["pk"]["S"], now, activity)
         try:
             with translate_errors():
                 response = self.client.update_item(
@@ -152,7 +161,7 @@ class DynamoDBSessionStore(DynamoDBRepository):
     ) -> bool:
         key = session_key(project_id, device_id)
         source, values = _source_update(events[-1].source, _start_removes(events[-1], activity))
-        opening, opening_values = _start_record(key["pk"]["S"], now, events[-1], activity)
+        opening, opening_values = _start_record(project_id, key["pk"]["S"], now, events[-1], activity)
         update = {
             "TableName": self._table,
             "Key": key,
@@ -238,6 +247,13 @@ class DynamoDBSessionStore(DynamoDBRepository):
         item = record_item(record, int(((record.ended_at or record.last_seen_at) + self._record_retention).timestamp()))
         return {"Put": {"TableName": self._table, "Item": item}}
 
+    def put_records(self, records: list[SessionRecord]) -> None:
+        """Ended sessions' record items (a back-dated batch's sessions), one PutItem each: the same record again
+        overwrites itself, so a retried batch stores each once. No device item is touched."""
+        for record in records:
+            with translate_errors():
+                self.client.put_item(**self._record_put(record)["Put"])
+
     def end_session(self, record: SessionRecord, end: Event) -> bool:
         """Close the session and store its session_end and its record, in one transaction, unless the session
         changed (an event extended it, or another writer ended it) since `record` was read."""
@@ -295,6 +311,27 @@ class DynamoDBSessionStore(DynamoDBRepository):
                     project_id, device_id = str(item["pk"]["S"]).split("#", 1)
                     yield project_id, device_id
 
+    def profile_session(self, project_id: str, profile_id: str, now: datetime) -> SessionRecord | None:
+        """The profile's live session (not ended, active within the timeout at `now`), the latest of its devices';
+        None when it has none. The index is eventually consistent: a session started a moment ago may not be
+        found yet (DATA_MODEL.md)."""
+        with translate_errors():
+            page = self.client.query(
+                TableName=self._table,
+                IndexName=PROFILE_INDEX,
+                KeyConditionExpression="liveProfile = :profile",
+                ExpressionAttributeValues={":profile": {"S": live_profile_value(project_id, profile_id)}},
+                Limit=PROFILE_CANDIDATES,
+            )
+        live: list[SessionRecord] = []
+        for item in page.get("Items", []):
+            device_id = str(item["pk"]["S"]).split("#", 1)[1]
+            record = self.read_record(project_id, device_id)
+            # read consistently: the index entry may be older than the item (another profile since, or ended)
+            if record is not None and record.profile_id == profile_id and record.live(now, self.timeout):
+                live.append(record)
+        return max(live, key=lambda record: record.last_seen_at, default=None)
+
     def active_session(self, project_id: str, device_id: str, now: datetime) -> str | None:
         with translate_errors():
             item = self.client.get_item(
@@ -350,7 +387,9 @@ def values_of(update: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _continue_record(pk: str, now: datetime, activity: SessionActivity | None) -> tuple[str, dict[str, Any]]:
+def _continue_record(
+    project_id: str, pk: str, now: datetime, activity: SessionActivity | None
+) -> tuple[str, dict[str, Any]]:
     """(", a = :a … ADD n :n", values): what an event adds to its session's record, on the continue's update. The
     index bucket changes (an index write) only when the session moves into a new minute."""
     sets = [", idleBucket = :idleBucket"]
@@ -366,8 +405,10 @@ def _continue_record(pk: str, now: datetime, activity: SessionActivity | None) -
             sets.append(", exitOrigin = :exitOrigin")
             values[":exitOrigin"] = {"S": activity.origin}
     if activity.profile_id is not None:
-        sets.append(", profileId = :profileId")
+        # liveProfile: the same value again writes nothing to its index; only a new profile moves the entry
+        sets.append(", profileId = :profileId, liveProfile = :liveProfile")
         values[":profileId"] = {"S": activity.profile_id}
+        values[":liveProfile"] = {"S": live_profile_value(project_id, activity.profile_id)}
     adds = ["eventCount :events", "screenViews :screenViews", "revenue :revenue"]
     values[":events"] = {"N": str(activity.events)}
     values[":screenViews"] = {"N": str(activity.screen_views)}
@@ -379,10 +420,22 @@ def _continue_record(pk: str, now: datetime, activity: SessionActivity | None) -
 
 
 # The record attributes a start sets, each only when not empty (and REMOVEd otherwise, over an ended session).
-_OPTIONAL_RECORD = ("entryPath", "entryOrigin", "exitPath", "exitOrigin", "profileId", "groupsSeen", "device", "geo")
+_OPTIONAL_RECORD = (
+    "entryPath",
+    "entryOrigin",
+    "exitPath",
+    "exitOrigin",
+    "profileId",
+    "liveProfile",
+    "groupsSeen",
+    "device",
+    "geo",
+)
 
 
-def _start_record(pk: str, now: datetime, event: Event, activity: SessionActivity | None) -> tuple[str, dict[str, Any]]:
+def _start_record(
+    project_id: str, pk: str, now: datetime, event: Event, activity: SessionActivity | None
+) -> tuple[str, dict[str, Any]]:
     """(", a = :a …", values) of the record a new session opens with (its REMOVEs are in the source's clause)."""
     opened = activity or SessionActivity(at=event.created_at, path=event.path, origin=event.origin)
     values: dict[str, Any] = {
@@ -394,12 +447,14 @@ def _start_record(pk: str, now: datetime, event: Event, activity: SessionActivit
         ":screenViews": {"N": str(opened.screen_views)},
         ":revenue": {"N": str(opened.revenue)},
     }
+    profile_id = opened.profile_id or event.profile_id
     optional: dict[str, Any] = {
         "entryPath": event.path or opened.path,
         "entryOrigin": event.origin or opened.origin,
         "exitPath": opened.path or event.path,
         "exitOrigin": opened.origin or event.origin,
-        "profileId": opened.profile_id or event.profile_id,
+        "profileId": profile_id,
+        "liveProfile": live_profile_value(project_id, profile_id) if profile_id else "",
         "groupsSeen": sorted(set(opened.groups) | set(event.groups or ())),
         "device": dict(event.device),
         "geo": dict(event.geo),
@@ -421,6 +476,7 @@ def _start_removes(event: Event, activity: SessionActivity | None) -> list[str]:
         "exitPath": opened.path or event.path,
         "exitOrigin": opened.origin or event.origin,
         "profileId": opened.profile_id or event.profile_id,
+        "liveProfile": opened.profile_id or event.profile_id,
         "groupsSeen": set(opened.groups) | set(event.groups or ()),
         "device": event.device,
         "geo": event.geo,
