@@ -48,12 +48,17 @@ def running_lake(local_stack: Any, local_lake: Any, template_env: dict[str, str]
             thread.join(timeout=10)
 
 
-def track(gateway_url: str, client: dict[str, str], body: dict[str, Any], key: str | None = None) -> int:
+SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.0 Safari/605"
+
+
+def track(
+    gateway_url: str, client: dict[str, str], body: dict[str, Any], key: str | None = None, agent: str = SAFARI
+) -> int:
     headers = {
         "openpanel-client-id": client["clientId"],
         "openpanel-client-secret": client["clientSecret"],
         "Content-Type": "application/json",
-        "User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.0 Safari/605",
+        "User-Agent": agent,
         **({"Idempotency-Key": key} if key else {}),
     }
     request = urllib.request.Request(  # noqa: S310 - the local gateway
@@ -97,3 +102,26 @@ def test_tracked_events_are_queryable_within_the_flush_interval_once_each(
     assert session["screen_view_count"] == 5 and session["entry_path"].startswith("/p/")
     [other] = lake_rows(running_lake.root, projects[1], sql)
     assert other == {"n": 2, "ids": 2, "views": 1}
+
+
+def test_a_backends_events_in_no_session_reach_the_lake(
+    gateway_url: str, create_client: Callable[..., dict[str, str]], running_lake: Any
+) -> None:
+    # Given a server SDK's events (a server agent: no session, no device), one anonymous and one for a profile
+    project = f"test-lake-server-{time.monotonic_ns() % 10**8}"
+    client = create_client(project, "write")
+    events = [
+        {"type": "track", "payload": {"name": "invoice_paid"}},
+        {"type": "track", "payload": {"name": "invoice_paid", "profileId": "user-1"}},
+    ]
+    assert track(gateway_url, client, {"batch": events}, agent="node-fetch/1.0") == 200
+    accepted = time.monotonic()
+    # When the lake is asked until they appear
+    sql = "SELECT device_id, session_id, profile_id FROM events ORDER BY profile_id"
+    while not (rows := lake_rows(running_lake.root, project, sql)) and time.monotonic() - accepted < 10:
+        time.sleep(0.1)
+    # Then both are there, with no device and no session (they were stored; the lake must not drop them)
+    assert rows == [
+        {"device_id": "", "session_id": "", "profile_id": ""},
+        {"device_id": "", "session_id": "", "profile_id": "user-1"},
+    ]

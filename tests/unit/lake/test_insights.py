@@ -329,3 +329,29 @@ def test_late_events_without_a_session_make_no_session_row_and_no_view_duration(
     assert durations == [{"view_duration": None}] * 3
     [totals] = reader.rows(insights.overview_sql(reader.source(), PROJECT, PERIOD, "day", series=False))
     assert (totals["sessions"], totals["screen_views"], totals["bounce_rate"]) == (0, 3, None)
+
+
+def test_server_events_without_a_device_are_no_visitor(tmp_path: Path):
+    # Given two browser visitors and a backend's events that name no device, no session and no profile (a server
+    # agent's events carry deviceId "" and sessionId "", docs/API.md, Server-side events)
+    browser = [
+        {"id": f"b{n}", "projectId": PROJECT, "name": name, "deviceId": f"d{n % 2}", "sessionId": f"s{n % 2}",
+         "createdAt": (START + timedelta(minutes=n)).isoformat(), "path": "/"}
+        for n, name in enumerate(["screen_view", "screen_view", "signup_started", "signup_started"])
+    ]  # fmt: skip
+    server = [
+        {"id": f"x{n}", "projectId": PROJECT, "name": "signup_started", "deviceId": "", "sessionId": "",
+         "createdAt": (START + timedelta(minutes=10 + n)).isoformat(), "path": "/"}
+        for n in range(3)
+    ]  # fmt: skip
+    ParquetLakeSink(tmp_path).write([event_row(item) for item in browser + server], "batch-1")
+    reader = DuckDBLakeReader(tmp_path)
+    request = insights.InsightRequest(PROJECT)
+
+    # Then the overview, the ranked pages, a funnel and retention count the two browsers only
+    assert insights.overview(CALLER, request, "day", reader, NOW)["visitors"] == 2
+    assert insights.top(CALLER, request, "path", 10, reader, NOW)["data"][0]["visitors"] == 2
+    first_step = insights.funnel(CALLER, request, "signup_started,purchase", 60, reader, NOW)["steps"][0]
+    assert first_step["count"] == 2
+    cohorts = insights.retention(CALLER, request, "week", reader, NOW)["cohorts"]
+    assert sum(cohort["visitors"] for cohort in cohorts) == 2

@@ -127,7 +127,7 @@ def overview_sql(source: str, project_id: str, period: TimeRange, interval: str,
         ),
     )
     query = (
-        "SELECT CAST(NULL AS TIMESTAMP) AS t, count(DISTINCT device_id) AS visitors, "
+        "SELECT CAST(NULL AS TIMESTAMP) AS t, count(DISTINCT NULLIF(device_id, '')) AS visitors, "
         "count(DISTINCT NULLIF(session_id, '')) AS sessions, count_if(name = 'screen_view') AS screen_views, "
         "count(*) AS events, "
         "(SELECT avg(CASE WHEN bounce THEN 1.0 ELSE 0.0 END) FROM range_sessions) AS bounce_rate, "
@@ -136,7 +136,7 @@ def overview_sql(source: str, project_id: str, period: TimeRange, interval: str,
     if series:
         query += (
             " UNION ALL "
-            f"SELECT date_trunc('{interval}', created_at) AS t, count(DISTINCT device_id), "
+            f"SELECT date_trunc('{interval}', created_at) AS t, count(DISTINCT NULLIF(device_id, '')), "
             "count(DISTINCT NULLIF(session_id, '')), "
             "count_if(name = 'screen_view'), count(*), NULL, NULL FROM range_events "
             f"GROUP BY date_trunc('{interval}', created_at)"
@@ -155,13 +155,13 @@ def top_sql(source: str, project_id: str, period: TimeRange, dimension: str, lim
     if session_column is not None:
         # A session belongs to the range it started in; its entry / exit page is its first / last screen view.
         query = (
-            f"SELECT {session_column} AS value, count(*) AS count, count(DISTINCT device_id) AS visitors "
+            f"SELECT {session_column} AS value, count(*) AS count, count(DISTINCT NULLIF(device_id, '')) AS visitors "
             f"FROM sessions WHERE {period.condition('started_at')} AND {session_column} IS NOT NULL "
             f"GROUP BY {session_column} ORDER BY count(*) DESC, {session_column} LIMIT {limit}"
         )
         return with_lake_tables(source, period.scope(project_id), query)
     query = (
-        f"SELECT {column} AS value, count(*) AS count, count(DISTINCT device_id) AS visitors FROM events "
+        f"SELECT {column} AS value, count(*) AS count, count(DISTINCT NULLIF(device_id, '')) AS visitors FROM events "
         f"WHERE {period.condition()} AND name NOT IN ({MARKERS}) AND {column} IS NOT NULL "
         f"GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT {limit}"
     )
@@ -187,7 +187,7 @@ def funnel_sql(source: str, project_id: str, period: TimeRange, steps: Sequence[
         (
             "step1",
             f"SELECT profile_id, min(created_at) AS first_at, min(created_at) AS at FROM events "
-            f"WHERE {period.condition()} AND name = {_string(steps[0])} GROUP BY profile_id",
+            f"WHERE {period.condition()} AND name = {_string(steps[0])} AND profile_id <> '' GROUP BY profile_id",
         )
     ]
     for number, name in enumerate(steps[1:], start=2):
@@ -213,7 +213,8 @@ def retention_sql(source: str, project_id: str, period: TimeRange, unit: str) ->
         (
             "activity",
             f"SELECT profile_id, date_trunc('{unit}', created_at) AS period FROM events "
-            f"WHERE created_at < {_literal(period.end)} AND name NOT IN ({MARKERS}) GROUP BY 1, 2",
+            f"WHERE created_at < {_literal(period.end)} AND name NOT IN ({MARKERS}) AND profile_id <> '' "
+            "GROUP BY 1, 2",
         ),
         ("firsts", "SELECT profile_id, min(period) AS cohort FROM activity GROUP BY profile_id"),
     )

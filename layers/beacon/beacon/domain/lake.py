@@ -153,11 +153,14 @@ def _query_parameter(query: Mapping[str, Any], name: str) -> str | None:
 def event_row(item: Mapping[str, Any]) -> dict[str, Any]:
     """The lake row of a stored event item (store/DATA_MODEL.md's attributes, plain values). Every column of
     EVENT_COLUMNS and PARTITION_COLUMNS is present; what the item lacks is None."""
-    for required in ("id", "projectId", "name", "createdAt", "deviceId"):
+    for required in ("id", "projectId", "name", "createdAt"):
         if not isinstance(item.get(required), str) or not item[required]:
             raise LakeRecordError(f"not a stored event: no {required}")
-    if not isinstance(item.get("sessionId"), str):  # "" for an event in no session (a late one, issue 17)
-        raise LakeRecordError("not a stored event: no sessionId")
+    # "" for a server-side event that names no device (deviceId) or is in no session (sessionId: a late or
+    # server-side one, issue 17); either may be empty, neither may be missing
+    for present in ("deviceId", "sessionId"):
+        if not isinstance(item.get(present), str):
+            raise LakeRecordError(f"not a stored event: no {present}")
     if not PROJECT_ID.fullmatch(item["projectId"]):
         raise LakeRecordError("not a stored event: the project id is not one the API accepts")
     created_at = _timestamp(item["createdAt"])
