@@ -48,8 +48,10 @@ class WindowedReaper(DynamoDBSessionStore):
 
 @pytest.fixture
 def base() -> datetime:
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=random.randint(2, 300))
-    return start + timedelta(minutes=random.randint(0, 1440), seconds=5)
+    # A random day, and a time that leaves the tests' hour of events inside it: across midnight a device's id
+    # changes (today's salt; yesterday's still finds its session), which the midnight test below covers on its own.
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=random.randint(2, 300))
+    return day + timedelta(minutes=random.randint(0, 1440 - 60), seconds=5)
 
 
 @pytest.fixture
@@ -169,6 +171,25 @@ def test_a_new_session_over_an_idle_one_not_yet_reaped_writes_its_session_end_on
     assert len({result.session_id for result in results}) == 1 != first.session_id
     starts = [e for e in stored_events(project_id, with_session_starts=True) if e["name"] == "session_start"]
     assert len(starts) == 2
+
+
+def test_a_session_idle_over_midnight_still_ends_once_when_the_device_comes_back(
+    stores, reaper, project_id, base, stored_events
+):
+    # Given a session that went idle at 23:40, and the same device back at 00:11 (a new day's device id)
+    evening = base.replace(hour=23, minute=40)
+    first = track(stores, project_id, evening, path="/a")
+    track(stores, project_id, evening + timedelta(seconds=10), path="/exit")
+    later = evening + TIMEOUT + timedelta(minutes=1)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: track(stores, project_id, later, name=f"e{i}"), range(8)))
+    # When the reaper runs after them
+    reap(reaper, later + timedelta(minutes=1))
+    # Then the old session has exactly one session_end (at the boundary or from the reaper), with its exit page,
+    # and the returning events share one new session
+    [end] = ends(stored_events, project_id)
+    assert end["sessionId"] == first.session_id and end["path"] == "/exit"
+    assert len({result.session_id for result in results}) == 1 != first.session_id
 
 
 def test_events_racing_a_reaper_at_the_boundary_end_the_old_session_once(
