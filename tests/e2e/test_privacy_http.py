@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from admin.__main__ import main as beacon
-from tests.e2e.test_erasure_http import populate, printed, wait_for_lake
+from tests.e2e.test_erasure_http import SAFARI, populate, printed, wait_for_lake
 from tests.e2e.test_lake_http import lake_rows, running_lake  # noqa: F401 - the fixture
 from tests.e2e.test_read_api import Answer, call, credentials
 
@@ -150,9 +150,10 @@ def test_the_export_pages_through_a_history_longer_than_a_page(
     project_id: str,
     stored_events: Callable[..., list[dict[str, Any]]],
 ) -> None:
-    # Given a person with 25 events under their id and 3 under an alias
+    # Given a person with 25 events under their id and 3 under an alias, from a browser (a server agent's events
+    # would open no session, and the export's sessions are checked below)
     writer = create_client(project_id, "write")
-    headers = {**credentials(writer), "Content-Type": "application/json"}
+    headers = {**credentials(writer), "Content-Type": "application/json", "User-Agent": SAFARI}
     alias = {"type": "alias", "payload": {"profileId": "erin", "alias": "erin-old"}}
     identify = {"type": "identify", "payload": {"profileId": "erin", "email": "e@example.com"}}
     for body in (identify, alias):
