@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from beacon.domain.ports import Readers
 from beacon.errors import DependencyUnavailableError
 from beacon.models.reads import EventsPageResponse, GroupResponse, ProfileResponse
-from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, response_header
+from tests.unit.support.handlers import FakeLambdaContext, load_event, load_function, request_log_line, response_header
 from tests.unit.support.read_fakes import FakeEntityReader, FakeEventReader, cursor_codec, stored_event
 
 PROJECT = "example-project"  # the committed event's authorizer context
@@ -170,21 +169,15 @@ def test_an_unavailable_table_is_a_503_with_retry_after(read_app, readers, monke
     assert response_header(response, "Retry-After") == "5"
 
 
-def request_log_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
-    """The one "request" line of the last invocation, its own fields only."""
-    standard = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "location", "timestamp"}
-    [record] = [record for record in caplog.records if record.getMessage() == "request"]
-    return {key: value for key, value in record.__dict__.items() if key not in standard}
-
-
 def test_each_read_logs_one_line_with_its_route_status_latency_and_events_and_no_values(
-    read_app, readers, caplog: pytest.LogCaptureFixture
+    read_app, readers, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ):
     # Given a page of a profile's events, When it is read
     caplog.clear()
+    capsys.readouterr()
     status, body, _ = invoke(read_app, request("/profile/u1/events", resource="/profile/{profileId}/events"))
     # Then its line names the route's template (not the profile id), the status, the latency and the events read
-    line = request_log_line(caplog)
+    line = request_log_line(caplog.records, capsys.readouterr().out)
     assert set(line) == {"route", "status", "latencyMs", "events"}
     assert (line["route"], line["status"], line["events"]) == (
         "GET /profile/{profileId}/events",
@@ -193,6 +186,7 @@ def test_each_read_logs_one_line_with_its_route_status_latency_and_events_and_no
     )
     # And a refused read logs its status and no count
     caplog.clear()
+    capsys.readouterr()
     status, _, _ = invoke(read_app, request("/export/events", client_type="write"))
-    line = request_log_line(caplog)
+    line = request_log_line(caplog.records, capsys.readouterr().out)
     assert (line["status"], status) == (403, 403) and "events" not in line

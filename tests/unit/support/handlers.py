@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import logging
 from types import ModuleType
 from typing import Any
 
@@ -102,3 +103,24 @@ def wire_track_function(
     monkeypatch.setattr(track_app, "enricher", lambda: UNIT_TEST_ENRICHER)
     monkeypatch.setattr(track_app, "rejected_store", lambda: kept)
     return events
+
+
+# What Powertools adds to every logger record: a logger line's own fields are the rest.
+_LOGGER_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "location", "timestamp"}
+# What an EMF line carries besides the request's fields (beacon/gateway/request_log.py): its own block, the service
+# dimension, and the two keys the logger's line has too.
+_EMF_STANDARD = {"_aws", "service", "message", "function_request_id", "correlation_id"}
+
+
+def request_log_line(records: list[logging.LogRecord], stdout: str) -> dict[str, Any]:
+    """The request's own fields from the one log line an invocation wrote for it: the EMF line Powertools printed
+    (when the request published metrics) or the logger's "request" line; fails unless there is exactly one."""
+    emf = [json.loads(text) for text in stdout.splitlines() if text.startswith('{"_aws"')]
+    on_emf = [line for line in emf if line.get("message") == "request"]
+    on_logger = [record for record in records if record.getMessage() == "request"]
+    assert len(on_emf) + len(on_logger) == 1, (on_emf, on_logger)
+    if on_logger:
+        return {key: value for key, value in on_logger[0].__dict__.items() if key not in _LOGGER_STANDARD}
+    [line] = on_emf
+    metric_names = {m["Name"] for block in line["_aws"]["CloudWatchMetrics"] for m in block["Metrics"]}
+    return {key: value for key, value in line.items() if key not in _EMF_STANDARD | metric_names}
