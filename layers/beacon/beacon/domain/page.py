@@ -123,7 +123,9 @@ MAX_SDK_TEXT = 64
 
 def sdk_identity(headers: dict[str, str]) -> tuple[str, str]:
     """(sdkName, sdkVersion) from the SDK's own headers, visible characters only and at most 64 of each."""
-    return (
-        visible_text(headers.get(SDK_NAME_HEADER, "")).strip()[:MAX_SDK_TEXT],
-        visible_text(headers.get(SDK_VERSION_HEADER, "")).strip()[:MAX_SDK_TEXT],
-    )
+    return _sdk_identity(headers.get(SDK_NAME_HEADER, ""), headers.get(SDK_VERSION_HEADER, ""))
+
+
+@functools.lru_cache(maxsize=256)  # a handful of SDKs and versions, asked once per event (a batch: per item)
+def _sdk_identity(name: str, version: str) -> tuple[str, str]:
+    return visible_text(name).strip()[:MAX_SDK_TEXT], visible_text(version).strip()[:MAX_SDK_TEXT]

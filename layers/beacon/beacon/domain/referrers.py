@@ -110,6 +110,8 @@ def _lookup_host(host: str) -> _Source | None:
 
 def _query_source(query: Mapping[str, str]) -> _Source | None:
     """The source the page's query names (utm_source / ref / utm_referrer), known or not; None when none does."""
+    if not query:
+        return None  # most pages: no query at all
     value = next((text for key in SOURCE_PARAMETERS if (text := str(query.get(key) or "").strip())), "")
     if not value:
         return None
