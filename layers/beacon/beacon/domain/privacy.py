@@ -7,7 +7,6 @@ domain/reads.py, narrowed to root: a read client reads, it never removes).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -27,6 +26,7 @@ from beacon.domain.erasure import (
     erasure_id,
     start_erasure,
 )
+from beacon.domain.reads import b64, unb64
 from beacon.errors import ForbiddenError, InvalidCredentialsError, InvalidRequestError, NotFoundError
 
 # -- who may ask ---------------------------------------------------------------------------------------------
@@ -145,13 +145,13 @@ class ExportCursorCodec:
     def encode(self, project_id: str, profile_id: str, position: ExportPosition) -> str:
         state = {"v": 1, "id": position.id, "after": position.after}
         payload = json.dumps(state, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(project_id, profile_id, payload))}"
+        return f"{b64(payload)}.{b64(self._mac(project_id, profile_id, payload))}"
 
     def decode(self, token: str, project_id: str, profile_id: str) -> ExportPosition:
         try:
             encoded, mac = token.split(".")
-            payload = _unb64(encoded)
-            valid = hmac.compare_digest(_unb64(mac), self._mac(project_id, profile_id, payload))
+            payload = unb64(encoded)
+            valid = hmac.compare_digest(unb64(mac), self._mac(project_id, profile_id, payload))
         except ValueError:
             raise invalid_cursor() from None
         if not valid:  # forged, changed, or signed for another project or person: never honoured
@@ -206,13 +206,3 @@ def export_page(
             remaining.pop(0)
     next_cursor = cursors.encode(project, profile_id, ExportPosition(remaining[0], after)) if remaining else None
     return ExportPage(project, profile_id, head, events, next_cursor)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    if not text or not text.isascii():
-        raise ValueError("empty or not base64")
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)

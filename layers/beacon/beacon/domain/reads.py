@@ -164,12 +164,12 @@ class CursorCodec:
 
     def encode(self, state: CursorState) -> str:
         payload = json.dumps({"v": CURSOR_VERSION, **asdict(state)}, separators=(",", ":")).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        return f"{b64(payload)}.{b64(self._mac(payload))}"
 
     def decode(self, token: str, project_id: str, kind: CursorKind) -> CursorState:
         try:
             encoded_payload, encoded_mac = token.split(".")
-            payload, mac = _unb64(encoded_payload), _unb64(encoded_mac)
+            payload, mac = unb64(encoded_payload), unb64(encoded_mac)
         except ValueError:
             raise invalid_cursor() from None
         if not hmac.compare_digest(mac, self._mac(payload)):
@@ -191,11 +191,12 @@ def invalid_cursor() -> InvalidRequestError:
     return invalid_query("cursor", "not a cursor this API issued for this client's project and query", "cursor")
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
+    """Unpadded URL-safe base64: the text of a signed cursor (here and the export's, domain/privacy.py)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
     if not text or not text.isascii():
         raise ValueError("empty or not base64")
     return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
