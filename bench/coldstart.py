@@ -12,7 +12,7 @@ What runs, and why it is close to Lambda:
   same removals (boto3/botocore/s3transfer, bin/, tests/, foreign byte code) and the same byte code; only
   PLATFORM is this machine's (manylinux2014_x86_64 here, aarch64 in the real build) so its wheels import here.
   The functions are built by their own Makefiles. Nothing comes from the dev venv.
-- Lambda provides boto3: one `pip install --target` of the boto3 version pinned in requirements-dev.txt, made by
+- Lambda provides boto3: one `pip install --target` of the boto3 version pinned in requirements-run.txt, made by
   Python 3.13 and so with its byte code compiled. That is how the runtime's copy is taken to be shipped (its
   site-packages are installed by pip, which compiles; AWS documents no figure either way). The function's
   processes find it last on sys.path, after the function and the layer, as /var/runtime comes after /var/task
@@ -91,9 +91,10 @@ def find_python313() -> str | None:
 
 
 def pinned_boto3() -> str:
-    match = re.search(r"^boto3==(\S+)", (ROOT / "requirements-dev.txt").read_text(), re.MULTILINE)
+    """The boto3 that running Beacon pins (requirements-run.txt, since `make run` installs only what it needs)."""
+    match = re.search(r"^boto3==(\S+)", (ROOT / "requirements-run.txt").read_text(), re.MULTILINE)
     if match is None:
-        raise RuntimeError("requirements-dev.txt pins no boto3 version")
+        raise RuntimeError("requirements-run.txt pins no boto3 version")
     return match.group(1)
 
 
