@@ -268,8 +268,9 @@ def main() -> None:
         # Storage: the same events as DynamoDB items, against their Parquet bytes
         with duckdb.connect() as connection:
             sample = connection.execute(
+                # seeded: the sizes, and the verdicts they feed, repeat from run to run
                 f"SELECT * FROM read_parquet('{lake}/events/*/*/*.parquet', hive_partitioning = true) "
-                "USING SAMPLE reservoir(10000 ROWS) REPEATABLE (18)"  # seeded: the sizes, and the verdicts they feed, repeat
+                "USING SAMPLE reservoir(10000 ROWS) REPEATABLE (18)"
             ).fetchall()
             names = [column[0] for column in connection.description or []]
         rows = [dict(zip(names, values, strict=True)) for values in sample]
