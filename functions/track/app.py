@@ -37,7 +37,7 @@ from beacon.gateway.request_log import log_request
 from beacon.gateway.requests import authorizer_context, event_caller, idempotency_header, request_context
 from beacon.gateway.responses import ErrorPolicy, error_response, register_error_handlers
 from beacon.gateway.track_bodies import parse_batch, parse_track, read_batch
-from beacon.models.requests import MAX_REPLAY_BODY_BYTES, ReplayRequest, TrackRequest, truncated_paths
+from beacon.models.requests import MAX_REPLAY_BODY_BYTES, ReplayRequest, truncated_paths
 from beacon.models.responses import (
     BatchRejection,
     BatchResponse,
@@ -165,10 +165,10 @@ def keep_rejected(rejected: list[tuple[Rejection, bytes | str, int | None]]) -> 
 TRUNCATED_REASON = "Stored with properties cut to the bounds"
 
 
-def note_truncated(stored: list[tuple[TrackRequest, bytes | str, int | None]]) -> None:
-    """Events stored with properties cut to the bounds (models/bounds.py): counted (EventsTruncated) and kept beside
-    the refused ones with status 200 and the cut paths as details, so a team sees what its SDKs send over them."""
-    cut = [(paths, payload, index) for request, payload, index in stored if (paths := truncated_paths(request))]
+def note_truncated(cut: list[tuple[list[str], bytes | str, int | None]]) -> None:
+    """Events stored with properties cut to the bounds (models/bounds.py), each as (cut paths, body, batch index):
+    counted (EventsTruncated) and kept beside the refused ones with status 200 and the cut paths as details, so a
+    team sees what its SDKs send over them. Callers pass only cut events, so only their bodies are encoded."""
     if not cut:
         return
     metrics.add_metric(name="EventsTruncated", unit=MetricUnit.Count, value=len(cut))
@@ -237,8 +237,8 @@ def track() -> Response[str]:
         return bot_response(result)
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     request_counts["events"] = 1
-    if truncated_paths(request):
-        note_truncated([(request, without_body_credentials(event_body(event, settings.max_body_bytes)), None)])
+    if paths := truncated_paths(request):
+        note_truncated([(paths, without_body_credentials(event_body(event, settings.max_body_bytes)), None)])
     return json_response(200, TrackResponse(deviceId=result.device_id, sessionId=result.session_id))
 
 
@@ -257,9 +257,9 @@ def track_batch() -> Response[str]:
     stored = [(index, items.items[index]) for index, _ in outcome.results]
     note_truncated(
         [
-            (item, json.dumps(batch.batch[index], default=str), index)
+            (paths, json.dumps(batch.batch[index], default=str), index)
             for index, item in stored
-            if not isinstance(item, Rejection) and truncated_paths(item)  # only a cut item's body is encoded
+            if not isinstance(item, Rejection) and (paths := truncated_paths(item))
         ]
     )
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(outcome.results))
