@@ -49,6 +49,19 @@ def secretsmanager(local_stack: LocalStack) -> Any:
     return local_stack.boto3_client("secretsmanager")
 
 
+@pytest.fixture
+def get_secret_value_calls(secretsmanager: Any) -> Iterator[list[str]]:
+    """Every GetSecretValue the emulator's client sends, by secret id."""
+    calls: list[str] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params["SecretId"])
+
+    secretsmanager.meta.events.register("provide-client-params.secrets-manager.GetSecretValue", count)
+    yield calls
+    secretsmanager.meta.events.unregister("provide-client-params.secrets-manager.GetSecretValue", count)
+
+
 @pytest.fixture(scope="session")
 def template_env() -> dict[str, str]:
     functions = read_template().functions()

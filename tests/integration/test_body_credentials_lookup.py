@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,19 +33,6 @@ def lookup(secretsmanager: Any) -> IssuedClientLookup:
     )
 
 
-@pytest.fixture
-def secret_reads(secretsmanager: Any) -> Iterator[list[str]]:
-    """Every GetSecretValue the emulator's client sends, by secret id."""
-    calls: list[str] = []
-
-    def count(params: dict[str, Any], **_: Any) -> None:
-        calls.append(params["SecretId"])
-
-    secretsmanager.meta.events.register("provide-client-params.secrets-manager.GetSecretValue", count)
-    yield calls
-    secretsmanager.meta.events.unregister("provide-client-params.secrets-manager.GetSecretValue", count)
-
-
 def body_event(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "headers": {"Content-Type": "application/json"},
@@ -67,7 +54,10 @@ def forged_signed_id() -> str:
 
 
 def test_a_body_with_a_clients_credentials_authenticates_from_its_secrets_manager_record(
-    lookup: IssuedClientLookup, create_client: Callable[..., dict[str, str]], project_id: str, secret_reads: list[str]
+    lookup: IssuedClientLookup,
+    create_client: Callable[..., dict[str, str]],
+    project_id: str,
+    get_secret_value_calls: list[str],
 ) -> None:
     # Given a client of the stack
     client = create_client(project_id)
@@ -76,7 +66,7 @@ def test_a_body_with_a_clients_credentials_authenticates_from_its_secrets_manage
     caller = authenticate_body(event, lookup, datetime.now(UTC), limit=64 * 1024)
     # Then it is the client's project, authenticated with its secret, read from its record under the prefix
     assert (caller.project_id, caller.client_id, caller.secret_auth) == (project_id, client["clientId"], True)
-    assert f"{TRACK_ENV['CLIENT_SECRET_PREFIX']}{client['clientId']}" in secret_reads
+    assert f"{TRACK_ENV['CLIENT_SECRET_PREFIX']}{client['clientId']}" in get_secret_value_calls
     # And a wrong secret for the same client is refused
     wrong = body_event({"type": "track", "payload": {"name": "x"}, **credentials_of(client), "clientSecret": "sec_x"})
     with pytest.raises(InvalidCredentialsError):
@@ -84,12 +74,15 @@ def test_a_body_with_a_clients_credentials_authenticates_from_its_secrets_manage
 
 
 def test_forged_and_unknown_ids_in_bodies_cost_no_client_record_read(
-    lookup: IssuedClientLookup, create_client: Callable[..., dict[str, str]], project_id: str, secret_reads: list[str]
+    lookup: IssuedClientLookup,
+    create_client: Callable[..., dict[str, str]],
+    project_id: str,
+    get_secret_value_calls: list[str],
 ) -> None:
     # Given the lookup warm (its id key read once, for a real client)
     client = create_client(project_id)
     authenticate_body(body_event(credentials_of(client)), lookup, datetime.now(UTC), limit=64 * 1024)
-    secret_reads.clear()
+    get_secret_value_calls.clear()
     # When 50 bodies name forged signed ids
     for _ in range(50):
         body = body_event({"type": "track", "payload": {"name": "x"}, "clientId": forged_signed_id()})
@@ -97,4 +90,4 @@ def test_forged_and_unknown_ids_in_bodies_cost_no_client_record_read(
         with pytest.raises(InvalidCredentialsError):
             authenticate_body(body, lookup, datetime.now(UTC), limit=64 * 1024)
     # Then the id gate refused them all before any Secrets Manager call
-    assert secret_reads == []
+    assert get_secret_value_calls == []

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -82,19 +81,6 @@ def records(secretsmanager: Any) -> SecretsManagerClientStore:
 def lookup(records: SecretsManagerClientStore, secretsmanager: Any, template_env: dict[str, str]) -> IssuedClientLookup:
     """As the authorizer composes it: the stack's key secret, read at first need."""
     return IssuedClientLookup(records, SecretsManagerStackSecret(template_env["CLIENT_ID_KEY_SECRET"], secretsmanager))
-
-
-@pytest.fixture
-def get_secret_value_calls(secretsmanager: Any) -> Iterator[list[str]]:
-    """Every GetSecretValue the emulator's client sends, by secret id."""
-    calls: list[str] = []
-
-    def count(params: dict[str, Any], **_: Any) -> None:
-        calls.append(params["SecretId"])
-
-    secretsmanager.meta.events.register("provide-client-params.secrets-manager.GetSecretValue", count)
-    yield calls
-    secretsmanager.meta.events.unregister("provide-client-params.secrets-manager.GetSecretValue", count)
 
 
 def legacy_record(records: SecretsManagerClientStore, project_id: str) -> tuple[ClientRecord, str]:
