@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,32 @@ def wait_for_lake(lake: Path, project: str, rows: int) -> None:
     raise AssertionError(f"the lake did not get {rows} rows of {project}")
 
 
+@dataclass(frozen=True)
+class Populated:
+    """Two projects with the same people (populate()), their read clients, and the replayed session ids."""
+
+    project: str
+    other: str
+    readers: dict[str, dict[str, str]]
+    replayed: dict[str, dict[str, str]]
+
+
+def two_populated_projects(
+    gateway_url: str, create_client: Callable[..., dict[str, str]], lake: Path, erased: str, kept: str
+) -> Populated:
+    """`erased` and `kept` name the projects (with a unique suffix); every event waits until it is in the lake."""
+    suffix = time.monotonic_ns() % 10**9
+    project, other = f"{erased}-{suffix}", f"{kept}-{suffix}"
+    readers, replayed = {}, {}
+    for name in (project, other):
+        replayed[name] = populate(gateway_url, create_client(name, "write"))
+        readers[name] = create_client(name, "read")
+    # 5 page views + alice's session_start on 2 devices + bob's (the anonymous one shares his device's session)
+    for name in (project, other):
+        wait_for_lake(lake, name, 5)
+    return Populated(project, other, readers, replayed)
+
+
 def test_an_erased_person_is_gone_from_every_answer_and_nobody_else_is(
     gateway_url: str,
     create_client: Callable[..., dict[str, str]],
@@ -89,15 +116,8 @@ def test_an_erased_person_is_gone_from_every_answer_and_nobody_else_is(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given two projects with the same people, tracked over HTTP, every event in the lake
-    suffix = time.monotonic_ns() % 10**9
-    project, other = f"test-erase-{suffix}", f"test-keep-{suffix}"
-    readers, replayed = {}, {}
-    for name in (project, other):
-        replayed[name] = populate(gateway_url, create_client(name, "write"))
-        readers[name] = create_client(name, "read")
-    # 5 page views + alice's session_start on 2 devices + bob's (the anonymous one shares his device's session)
-    for name in (project, other):
-        wait_for_lake(running_lake.root, name, 5)
+    given = two_populated_projects(gateway_url, create_client, running_lake.root, "test-erase", "test-keep")
+    project, other, readers, replayed = given.project, given.other, given.readers, given.replayed
     monkeypatch.setenv("BEACON_LAKE_DIR", str(running_lake.root))
 
     def read(name: str, path: str, **params: str) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from admin.__main__ import main as beacon
-from tests.e2e.test_erasure_http import SAFARI, populate, printed, wait_for_lake
+from tests.e2e.test_erasure_http import SAFARI, printed, two_populated_projects
 from tests.e2e.test_lake_http import lake_rows, running_lake  # noqa: F401 - the fixture
 from tests.e2e.test_read_api import Answer, call, credentials
 
@@ -47,14 +47,8 @@ def test_a_root_client_erases_a_person_and_the_read_api_returns_none_of_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given two projects with the same people (profile, alias, events on two devices, a refused event), in the lake
-    suffix = time.monotonic_ns() % 10**9
-    project, other = f"test-perase-{suffix}", f"test-pkeep-{suffix}"
-    readers = {}
-    for name in (project, other):
-        populate(gateway_url, create_client(name, "write"))
-        readers[name] = create_client(name, "read")
-    for name in (project, other):
-        wait_for_lake(running_lake.root, name, 5)
+    given = two_populated_projects(gateway_url, create_client, running_lake.root, "test-perase", "test-pkeep")
+    project, other, readers = given.project, given.other, given.readers
     root = create_client(project, "root")
 
     def read(name: str, path: str) -> Answer:
